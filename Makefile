@@ -1,0 +1,30 @@
+# The commands the README names. Each one installs what it needs first.
+.PHONY: setup quickstart test lint unit integration e2e
+
+VENV := .venv/bin
+
+setup:
+	tests/env/setup.sh
+
+# The main job: a sample ContactSync run locally on an embedded Temporal dev server.
+quickstart:
+	tests/env/setup.sh --no-build
+	$(VENV)/contactsync local examples/quickstart.yaml
+
+# The whole suite: lint, types, unit, integration and end-to-end tests against real servers.
+test: setup lint
+	$(VENV)/pytest tests
+
+lint:
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+	$(VENV)/mypy
+
+unit:
+	$(VENV)/pytest tests/unit
+
+integration:
+	$(VENV)/pytest tests/integration
+
+e2e:
+	$(VENV)/pytest tests/e2e

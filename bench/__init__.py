@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory targets, run on demand, separate from the tests."""

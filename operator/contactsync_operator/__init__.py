@@ -1,0 +1,1 @@
+"""The ContactSync operator: reconciles ContactSync resources into workers and schedules."""

@@ -1,0 +1,4 @@
+pytest_plugins = [
+    "tests.servers.control_fixtures",
+    "tests.servers.data_fixtures",
+]

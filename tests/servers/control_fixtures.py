@@ -1,0 +1,47 @@
+"""Session fixtures for the control planes: Kubernetes and Temporal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from tests.servers import toolchain
+from tests.servers.kube import KubeControlPlane
+from tests.servers.temporal import TemporalDevServer
+
+
+@pytest.fixture(scope="session")
+def kube_control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeControlPlane]:
+    plane = KubeControlPlane(tmp_path_factory.mktemp("kube"))
+    try:
+        yield plane.start()
+    finally:
+        plane.stop()
+
+
+@pytest.fixture(scope="session")
+def kube_api(kube_control_plane: KubeControlPlane) -> Iterator[k8s.ApiClient]:
+    """An API client with cluster-admin rights, for the tests' own set-up and checks."""
+    api = k8s_config.new_client_from_config(config_file=str(kube_control_plane.admin_kubeconfig))
+    try:
+        yield api
+    finally:
+        api.close()
+
+
+@pytest.fixture(scope="session")
+def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalDevServer]:
+    server = TemporalDevServer(tmp_path_factory.mktemp("temporal"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def helm_binary() -> Path:
+    return toolchain.built_binary("helm", toolchain.HELM_VERSION)

@@ -1,0 +1,1 @@
+"""The ContactSync worker: runs the contact sync workflows inside one region."""
