@@ -1,0 +1,141 @@
+"""Generate the ContactSync CustomResourceDefinition from the typed model.
+
+Pydantic's JSON Schema is close to a Kubernetes structural schema; this module
+closes the gap: references are inlined, optional values lose their null
+branch, titles go, object defaults become ``{}`` (their fields carry their own
+defaults), and int-or-string unions become ``x-kubernetes-int-or-string``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from contactsync_operator.api.model import GROUP, KIND, PLURAL, VERSION, ContactSyncSpec
+from contactsync_operator.api.status import ContactSyncStatus
+
+JsonObject = dict[str, Any]
+
+SHORT_NAMES = ["csync"]
+CATEGORIES = ["contactsync"]
+PRINTER_COLUMNS: list[JsonObject] = [
+    {
+        "name": "Ready",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+    },
+    {
+        "name": "Regions",
+        "type": "string",
+        "jsonPath": ".status.regionsReady",
+        "description": "Regions ready / regions declared",
+    },
+    {"name": "Schedule", "type": "string", "jsonPath": ".status.schedule"},
+    {"name": "Last sync", "type": "date", "jsonPath": ".status.lastSyncTime"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+_DROPPED_KEYS = {"title", "additionalProperties"}
+
+
+def openapi_schema(model: type[BaseModel]) -> JsonObject:
+    """The structural OpenAPI v3 schema of ``model``, as the API server wants it."""
+    schema = model.model_json_schema(by_alias=True, mode="validation")
+    definitions = schema.pop("$defs", {})
+    return _structural(schema, definitions)
+
+
+def _structural(node: JsonObject, definitions: JsonObject) -> JsonObject:
+    node = dict(node)
+    if "$ref" in node:
+        target = definitions[node.pop("$ref").rsplit("/", 1)[-1]]
+        node = {**_structural(target, definitions), **node}
+    if "anyOf" in node:
+        branches = [b for b in node.pop("anyOf") if b.get("type") != "null"]
+        if node.get("default", "") is None:
+            del node["default"]
+        if {b.get("type") for b in branches} == {"integer", "string"}:
+            node.pop("x-kubernetes-int-or-string", None)
+            return {**node, "x-kubernetes-int-or-string": True}
+        if len(branches) != 1:
+            raise ValueError(f"cannot express a union in a structural schema: {branches}")
+        node = {**_structural(branches[0], definitions), **node}
+    result: JsonObject = {}
+    for key, value in node.items():
+        if key in _DROPPED_KEYS and not (key == "additionalProperties" and isinstance(value, dict)):
+            continue
+        if key == "properties":
+            result[key] = {name: _structural(sub, definitions) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties"):
+            result[key] = _structural(value, definitions)
+        else:
+            result[key] = value
+    if result.get("type") == "object" and isinstance(result.get("default"), dict):
+        result["default"] = {}
+    return _reader_first(result)
+
+
+def _reader_first(node: JsonObject) -> JsonObject:
+    """Description and type first: the generated file is read in reviews."""
+    leading = [key for key in ("description", "type") if key in node]
+    return {key: node[key] for key in [*leading, *(k for k in node if k not in leading)]}
+
+
+def crd_manifest() -> JsonObject:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{PLURAL}.{GROUP}",
+            "labels": {
+                "app.kubernetes.io/name": "contactsync",
+                "app.kubernetes.io/part-of": "contactsync",
+            },
+        },
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": KIND.lower(),
+                "shortNames": SHORT_NAMES,
+                "categories": CATEGORIES,
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": PRINTER_COLUMNS,
+                    "schema": {"openAPIV3Schema": _resource_schema()},
+                }
+            ],
+        },
+    }
+
+
+def _resource_schema() -> JsonObject:
+    return {
+        "type": "object",
+        "description": (
+            "ContactSync syncs contacts from sources to destinations inside declared regions, "
+            "keeping only allowed fields of consenting contacts for a limited time."
+        ),
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string", "description": "contactsync.dev/v1alpha1"},
+            "kind": {"type": "string", "description": "ContactSync"},
+            "metadata": {"type": "object"},
+            "spec": openapi_schema(ContactSyncSpec),
+            "status": openapi_schema(ContactSyncStatus),
+        },
+    }
+
+
+def crd_yaml() -> str:
+    header = "# Generated from contactsync_operator.api by `contactsync crd`; do not edit.\n"
+    return header + yaml.safe_dump(crd_manifest(), sort_keys=False, width=100, allow_unicode=True)

@@ -1,0 +1,588 @@
+"""The ContactSync spec as typed Python: the one source of truth for the CRD schema.
+
+``crds/contactsync.yaml`` is generated from these classes (``contactsync crd``);
+a test fails when the committed file drifts from them. Descriptions here are
+what ``kubectl explain`` prints.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from contactsync_operator.api.durations import to_timedelta
+from contactsync_operator.api.rules import Rule, RuledModel, exactly_one
+from contactsync_operator.api.values import (
+    CRON_PATTERN,
+    TIME_ZONE_PATTERN,
+    ClockDuration,
+    IntOrString,
+    Name,
+    Period,
+    SecretKeyRef,
+    SecretRef,
+    SpecModel,
+    Url,
+)
+from contactsync_worker.contracts import ContactField, IdentityKey
+
+GROUP = "contactsync.dev"
+VERSION = "v1alpha1"
+KIND = "ContactSync"
+PLURAL = "contactsyncs"
+
+MAX_REGIONS = 16
+MAX_SOURCES = 32
+MAX_DESTINATIONS = 16
+
+
+def _insecure_url_rule(scheme: str, secure_scheme: str) -> Rule:
+    return Rule(
+        cel=f"!self.url.startsWith('{scheme}://') || self.allowInsecure",
+        message=(
+            f"url: {scheme}:// sends contacts and credentials in clear text; "
+            f"use {secure_scheme}:// or set allowInsecure: true (development only)"
+        ),
+        holds=lambda m: not m.url.startswith(f"{scheme}://") or m.allow_insecure,
+        field_path=".url",
+    )
+
+
+def _scheme_rule(*schemes: str) -> Rule:
+    listed = ", ".join(f"{s}://" for s in schemes)
+    cel = " || ".join(f"self.url.startsWith('{s}://')" for s in schemes)
+    return Rule(
+        cel=cel,
+        message=f"url must start with one of {listed}",
+        holds=lambda m: m.url.startswith(tuple(f"{s}://" for s in schemes)),
+        field_path=".url",
+    )
+
+
+class Overlap(StrEnum):
+    SKIP = "Skip"
+    BUFFER_ONE = "BufferOne"
+    BUFFER_ALL = "BufferAll"
+    CANCEL_OTHER = "CancelOther"
+    TERMINATE_OTHER = "TerminateOther"
+    ALLOW_ALL = "AllowAll"
+
+
+class Schedule(RuledModel, SpecModel):
+    """When each region's sync runs. Set exactly one of cron and interval."""
+
+    rules = (
+        Rule(
+            cel="has(self.cron) != has(self.interval)",
+            message=(
+                "schedule: set exactly one of cron (e.g. '*/15 * * * *') and interval (e.g. 15m)"
+            ),
+            holds=lambda m: exactly_one(m.cron, m.interval),
+        ),
+        Rule(
+            cel="!has(self.interval) || duration(self.interval) > duration('0s')",
+            message="schedule.interval must be longer than 0s",
+            holds=lambda m: m.interval is None or to_timedelta(m.interval).total_seconds() > 0,
+            field_path=".interval",
+        ),
+        Rule(
+            cel=(
+                "!has(self.jitter) || !has(self.interval) "
+                "|| duration(self.jitter) < duration(self.interval)"
+            ),
+            message="schedule.jitter must be shorter than schedule.interval",
+            holds=lambda m: (
+                m.jitter is None
+                or m.interval is None
+                or to_timedelta(m.jitter) < to_timedelta(m.interval)
+            ),
+            field_path=".jitter",
+        ),
+    )
+
+    cron: Annotated[str, StringConstraints(pattern=CRON_PATTERN, max_length=128)] | None = Field(
+        default=None,
+        description=(
+            "Standard five-field cron expression (minute hour day-of-month month day-of-week), "
+            "or @hourly, @daily, @weekly, @monthly, @yearly. Evaluated in timeZone."
+        ),
+    )
+    interval: ClockDuration | None = Field(
+        default=None,
+        description="Run every interval, e.g. 15m or 1h30m (units h, m, s).",
+    )
+    jitter: ClockDuration | None = Field(
+        default=None,
+        description=(
+            "Start each run up to this much later, at random, to spread load "
+            "(units h, m, s; shorter than interval)."
+        ),
+    )
+    time_zone: Annotated[str, StringConstraints(pattern=TIME_ZONE_PATTERN, max_length=64)] = Field(
+        default="UTC",
+        description="IANA time zone the cron expression is evaluated in, e.g. Europe/Berlin.",
+    )
+    overlap: Overlap = Field(
+        default=Overlap.SKIP,
+        description=(
+            "What to do when a run is due while the previous one still runs: Skip it, "
+            "BufferOne or BufferAll to run afterwards, CancelOther or TerminateOther to stop "
+            "the running one, or AllowAll to run both."
+        ),
+    )
+    paused: bool = Field(
+        default=False,
+        description="Pause the schedules of every region. Runs already started finish.",
+    )
+
+
+class Resources(SpecModel):
+    """Requests and limits of a container, e.g. {requests: {cpu: 100m, memory: 256Mi}}."""
+
+    requests: dict[str, IntOrString] | None = Field(
+        default=None, description="Minimum compute resources, by resource name."
+    )
+    limits: dict[str, IntOrString] | None = Field(
+        default=None, description="Maximum compute resources, by resource name."
+    )
+
+
+class Workers(SpecModel):
+    """The worker Deployment of a region."""
+
+    replicas: Annotated[int, Field(ge=0, le=100)] = Field(
+        default=1, description="Number of worker pods in the region."
+    )
+    resources: Resources = Field(
+        default=Resources(),
+        description="Compute resources of each worker container, as in a Pod spec.",
+    )
+
+
+class PostgresStore(SpecModel):
+    """A PostgreSQL database in the region holding sync state and the audit chain."""
+
+    dsn_secret_ref: SecretKeyRef = Field(
+        description="Secret key holding a libpq connection string; use sslmode=verify-full."
+    )
+
+
+class Store(SpecModel):
+    """Region-local state: sync tokens, content hashes and id mappings (never contact content)."""
+
+    postgres: PostgresStore | None = Field(
+        default=None,
+        description=(
+            "PostgreSQL state store. Without one, workers keep state in SQLite on a volume."
+        ),
+    )
+
+
+class Encryption(SpecModel):
+    """Keys of the region's payload codec."""
+
+    keys_secret_ref: SecretRef = Field(
+        description=(
+            "Secret whose keys are key ids and whose values are 32-byte AES-256-GCM keys "
+            "(base64). The newest key id in lexical order encrypts; all of them decrypt."
+        )
+    )
+
+
+class RegionTemporal(SpecModel):
+    """Where the region's workflows run, when not the operator's default Temporal."""
+
+    namespace: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
+        default=None, description="Temporal namespace for this region's schedules and workflows."
+    )
+    address: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
+        default=None, description="host:port of the region's Temporal frontend."
+    )
+    tls_secret_ref: SecretRef | None = Field(
+        default=None,
+        description="Secret with tls.crt, tls.key and ca.crt for mTLS to the frontend.",
+    )
+    api_key_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret key holding a Temporal API key."
+    )
+
+
+class Region(SpecModel):
+    """A place where contacts may be processed and stored. Data never leaves its region."""
+
+    name: Name = Field(description="Region name, e.g. eu-central-1. Matches the node label value.")
+    workers: Workers = Field(default=Workers(), description="The region's worker Deployment.")
+    store: Store | None = Field(default=None, description="The region's state store.")
+    encryption: Encryption | None = Field(
+        default=None,
+        description="Payload encryption keys. Required to run outside local mode.",
+    )
+    temporal: RegionTemporal | None = Field(
+        default=None, description="Per-region Temporal namespace and connection."
+    )
+
+
+class CardDavEndpoint(RuledModel, SpecModel):
+    """A CardDAV address book collection."""
+
+    rules = (_scheme_rule("https", "http"), _insecure_url_rule("http", "https"))
+
+    url: Url = Field(description="URL of the address book collection, ending in a slash.")
+    credentials_secret_ref: SecretRef | None = Field(
+        default=None, description="Secret with username and password keys for HTTP authentication."
+    )
+    ca_bundle_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret key with PEM CA certificates to verify the server."
+    )
+    allow_insecure: bool = Field(
+        default=False, description="Allow an http:// URL. For development only."
+    )
+
+
+class LdapSource(RuledModel, SpecModel):
+    """An LDAP directory, read with paged searches."""
+
+    rules = (
+        _scheme_rule("ldaps", "ldap"),
+        Rule(
+            cel="!self.url.startsWith('ldap://') || self.startTLS || self.allowInsecure",
+            message=(
+                "url: ldap:// sends contacts and credentials in clear text; use ldaps://, "
+                "set startTLS: true, or set allowInsecure: true (development only)"
+            ),
+            holds=lambda m: not m.url.startswith("ldap://") or m.start_tls or m.allow_insecure,
+            field_path=".url",
+        ),
+    )
+
+    url: Url = Field(description="Server URL, ldaps://host:636 or ldap://host:389 with startTLS.")
+    base_dn: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
+        alias="baseDN", description="Search base, e.g. ou=people,dc=example,dc=com."
+    )
+    filter: Annotated[str, StringConstraints(pattern=r"^\(.*\)$", max_length=1024)] = Field(
+        default="(objectClass=inetOrgPerson)", description="LDAP search filter, in parentheses."
+    )
+    page_size: Annotated[int, Field(ge=1, le=5000)] = Field(
+        default=500, description="Entries per page of the paged search."
+    )
+    start_tls: bool = Field(
+        default=False, alias="startTLS", description="Upgrade an ldap:// connection with StartTLS."
+    )
+    credentials_secret_ref: SecretRef | None = Field(
+        default=None, description="Secret with bindDN and password keys. Anonymous without."
+    )
+    ca_bundle_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret key with PEM CA certificates to verify the server."
+    )
+    allow_insecure: bool = Field(
+        default=False, description="Allow ldap:// without StartTLS. For development only."
+    )
+
+
+class FileSource(RuledModel, SpecModel):
+    """A file of contacts, read whole and diffed by content hash. Set one of path and url."""
+
+    rules = (
+        Rule(
+            cel="has(self.path) != has(self.url)",
+            message="set exactly one of path and url",
+            holds=lambda m: exactly_one(m.path, m.url),
+        ),
+        Rule(
+            cel="!has(self.url) || self.url.startsWith('https://') || self.url.startsWith('http://')",
+            message="url must start with https:// or http://",
+            holds=lambda m: m.url is None or m.url.startswith(("https://", "http://")),
+            field_path=".url",
+        ),
+        Rule(
+            cel="!has(self.url) || !self.url.startsWith('http://') || self.allowInsecure",
+            message=(
+                "url: http:// sends contacts in clear text; use https:// "
+                "or set allowInsecure: true (development only)"
+            ),
+            holds=lambda m: m.url is None or not m.url.startswith("http://") or m.allow_insecure,
+            field_path=".url",
+        ),
+    )
+
+    path: Annotated[str, StringConstraints(pattern=r"^/", max_length=4096)] | None = Field(
+        default=None, description="Absolute path of the file inside the worker container."
+    )
+    url: Url | None = Field(default=None, description="HTTPS URL to fetch the file from.")
+    credentials_secret_ref: SecretRef | None = Field(
+        default=None, description="Secret with a token key, sent as a Bearer token."
+    )
+    ca_bundle_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret key with PEM CA certificates to verify the server."
+    )
+    allow_insecure: bool = Field(
+        default=False, description="Allow an http:// URL. For development only."
+    )
+
+
+class Source(RuledModel, SpecModel):
+    """Where contacts come from. Set exactly one of carddav, ldap, csv and jsonl."""
+
+    rules = (
+        Rule(
+            cel="[has(self.carddav), has(self.ldap), has(self.csv), has(self.jsonl)]"
+            ".filter(k, k).size() == 1",
+            message="each source sets exactly one of carddav, ldap, csv, jsonl",
+            holds=lambda m: exactly_one(m.carddav, m.ldap, m.csv, m.jsonl),
+        ),
+        Rule(
+            cel="self.region == oldSelf.region",
+            message=(
+                "region of a source cannot change: contacts already synced stay where they are; "
+                "add a new source under another name instead"
+            ),
+            holds=lambda m: True,
+            field_path=".region",
+            transition=True,
+        ),
+    )
+
+    name: Name = Field(description="Source name, unique in this ContactSync.")
+    region: Name = Field(description="The region that reads this source; one of spec.regions.")
+    carddav: CardDavEndpoint | None = Field(
+        default=None, description="A CardDAV address book, synced with sync-collection."
+    )
+    ldap: LdapSource | None = Field(default=None, description="An LDAP directory.")
+    csv: FileSource | None = Field(default=None, description="A CSV file with a header row.")
+    jsonl: FileSource | None = Field(
+        default=None, description="A JSON Lines file, one contact object per line."
+    )
+
+
+class PostgresDestination(SpecModel):
+    """A PostgreSQL table; contacts are upserted by their stable id."""
+
+    dsn_secret_ref: SecretKeyRef = Field(
+        description="Secret key holding a libpq connection string; use sslmode=verify-full."
+    )
+    table: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)] = Field(
+        default="contacts", description="Table name; created if missing."
+    )
+    schema_name: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)] = (
+        Field(default="public", alias="schema", description="Schema of the table.")
+    )
+
+
+class Destination(RuledModel, SpecModel):
+    """Where contacts are written. Set exactly one of carddav and postgres."""
+
+    rules = (
+        Rule(
+            cel="[has(self.carddav), has(self.postgres)].filter(k, k).size() == 1",
+            message="each destination sets exactly one of carddav, postgres",
+            holds=lambda m: exactly_one(m.carddav, m.postgres),
+        ),
+        Rule(
+            cel="self.region == oldSelf.region",
+            message=(
+                "region of a destination cannot change: contacts already written stay where they "
+                "are; add a new destination under another name instead"
+            ),
+            holds=lambda m: True,
+            field_path=".region",
+            transition=True,
+        ),
+    )
+
+    name: Name = Field(description="Destination name, unique in this ContactSync.")
+    region: Name = Field(
+        description="The region that writes this destination; one of spec.regions."
+    )
+    sources: Annotated[list[Name], Field(max_length=MAX_SOURCES)] | None = Field(
+        default=None,
+        description="Names of the sources this destination receives, all of its own region. "
+        "Default: every source of its region.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    carddav: CardDavEndpoint | None = Field(default=None, description="A CardDAV address book.")
+    postgres: PostgresDestination | None = Field(default=None, description="A PostgreSQL table.")
+
+
+class ConsentMode(StrEnum):
+    REQUIRED = "Required"
+    NOT_REQUIRED = "NotRequired"
+
+
+class Consent(SpecModel):
+    """Which contacts may be written: those who consented, unless another lawful basis applies."""
+
+    mode: ConsentMode = Field(
+        default=ConsentMode.REQUIRED,
+        description=(
+            "Required: only contacts whose consent property lists every purpose are written, "
+            "and a contact is removed downstream when consent is withdrawn. NotRequired: "
+            "another lawful basis covers the processing; record it in your records of processing."
+        ),
+    )
+    property: Annotated[
+        str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]*$", max_length=64)
+    ] = Field(
+        default="X-CONSENT",
+        description="vCard property, LDAP attribute or column holding the consented purposes.",
+    )
+    purposes: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=64)]], Field(max_length=16)
+    ] = Field(
+        default=[],
+        description="Purposes every written contact must have consented to, e.g. [directory].",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+
+
+class Deletes(SpecModel):
+    """How deletions at the sources reach the destinations."""
+
+    propagate: bool = Field(
+        default=True, description="Delete downstream what is gone from every source."
+    )
+    max_delete_percent: Annotated[int, Field(ge=0, le=100)] = Field(
+        default=20,
+        description=(
+            "Mass-delete guard: a sync that would delete more than this share of a destination "
+            "deletes nothing and fails with MassDeleteBlocked."
+        ),
+    )
+
+
+class Retention(SpecModel):
+    """How long anything is kept. Durations like 30d, 12h; never negative."""
+
+    removed_contacts: Period = Field(
+        default="0d",
+        description=(
+            "Grace period before a contact gone from every source, or without consent, is "
+            "deleted downstream."
+        ),
+    )
+    audit_log: Period = Field(
+        default="400d", description="Age after which audit records are purged."
+    )
+    workflow_history: Period = Field(
+        default="7d",
+        description=(
+            "Retention expected of the Temporal namespace; the operator reports a mismatch."
+        ),
+    )
+
+
+class DeletionPolicy(StrEnum):
+    RETAIN = "Retain"
+    PURGE = "Purge"
+
+
+class ContactSyncSpec(RuledModel, SpecModel):
+    """What to sync, where it may be processed, and what may be kept for how long."""
+
+    rules = (
+        Rule(
+            cel="self.sources.all(s, self.regions.exists(r, r.name == s.region))",
+            message="spec.sources[].region must name one of spec.regions",
+            holds=lambda m: all(s.region in m.region_names for s in m.sources),
+            field_path=".sources",
+        ),
+        Rule(
+            cel="self.destinations.all(d, self.regions.exists(r, r.name == d.region))",
+            message="spec.destinations[].region must name one of spec.regions",
+            holds=lambda m: all(d.region in m.region_names for d in m.destinations),
+            field_path=".destinations",
+        ),
+        Rule(
+            cel="self.destinations.all(d, self.sources.exists(s, s.region == d.region))",
+            message=(
+                "spec.destinations[].region: a region with destinations needs at least one "
+                "source in the same region"
+            ),
+            holds=lambda m: all(
+                any(s.region == d.region for s in m.sources) for d in m.destinations
+            ),
+            field_path=".destinations",
+        ),
+        Rule(
+            cel=(
+                "self.destinations.all(d, !has(d.sources) || d.sources.all(n, "
+                "self.sources.exists(s, s.name == n && s.region == d.region)))"
+            ),
+            message=(
+                "spec.destinations[].sources must name sources of the destination's own region: "
+                "no flow may cross regions"
+            ),
+            holds=lambda m: all(
+                (name, d.region) in m.source_regions
+                for d in m.destinations
+                for name in d.sources or ()
+            ),
+            field_path=".destinations",
+        ),
+        Rule(
+            cel="self.identity == oldSelf.identity",
+            message=(
+                "spec.identity cannot change: synced records are keyed by it; "
+                "create a new ContactSync instead"
+            ),
+            holds=lambda m: True,
+            field_path=".identity",
+            transition=True,
+        ),
+    )
+
+    schedule: Schedule = Field(description="When the sync runs.")
+    regions: Annotated[list[Region], Field(min_length=1, max_length=MAX_REGIONS)] = Field(
+        description="Regions that may process and hold contacts, each with its own workers.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    sources: Annotated[list[Source], Field(min_length=1, max_length=MAX_SOURCES)] = Field(
+        description="Where contacts come from, each read inside its region.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    destinations: Annotated[list[Destination], Field(min_length=1, max_length=MAX_DESTINATIONS)] = (
+        Field(
+            description="Where contacts are written, each inside its region.",
+            json_schema_extra={
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["name"],
+            },
+        )
+    )
+    fields: Annotated[list[ContactField], Field(min_length=1)] = Field(
+        description=(
+            "Data minimization: the only contact fields read from sources and written to "
+            "destinations. Everything else is dropped inside the source adapter."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    identity: Annotated[list[IdentityKey], Field(min_length=1)] = Field(
+        default=[IdentityKey.EMAIL, IdentityKey.UID],
+        description=(
+            "Keys by which records of several sources are merged into one contact, in order of "
+            "preference. Cannot change after creation."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    consent: Consent = Field(
+        default=Consent(),
+        description="Consent required before a contact is written.",
+    )
+    deletes: Deletes = Field(
+        default=Deletes(),
+        description="Propagation of deletions and the mass-delete guard.",
+    )
+    retention: Retention = Field(default=Retention(), description="Retention periods.")
+    deletion_policy: DeletionPolicy = Field(
+        default=DeletionPolicy.RETAIN,
+        description="What deleting this ContactSync does to synced data: Retain it, or Purge it.",
+    )
+
+    @property
+    def region_names(self) -> set[str]:
+        return {r.name for r in self.regions}
+
+    @property
+    def source_regions(self) -> set[tuple[str, str]]:
+        return {(s.name, s.region) for s in self.sources}

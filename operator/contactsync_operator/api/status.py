@@ -1,0 +1,107 @@
+"""The status the operator writes. Declared in full: the API server prunes undeclared fields."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from contactsync_operator.api.values import SpecModel
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(SpecModel):
+    """A standard Kubernetes condition."""
+
+    type: str = Field(description="Ready, Progressing or Degraded.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(description="CamelCase reason, for machines and searching.")
+    message: str = Field(default="", description="What happened, for people.")
+    last_transition_time: datetime = Field(description="When status last changed.")
+    observed_generation: int | None = Field(
+        default=None, description="The spec generation this condition describes."
+    )
+
+
+class WorkerCounts(SpecModel):
+    desired: int = Field(default=0, description="Worker pods the Deployment asks for.")
+    ready: int = Field(default=0, description="Worker pods ready.")
+
+
+class SyncResult(StrEnum):
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    BLOCKED = "Blocked"
+    RUNNING = "Running"
+
+
+class LastSync(SpecModel):
+    """Counts of the region's last sync run; never contact data."""
+
+    result: SyncResult = Field(
+        description="Succeeded, Failed, Blocked (mass-delete guard) or Running."
+    )
+    workflow_id: str | None = Field(default=None, description="Temporal workflow id of the run.")
+    started_at: datetime | None = Field(default=None, description="When the run started.")
+    finished_at: datetime | None = Field(default=None, description="When the run finished.")
+    created: int = Field(default=0, description="Contacts created downstream.")
+    updated: int = Field(default=0, description="Contacts updated downstream.")
+    deleted: int = Field(default=0, description="Contacts deleted downstream.")
+    unchanged: int = Field(default=0, description="Contacts already up to date.")
+    skipped_no_consent: int = Field(
+        default=0, description="Contacts not written for lack of consent."
+    )
+    quarantined: int = Field(
+        default=0, description="Malformed records set aside, by source and id."
+    )
+    message: str | None = Field(default=None, description="Why the run failed, if it did.")
+
+
+class RegionStatus(SpecModel):
+    name: str = Field(description="Region name.")
+    served_here: bool = Field(
+        default=True,
+        description="False when another cluster's operator serves the region.",
+    )
+    task_queue: str | None = Field(default=None, description="Temporal task queue of the region.")
+    schedule_id: str | None = Field(default=None, description="Temporal schedule of the sync.")
+    retention_schedule_id: str | None = Field(
+        default=None, description="Temporal schedule of the retention run."
+    )
+    workers: WorkerCounts = Field(default=WorkerCounts(), description="Worker pods.")
+    next_sync_time: datetime | None = Field(default=None, description="When the next sync is due.")
+    last_sync: LastSync | None = Field(default=None, description="The last sync run.")
+
+
+class ContactSyncStatus(SpecModel):
+    """Observed state, written by the operator once per reconcile."""
+
+    observed_generation: int | None = Field(
+        default=None, description="The spec generation the operator last acted on."
+    )
+    conditions: Annotated[list[Condition], Field(max_length=8)] = Field(
+        default=[],
+        description="Ready, Progressing and Degraded.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    regions: list[RegionStatus] = Field(
+        default=[],
+        description="Per-region state.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    schedule: str | None = Field(
+        default=None, description="The schedule, in words, for kubectl get."
+    )
+    regions_ready: str | None = Field(
+        default=None, description="Regions with ready workers and schedules, e.g. 2/3."
+    )
+    last_sync_time: datetime | None = Field(
+        default=None, description="When the latest sync of any region finished."
+    )
