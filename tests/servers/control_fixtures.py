@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,3 +46,21 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tempor
 @pytest.fixture(scope="session")
 def helm_binary() -> Path:
     return toolchain.built_binary("helm", toolchain.HELM_VERSION)
+
+
+@pytest.fixture(scope="session")
+def contactsync_crd(kube_control_plane: KubeControlPlane) -> str:
+    """The ContactSync CRD from crds/, applied server-side and Established. Returns its name."""
+    crd = Path(__file__).parents[2] / "crds" / "contactsync.yaml"
+    kubectl = str(toolchain.on_path("kubectl"))
+    config = f"--kubeconfig={kube_control_plane.admin_kubeconfig}"
+    subprocess.run(
+        [kubectl, config, "apply", "--server-side", f"--filename={crd}"], check=True, timeout=60
+    )
+    name = "contactsyncs.contactsync.dev"
+    subprocess.run(
+        [kubectl, config, "wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s"],
+        check=True,
+        timeout=90,
+    )
+    return name

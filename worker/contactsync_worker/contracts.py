@@ -6,6 +6,7 @@ every new field gets a default so recorded histories still decode.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -36,3 +37,21 @@ class IdentityKey(StrEnum):
     EMAIL = "email"
     UID = "uid"
     PHONE = "phone"
+
+
+SYNC_WORKFLOW = "ContactSyncWorkflow"
+RETENTION_WORKFLOW = "RetentionWorkflow"
+
+
+@dataclass(frozen=True)
+class RegionRunRequest:
+    """What a schedule starts: one region of one ContactSync.
+
+    The worker reads the region's configuration from its own mounts; the request only
+    says which run this is, so no spec detail (and no contact data) enters history.
+    """
+
+    namespace: str
+    contact_sync: str
+    region: str
+    generation: int = 0

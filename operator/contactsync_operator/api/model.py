@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from contactsync_operator.api.durations import to_timedelta
-from contactsync_operator.api.rules import Rule, RuledModel, exactly_one
+from contactsync_operator.api.rules import Rule, RuledModel, RuleViolation, exactly_one
 from contactsync_operator.api.values import (
     CRON_PATTERN,
     TIME_ZONE_PATTERN,
@@ -578,6 +578,25 @@ class ContactSyncSpec(RuledModel, SpecModel):
         default=DeletionPolicy.RETAIN,
         description="What deleting this ContactSync does to synced data: Retain it, or Purge it.",
     )
+
+    def check_invariants(self) -> None:
+        """What the API server enforces through list types: names and set members unique."""
+        lists: dict[str, list[str]] = {
+            ".regions": [r.name for r in self.regions],
+            ".sources": [s.name for s in self.sources],
+            ".destinations": [d.name for d in self.destinations],
+            ".fields": list(self.fields),
+            ".identity": list(self.identity),
+            ".consent.purposes": list(self.consent.purposes),
+        }
+        for index, destination in enumerate(self.destinations):
+            lists[f".destinations[{index}].sources"] = list(destination.sources or ())
+        for path, values in lists.items():
+            seen: set[str] = set()
+            for index, value in enumerate(values):
+                if value in seen:
+                    raise RuleViolation(f"duplicate value {value!r}", f"{path}[{index}]")
+                seen.add(value)
 
     @property
     def region_names(self) -> set[str]:

@@ -35,6 +35,14 @@ class Rule:
         return rule
 
 
+class RuleViolation(ValueError):
+    """A rule does not hold; ``field_path`` (relative, e.g. ".url") says where."""
+
+    def __init__(self, message: str, field_path: str | None = None) -> None:
+        super().__init__(message)
+        self.field_path = field_path
+
+
 def exactly_one(*values: object) -> bool:
     return sum(value is not None for value in values) == 1
 
@@ -44,11 +52,15 @@ class RuledModel(BaseModel):
 
     rules: ClassVar[tuple[Rule, ...]] = ()
 
+    def check_invariants(self) -> None:
+        """Checks that come before the rules, as list types come before CEL in the API server."""
+
     @model_validator(mode="after")
     def _check_rules(self) -> RuledModel:
+        self.check_invariants()
         for rule in type(self).rules:
             if not rule.transition and not rule.holds(self):
-                raise ValueError(rule.message)
+                raise RuleViolation(rule.message, rule.field_path)
         return self
 
     @classmethod

@@ -1,0 +1,42 @@
+"""Deterministic names of everything the operator creates for a ContactSync.
+
+Names derive from namespace, name and region only, so a restarted operator finds
+what an earlier one made, and an orphan sweep can match by prefix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+PREFIX = "contactsync"
+_K8S_NAME_LIMIT = 63
+
+
+def resource_prefix(namespace: str, name: str) -> str:
+    """Every Temporal id of one ContactSync starts with this; used to sweep orphans."""
+    return f"{PREFIX}/{namespace}/{name}/"
+
+
+def task_queue(namespace: str, name: str, region: str) -> str:
+    return f"{resource_prefix(namespace, name)}{region}"
+
+
+def sync_schedule_id(namespace: str, name: str, region: str) -> str:
+    return f"{resource_prefix(namespace, name)}{region}/sync"
+
+
+def retention_schedule_id(namespace: str, name: str, region: str) -> str:
+    return f"{resource_prefix(namespace, name)}{region}/retention"
+
+
+def object_name(name: str, region: str, suffix: str = "worker") -> str:
+    """A Kubernetes object name for a region's child, shortened with a hash when too long.
+
+    The hash covers the full name, so two long names that share a prefix still differ.
+    """
+    full = f"{name}-{region}-{suffix}"
+    if len(full) <= _K8S_NAME_LIMIT:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    keep = _K8S_NAME_LIMIT - len(suffix) - len(digest) - 2
+    return f"{full[:keep].rstrip('-')}-{digest}-{suffix}"

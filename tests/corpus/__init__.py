@@ -1,0 +1,1 @@
+"""Manifests the tests share: the examples and the invalid corpus derived from them."""

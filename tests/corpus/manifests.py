@@ -1,0 +1,353 @@
+"""Example manifests, and invalid ones made from them by one small change each."""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+DELETE = object()
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def example(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text())
+    return document
+
+
+def example_names() -> list[str]:
+    return sorted(path.stem for path in EXAMPLES.glob("*.yaml"))
+
+
+def _steps(path: str) -> list[str | int]:
+    return [name if name else int(index) for name, index in _STEP.findall(path)]
+
+
+def apply_change(document: dict[str, Any], path: str, value: object) -> None:
+    """Set (or, with DELETE, remove) the value at a path like 'spec.sources[0].carddav.url'."""
+    *parents, last = _steps(path)
+    node: Any = document
+    for step in parents:
+        node = node[step]
+    if value is DELETE:
+        del node[last]
+    elif isinstance(last, int) and last == len(node):
+        node.append(value)
+    else:
+        node[last] = value
+
+
+@dataclass(frozen=True)
+class InvalidCase:
+    """One invalid manifest: ``base`` example with ``changes``, refused at ``refused_at``."""
+
+    id: str
+    base: str
+    changes: dict[str, object]
+    refused_at: str
+    words: tuple[str, ...] = ()  # must appear in the API server's message
+
+    def manifest(self, name: str) -> dict[str, Any]:
+        document = copy.deepcopy(example(self.base))
+        for path, value in self.changes.items():
+            apply_change(document, path, value if value is DELETE else copy.deepcopy(value))
+        document["metadata"] = {"name": name}
+        return document
+
+
+Q, M, C = "quickstart", "multi-region", "consent-retention"
+_LDAP = {"url": "ldaps://ldap.example.com", "baseDN": "dc=example,dc=com"}
+
+INVALID: list[InvalidCase] = [
+    InvalidCase(
+        "http-source-not-allowed",
+        Q,
+        {"spec.sources[0].carddav.allowInsecure": DELETE},
+        "spec.sources[0].carddav.url",
+        ("allowInsecure",),
+    ),
+    InvalidCase(
+        "http-destination-not-allowed",
+        Q,
+        {"spec.destinations[0].carddav.allowInsecure": False},
+        "spec.destinations[0].carddav.url",
+        ("https://",),
+    ),
+    InvalidCase(
+        "carddav-ftp-url",
+        Q,
+        {"spec.sources[0].carddav.url": "ftp://dav.example.com/"},
+        "spec.sources[0].carddav.url",
+    ),
+    InvalidCase(
+        "ldap-clear-text",
+        M,
+        {"spec.sources[2].ldap.startTLS": False},
+        "spec.sources[2].ldap.url",
+        ("startTLS",),
+    ),
+    InvalidCase(
+        "ldap-wrong-scheme",
+        M,
+        {"spec.sources[0].ldap.url": "https://ldap.example.com"},
+        "spec.sources[0].ldap.url",
+        ("ldaps://",),
+    ),
+    InvalidCase(
+        "source-two-kinds",
+        Q,
+        {"spec.sources[0].ldap": _LDAP},
+        "spec.sources[0]",
+        ("exactly one of carddav, ldap, csv, jsonl",),
+    ),
+    InvalidCase(
+        "source-no-kind",
+        Q,
+        {"spec.sources[0].carddav": DELETE},
+        "spec.sources[0]",
+        ("exactly one",),
+    ),
+    InvalidCase(
+        "destination-two-kinds",
+        M,
+        {"spec.destinations[0].carddav": {"url": "https://dav.example.com/x/"}},
+        "spec.destinations[0]",
+        ("exactly one of carddav, postgres",),
+    ),
+    InvalidCase(
+        "destination-no-kind",
+        Q,
+        {"spec.destinations[0].carddav": DELETE},
+        "spec.destinations[0]",
+        ("exactly one",),
+    ),
+    InvalidCase(
+        "duplicate-region",
+        M,
+        {"spec.regions[1].name": "eu-central-1"},
+        "spec.regions[1]",
+        ("Duplicate",),
+    ),
+    InvalidCase(
+        "duplicate-source", M, {"spec.sources[1].name": "hr-eu"}, "spec.sources[1]", ("Duplicate",)
+    ),
+    InvalidCase(
+        "duplicate-destination",
+        M,
+        {"spec.destinations[1].name": "phonebook-eu"},
+        "spec.destinations[1]",
+        ("Duplicate",),
+    ),
+    InvalidCase(
+        "source-unknown-region",
+        Q,
+        {"spec.sources[0].region": "elsewhere"},
+        "spec.sources",
+        ("spec.regions",),
+    ),
+    InvalidCase(
+        "destination-unknown-region",
+        Q,
+        {"spec.destinations[0].region": "elsewhere"},
+        "spec.destinations",
+        ("spec.regions",),
+    ),
+    InvalidCase(
+        "flow-crosses-regions",
+        M,
+        {"spec.destinations[0].sources": ["hr-eu", "hr-us"]},
+        "spec.destinations",
+        ("cross regions",),
+    ),
+    InvalidCase(
+        "destination-names-unknown-source",
+        C,
+        {"spec.destinations[0].sources": ["signups", "nobody"]},
+        "spec.destinations",
+        ("own region",),
+    ),
+    InvalidCase(
+        "region-with-destinations-but-no-source",
+        M,
+        {
+            "spec.regions[2]": {"name": "ap-south-1"},
+            "spec.destinations[2]": {
+                "name": "phonebook-ap",
+                "region": "ap-south-1",
+                "postgres": {"dsnSecretRef": {"name": "ap", "key": "dsn"}},
+            },
+        },
+        "spec.destinations",
+        ("at least one source",),
+    ),
+    InvalidCase("fields-empty", Q, {"spec.fields": []}, "spec.fields"),
+    InvalidCase("fields-missing", Q, {"spec.fields": DELETE}, "spec.fields", ("Required",)),
+    InvalidCase(
+        "fields-unknown",
+        Q,
+        {"spec.fields": ["fullName", "socialSecurityNumber"]},
+        "spec.fields[1]",
+        ("Unsupported value",),
+    ),
+    InvalidCase(
+        "fields-duplicate",
+        Q,
+        {"spec.fields": ["emails", "emails"]},
+        "spec.fields[1]",
+        ("Duplicate",),
+    ),
+    InvalidCase("identity-unknown", Q, {"spec.identity": ["email", "ssn"]}, "spec.identity[1]"),
+    InvalidCase(
+        "cron-and-interval",
+        Q,
+        {"spec.schedule.cron": "*/5 * * * *"},
+        "spec.schedule",
+        ("exactly one of cron",),
+    ),
+    InvalidCase(
+        "neither-cron-nor-interval",
+        Q,
+        {"spec.schedule.interval": DELETE, "spec.schedule.jitter": DELETE},
+        "spec.schedule",
+        ("exactly one of cron",),
+    ),
+    InvalidCase(
+        "cron-malformed", M, {"spec.schedule.cron": "every 15 minutes"}, "spec.schedule.cron"
+    ),
+    InvalidCase(
+        "cron-six-fields", M, {"spec.schedule.cron": "0 */15 * * * * *"}, "spec.schedule.cron"
+    ),
+    InvalidCase(
+        "interval-malformed", Q, {"spec.schedule.interval": "15 minutes"}, "spec.schedule.interval"
+    ),
+    InvalidCase("interval-in-days", Q, {"spec.schedule.interval": "1d"}, "spec.schedule.interval"),
+    InvalidCase(
+        "interval-zero",
+        Q,
+        {"spec.schedule.interval": "0s", "spec.schedule.jitter": DELETE},
+        "spec.schedule.interval",
+        ("longer than 0s",),
+    ),
+    InvalidCase(
+        "jitter-not-shorter",
+        Q,
+        {"spec.schedule.jitter": "15m"},
+        "spec.schedule.jitter",
+        ("shorter than",),
+    ),
+    InvalidCase(
+        "jitter-malformed", M, {"spec.schedule.jitter": "two minutes"}, "spec.schedule.jitter"
+    ),
+    InvalidCase(
+        "overlap-unknown",
+        M,
+        {"spec.schedule.overlap": "Sometimes"},
+        "spec.schedule.overlap",
+        ("Unsupported value",),
+    ),
+    InvalidCase(
+        "time-zone-malformed",
+        M,
+        {"spec.schedule.timeZone": "Europe Berlin"},
+        "spec.schedule.timeZone",
+    ),
+    InvalidCase("schedule-missing", Q, {"spec.schedule": DELETE}, "spec.schedule", ("Required",)),
+    InvalidCase(
+        "max-delete-over-100",
+        M,
+        {"spec.deletes.maxDeletePercent": 101},
+        "spec.deletes.maxDeletePercent",
+    ),
+    InvalidCase(
+        "max-delete-negative",
+        M,
+        {"spec.deletes.maxDeletePercent": -1},
+        "spec.deletes.maxDeletePercent",
+    ),
+    InvalidCase(
+        "retention-negative",
+        C,
+        {"spec.retention.removedContacts": "-1d"},
+        "spec.retention.removedContacts",
+    ),
+    InvalidCase(
+        "retention-malformed", C, {"spec.retention.auditLog": "1 year"}, "spec.retention.auditLog"
+    ),
+    InvalidCase("regions-empty", Q, {"spec.regions": []}, "spec.regions"),
+    InvalidCase("sources-empty", Q, {"spec.sources": []}, "spec.sources"),
+    InvalidCase(
+        "region-name-not-dns",
+        Q,
+        {
+            "spec.regions[0].name": "Local_Region",
+            "spec.sources[0].region": "Local_Region",
+            "spec.destinations[0].region": "Local_Region",
+        },
+        "spec.regions[0].name",
+    ),
+    InvalidCase(
+        "replicas-negative",
+        M,
+        {"spec.regions[0].workers.replicas": -1},
+        "spec.regions[0].workers.replicas",
+    ),
+    InvalidCase(
+        "consent-mode-unknown",
+        Q,
+        {"spec.consent.mode": "Maybe"},
+        "spec.consent.mode",
+        ("Unsupported value",),
+    ),
+    InvalidCase(
+        "deletion-policy-unknown",
+        C,
+        {"spec.deletionPolicy": "Delete"},
+        "spec.deletionPolicy",
+        ("Unsupported value",),
+    ),
+    InvalidCase(
+        "file-path-and-url",
+        C,
+        {"spec.sources[0].csv.path": "/data/signups.csv"},
+        "spec.sources[0].csv",
+        ("exactly one of path and url",),
+    ),
+    InvalidCase(
+        "file-http-not-allowed",
+        C,
+        {"spec.sources[0].csv.url": "http://exports.example.fr/signups.csv"},
+        "spec.sources[0].csv.url",
+        ("allowInsecure",),
+    ),
+    InvalidCase(
+        "file-relative-path",
+        C,
+        {"spec.sources[1].jsonl.path": "data/attendees.jsonl"},
+        "spec.sources[1].jsonl.path",
+    ),
+    InvalidCase(
+        "postgres-table-not-identifier",
+        M,
+        {"spec.destinations[0].postgres.table": "phone book; drop"},
+        "spec.destinations[0].postgres.table",
+    ),
+    InvalidCase(
+        "secret-ref-without-key",
+        M,
+        {"spec.regions[0].store.postgres.dsnSecretRef": {"name": "eu-store"}},
+        "spec.regions[0].store.postgres.dsnSecretRef.key",
+        ("Required",),
+    ),
+    InvalidCase(
+        "unknown-field",
+        Q,
+        {"spec.regions[0].zone": "a"},
+        "spec.regions[0].zone",
+        ("unknown field",),
+    ),
+]
