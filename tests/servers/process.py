@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -11,6 +12,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the test process dies, however it dies.
+
+    Linux clears this when a child changes its credentials, so servers that drop
+    to another user also rely on the SIGTERM handler in tests/conftest.py.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class ServerStartError(RuntimeError):
@@ -81,6 +94,7 @@ class ManagedProcess:
                 env=environment,
                 cwd=self.cwd,
                 start_new_session=True,  # its own group, so children die with it
+                preexec_fn=_die_with_parent,
             )
         return self
 
