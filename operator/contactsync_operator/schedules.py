@@ -15,11 +15,11 @@ from temporalio.client import (
 )
 
 from contactsync_operator import naming
-from contactsync_operator.api.durations import to_timedelta
 from contactsync_operator.api.manifest import ContactSync
-from contactsync_operator.api.model import Overlap
-from contactsync_operator.api.model import Schedule as ScheduleSettings
 from contactsync_worker.contracts import RETENTION_WORKFLOW, SYNC_WORKFLOW, RegionRunRequest
+from contactsync_worker.contracts.durations import to_timedelta
+from contactsync_worker.contracts.spec import Overlap
+from contactsync_worker.contracts.spec import Schedule as ScheduleSettings
 
 _OVERLAP = {
     Overlap.SKIP: ScheduleOverlapPolicy.SKIP,

@@ -13,7 +13,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from contactsync_operator.api.manifest import ManifestError, parse_contact_sync
-from contactsync_operator.api.model import GROUP, PLURAL, VERSION
+from contactsync_worker.contracts.spec import GROUP, PLURAL, VERSION
 from tests.corpus.manifests import INVALID, InvalidCase, example, example_names
 from tests.servers import toolchain
 from tests.servers.kube import KubeControlPlane

@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from contactsync_operator.api.model import GROUP, KIND, PLURAL, VERSION, ContactSyncSpec
 from contactsync_operator.api.status import ContactSyncStatus
+from contactsync_worker.contracts.spec import GROUP, KIND, PLURAL, VERSION, ContactSyncSpec
 
 JsonObject = dict[str, Any]
 

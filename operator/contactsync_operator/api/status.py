@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from contactsync_operator.api.values import SpecModel
+from contactsync_worker.contracts.values import SpecModel
 
 
 class ConditionStatus(StrEnum):

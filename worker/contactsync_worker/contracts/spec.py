@@ -1,4 +1,5 @@
-"""The ContactSync spec as typed Python: the one source of truth for the CRD schema.
+"""The ContactSync spec as typed Python: the one model the operator and the worker read,
+and the source of truth for the CRD schema.
 
 ``crds/contactsync.yaml`` is generated from these classes (``contactsync crd``);
 a test fails when the committed file drifts from them. Descriptions here are
@@ -12,9 +13,10 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from contactsync_operator.api.durations import to_timedelta
-from contactsync_operator.api.rules import Rule, RuledModel, RuleViolation, exactly_one
-from contactsync_operator.api.values import (
+from contactsync_worker.contracts import ContactField, IdentityKey
+from contactsync_worker.contracts.durations import to_timedelta
+from contactsync_worker.contracts.rules import Rule, RuledModel, RuleViolation, exactly_one
+from contactsync_worker.contracts.values import (
     CRON_PATTERN,
     TIME_ZONE_PATTERN,
     ClockDuration,
@@ -26,7 +28,6 @@ from contactsync_operator.api.values import (
     SpecModel,
     Url,
 )
-from contactsync_worker.contracts import ContactField, IdentityKey
 
 GROUP = "contactsync.dev"
 VERSION = "v1alpha1"
