@@ -70,6 +70,25 @@ def _local(path: Path) -> int:
     return 0
 
 
+def _operator(liveness: str | None, standalone: bool, verbose: bool) -> int:
+    import kopf
+
+    from contactsync_operator import handlers
+
+    kopf.configure(verbose=verbose, log_format=kopf.LogFormat.JSON)
+    namespaces = handlers.SETTINGS.namespaces
+    asyncio.run(
+        kopf.operator(
+            clusterwide=not namespaces,
+            namespaces=list(namespaces),
+            liveness_endpoint=liveness,
+            standalone=standalone,
+            peering_name=None if standalone else "contactsync",
+        )
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contactsync", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -78,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("crd", help="print the CustomResourceDefinition YAML")
     local = commands.add_parser("local", help="run a ContactSync locally on embedded Temporal")
     local.add_argument("file", type=Path)
+    operator = commands.add_parser("operator", help="run the Kubernetes operator")
+    operator.add_argument(
+        "--liveness", metavar="URL", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz"
+    )
+    operator.add_argument(
+        "--standalone",
+        action="store_true",
+        help="no peering: for a single replica without the peering CRDs",
+    )
+    operator.add_argument("--verbose", action="store_true", help="debug logging")
     return parser
 
 
@@ -88,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "crd":
         sys.stdout.write(crd_yaml())
         return 0
+    if args.command == "operator":
+        return _operator(args.liveness, args.standalone, args.verbose)
     return _local(args.file)
 
 

@@ -117,17 +117,9 @@ async def run_local(
 
 async def _create_schedules(client: Client, resource: ContactSync, region: str) -> RegionOutcome:
     outcome = RegionOutcome(region, naming.task_queue(resource.namespace, resource.name, region))
-    wanted = {
-        naming.sync_schedule_id(resource.namespace, resource.name, region): schedules.sync_schedule(
-            resource, region
-        ),
-        naming.retention_schedule_id(
-            resource.namespace, resource.name, region
-        ): schedules.retention_schedule(resource, region),
-    }
-    for schedule_id, schedule in wanted.items():
-        handle = await client.create_schedule(schedule_id, schedule)
-        outcome.schedules[schedule_id] = await handle.describe()
+    for desired in schedules.desired_schedules(resource, region):
+        handle = await client.create_schedule(desired.schedule_id, desired.schedule)
+        outcome.schedules[desired.schedule_id] = await handle.describe()
     return outcome
 
 

@@ -40,3 +40,29 @@ def object_name(name: str, region: str, suffix: str = "worker") -> str:
     digest = hashlib.sha256(full.encode()).hexdigest()[:8]
     keep = _K8S_NAME_LIMIT - len(suffix) - len(digest) - 2
     return f"{full[:keep].rstrip('-')}-{digest}-{suffix}"
+
+
+NAME_LABEL = "app.kubernetes.io/name"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+REGION_LABEL = "contactsync.dev/region"
+WORKER_APP = "contactsync-worker"
+MANAGER = "contactsync-operator"
+
+
+def selector_labels(name: str, region: str) -> dict[str, str]:
+    """Labels that pick one region's worker pods; immutable in a Deployment, so minimal."""
+    return {NAME_LABEL: WORKER_APP, INSTANCE_LABEL: name, REGION_LABEL: region}
+
+
+def child_labels(name: str, region: str) -> dict[str, str]:
+    return {
+        **selector_labels(name, region),
+        "app.kubernetes.io/component": "worker",
+        "app.kubernetes.io/part-of": "contactsync",
+        "app.kubernetes.io/managed-by": MANAGER,
+    }
+
+
+def children_selector(name: str) -> str:
+    """Label selector for every child of one ContactSync, across its regions."""
+    return f"{NAME_LABEL}={WORKER_APP},{INSTANCE_LABEL}={name}"

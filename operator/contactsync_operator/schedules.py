@@ -1,7 +1,17 @@
-"""The Temporal schedules a ContactSync wants, computed from its spec alone (no I/O)."""
+"""The Temporal schedules a ContactSync wants, computed from its spec alone (no I/O).
+
+Each desired schedule carries a fingerprint of everything the operator controls
+except its paused state. The fingerprint is stored in the schedule action's
+memo, so the planner compares fingerprints, never the server's normalized form
+(``describe()`` returns cron strings as calendars).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from temporalio.client import (
@@ -21,6 +31,8 @@ from contactsync_worker.contracts.durations import to_timedelta
 from contactsync_worker.contracts.spec import Overlap
 from contactsync_worker.contracts.spec import Schedule as ScheduleSettings
 
+FINGERPRINT_MEMO = "contactsync.dev/fingerprint"
+PAUSED_MEMO = "contactsync.dev/paused"
 _OVERLAP = {
     Overlap.SKIP: ScheduleOverlapPolicy.SKIP,
     Overlap.BUFFER_ONE: ScheduleOverlapPolicy.BUFFER_ONE,
@@ -34,37 +46,71 @@ RETENTION_EVERY = timedelta(days=1)
 RETENTION_JITTER = timedelta(hours=1)
 
 
-def sync_schedule(resource: ContactSync, region: str) -> Schedule:
+@dataclass(frozen=True)
+class DesiredSchedule:
+    schedule_id: str
+    schedule: Schedule
+    fingerprint: str
+    paused: bool
+
+
+def desired_schedules(resource: ContactSync, region: str) -> list[DesiredSchedule]:
+    return [sync_schedule(resource, region), retention_schedule(resource, region)]
+
+
+def sync_schedule(resource: ContactSync, region: str) -> DesiredSchedule:
     settings = resource.spec.schedule
-    request = _request(resource, region)
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            SYNC_WORKFLOW,
-            request,
-            id=naming.sync_schedule_id(resource.namespace, resource.name, region),
-            task_queue=request_queue(request),
-        ),
-        spec=_timing(settings),
-        policy=SchedulePolicy(overlap=_OVERLAP[settings.overlap]),
-        state=ScheduleState(paused=settings.paused, note=_note(resource)),
+    schedule_id = naming.sync_schedule_id(resource.namespace, resource.name, region)
+    timing = {
+        "cron": settings.cron,
+        "interval": settings.interval,
+        "jitter": settings.jitter,
+        "timeZone": settings.time_zone,
+        "overlap": settings.overlap.value,
+    }
+    return _desired(resource, region, schedule_id, SYNC_WORKFLOW, timing, settings.paused)
+
+
+def retention_schedule(resource: ContactSync, region: str) -> DesiredSchedule:
+    schedule_id = naming.retention_schedule_id(resource.namespace, resource.name, region)
+    timing = {"every": RETENTION_EVERY.total_seconds(), "jitter": RETENTION_JITTER.total_seconds()}
+    paused = resource.spec.schedule.paused
+    return _desired(resource, region, schedule_id, RETENTION_WORKFLOW, timing, paused)
+
+
+def _desired(
+    resource: ContactSync,
+    region: str,
+    schedule_id: str,
+    workflow: str,
+    timing: Mapping[str, object],
+    paused: bool,
+) -> DesiredSchedule:
+    request = RegionRunRequest(resource.namespace, resource.name, region)
+    queue = naming.task_queue(resource.namespace, resource.name, region)
+    fingerprint = _fingerprint(
+        {"workflow": workflow, "queue": queue, "request": asdict(request), "timing": timing}
     )
-
-
-def retention_schedule(resource: ContactSync, region: str) -> Schedule:
-    request = _request(resource, region)
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            RETENTION_WORKFLOW,
-            request,
-            id=naming.retention_schedule_id(resource.namespace, resource.name, region),
-            task_queue=request_queue(request),
-        ),
-        spec=ScheduleSpec(
+    if workflow == SYNC_WORKFLOW:
+        spec, policy = _sync_timing(resource.spec.schedule)
+    else:
+        spec = ScheduleSpec(
             intervals=[ScheduleIntervalSpec(every=RETENTION_EVERY)], jitter=RETENTION_JITTER
+        )
+        policy = SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            workflow,
+            request,
+            id=schedule_id,
+            task_queue=queue,
+            memo={FINGERPRINT_MEMO: fingerprint, PAUSED_MEMO: paused},
         ),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-        state=ScheduleState(paused=resource.spec.schedule.paused, note=_note(resource)),
+        spec=spec,
+        policy=policy,
+        state=ScheduleState(paused=paused, note=_note(resource)),
     )
+    return DesiredSchedule(schedule_id, schedule, fingerprint, paused)
 
 
 def describe_timing(settings: ScheduleSettings) -> str:
@@ -78,31 +124,26 @@ def describe_timing(settings: ScheduleSettings) -> str:
     return words + (" paused" if settings.paused else "")
 
 
-def request_queue(request: RegionRunRequest) -> str:
-    return naming.task_queue(request.namespace, request.contact_sync, request.region)
+def _fingerprint(material: Mapping[str, object]) -> str:
+    canonical = json.dumps(material, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _request(resource: ContactSync, region: str) -> RegionRunRequest:
-    return RegionRunRequest(
-        namespace=resource.namespace,
-        contact_sync=resource.name,
-        region=region,
-        generation=resource.generation,
-    )
-
-
-def _timing(settings: ScheduleSettings) -> ScheduleSpec:
+def _sync_timing(settings: ScheduleSettings) -> tuple[ScheduleSpec, SchedulePolicy]:
     jitter = to_timedelta(settings.jitter) if settings.jitter else None
+    policy = SchedulePolicy(overlap=_OVERLAP[settings.overlap])
     if settings.cron is not None:
-        return ScheduleSpec(
+        spec = ScheduleSpec(
             cron_expressions=[settings.cron], time_zone_name=settings.time_zone, jitter=jitter
         )
+        return spec, policy
     assert settings.interval is not None  # the spec's rules guarantee one of the two
-    return ScheduleSpec(
+    spec = ScheduleSpec(
         intervals=[ScheduleIntervalSpec(every=to_timedelta(settings.interval))],
         time_zone_name=settings.time_zone,
         jitter=jitter,
     )
+    return spec, policy
 
 
 def _note(resource: ContactSync) -> str:

@@ -24,6 +24,7 @@ class ContactSync:
     name: str
     spec: ContactSyncSpec
     generation: int = 0
+    uid: str = ""
 
 
 class ManifestError(ValueError):
@@ -81,6 +82,7 @@ def parse_contact_sync(document: Any, source: str = "<manifest>") -> ContactSync
         name=str(metadata["name"]),
         spec=spec,
         generation=int(metadata.get("generation") or 0),
+        uid=str(metadata.get("uid") or ""),
     )
 
 

@@ -41,6 +41,7 @@ class IdentityKey(StrEnum):
 
 SYNC_WORKFLOW = "ContactSyncWorkflow"
 RETENTION_WORKFLOW = "RetentionWorkflow"
+PURGE_WORKFLOW = "PurgeWorkflow"
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,22 @@ class RegionRunRequest:
     """What a schedule starts: one region of one ContactSync.
 
     The worker reads the region's configuration from its own mounts; the request only
-    says which run this is, so no spec detail (and no contact data) enters history.
+    says which run this is, so no spec detail (and no contact data) enters history,
+    and a spec edit that does not touch the schedule leaves the schedule alone.
     """
 
     namespace: str
     contact_sync: str
     region: str
-    generation: int = 0
+
+
+@dataclass(frozen=True)
+class SyncSummary:
+    """What a sync run reports: counts only, never contact data."""
+
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    skipped_no_consent: int = 0
+    quarantined: int = 0

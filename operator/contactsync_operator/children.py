@@ -1,0 +1,322 @@
+"""The Kubernetes objects that run one region's workers, as server-side-apply manifests.
+
+Pure functions of the resource and the operator settings. Every object carries
+an owner reference to the ContactSync (so Kubernetes garbage-collects it) and
+a hash of its own content (so the planner can skip objects that are current).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from contactsync_operator import naming
+from contactsync_operator.api.manifest import ContactSync
+from contactsync_operator.regionconfig import referenced_secrets, region_config, region_spec
+from contactsync_operator.settings import OperatorSettings
+from contactsync_worker.contracts import runtime
+from contactsync_worker.contracts.spec import Region
+
+Manifest = dict[str, Any]
+HASH_ANNOTATION = "contactsync.dev/applied-hash"
+CONFIG_HASH_ANNOTATION = "contactsync.dev/config-hash"
+DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
+_DEFAULT_PORTS = {"https": 443, "http": 80, "ldaps": 636, "ldap": 389}
+_DNS_PORT = 53
+_USER_ID = 10001
+
+
+def content_hash(manifest: Manifest) -> str:
+    canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(canonical).hexdigest()[:16]
+
+
+def _stamped(manifest: Manifest) -> Manifest:
+    manifest["metadata"].setdefault("annotations", {})[HASH_ANNOTATION] = content_hash(manifest)
+    return manifest
+
+
+def _metadata(resource: ContactSync, region: str, kind_suffix: str) -> dict[str, Any]:
+    return {
+        "name": naming.object_name(resource.name, region, kind_suffix),
+        "namespace": resource.namespace,
+        "labels": naming.child_labels(resource.name, region),
+        "ownerReferences": [
+            {
+                "apiVersion": "contactsync.dev/v1alpha1",
+                "kind": "ContactSync",
+                "name": resource.name,
+                "uid": resource.uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    }
+
+
+def worker_objects(
+    resource: ContactSync, region: Region, settings: OperatorSettings
+) -> list[Manifest]:
+    """ServiceAccount, ConfigMap, Deployment, PodDisruptionBudget and NetworkPolicy of a region."""
+    config_map = _config_map(resource, region.name)
+    return [
+        _stamped(_service_account(resource, region.name)),
+        _stamped(config_map),
+        _stamped(_deployment(resource, region, settings, content_hash(config_map))),
+        _stamped(_disruption_budget(resource, region.name)),
+        _stamped(_network_policy(resource, region.name, settings)),
+    ]
+
+
+def _service_account(resource: ContactSync, region: str) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _metadata(resource, region, "worker"),
+        # Workers never call the Kubernetes API: no token in the pod at all.
+        "automountServiceAccountToken": False,
+    }
+
+
+def _config_map(resource: ContactSync, region: str) -> Manifest:
+    document = json.dumps(region_config(resource, region), indent=2, sort_keys=True)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(resource, region, "config"),
+        "data": {runtime.CONFIG_FILE_NAME: document},
+    }
+
+
+def _deployment(
+    resource: ContactSync, region: Region, settings: OperatorSettings, config_hash: str
+) -> Manifest:
+    name = resource.name
+    selector = naming.selector_labels(name, region.name)
+    volumes, mounts, env = _wiring(resource, region, settings)
+    resources = region.workers.resources.model_dump(exclude_none=True) or DEFAULT_RESOURCES
+    container = {
+        "name": "worker",
+        "image": settings.worker_image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["contactsync", "worker"],
+        "env": env,
+        "ports": [{"name": "metrics", "containerPort": runtime.METRICS_PORT, "protocol": "TCP"}],
+        "resources": resources,
+        "volumeMounts": mounts,
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": "metrics"},
+            "periodSeconds": 10,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": "metrics"},
+            "periodSeconds": 20,
+            "failureThreshold": 3,
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    pod_spec = {
+        "serviceAccountName": naming.object_name(name, region.name, "worker"),
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": _USER_ID,
+            "runAsGroup": _USER_ID,
+            "fsGroup": _USER_ID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {
+                                    "key": settings.region_label,
+                                    "operator": "In",
+                                    "values": [region.name],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            }
+        },
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": settings.zone_label,
+                # Spread where zones exist; a single-zone region still runs.
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": selector},
+            }
+        ],
+        # Workers finish the activity at hand on SIGTERM before they exit.
+        "terminationGracePeriodSeconds": 60,
+        "containers": [container],
+        "volumes": volumes,
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(resource, region.name, "worker"),
+        "spec": {
+            "replicas": region.workers.replicas,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {
+                    "labels": naming.child_labels(name, region.name),
+                    "annotations": {CONFIG_HASH_ANNOTATION: config_hash},
+                },
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def _wiring(
+    resource: ContactSync, region: Region, settings: OperatorSettings
+) -> tuple[list[Manifest], list[Manifest], list[Manifest]]:
+    """Volumes, mounts and environment: everything secret arrives as a file, by reference."""
+    temporal = region.temporal
+    volumes: list[Manifest] = [
+        {
+            "name": "config",
+            "configMap": {"name": naming.object_name(resource.name, region.name, "config")},
+        },
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        {"name": "state", "emptyDir": {"sizeLimit": "1Gi"}},
+    ]
+    mounts: list[Manifest] = [
+        {"name": "config", "mountPath": str(runtime.CONFIG_DIR), "readOnly": True},
+        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - the pod's own emptyDir
+        {"name": "state", "mountPath": str(runtime.STATE_DIR)},
+    ]
+    env: list[Manifest] = [
+        {"name": runtime.ENV_REGION, "value": region.name},
+        {"name": runtime.ENV_CONTACT_SYNC, "value": f"{resource.namespace}/{resource.name}"},
+        {
+            "name": runtime.ENV_TASK_QUEUE,
+            "value": naming.task_queue(resource.namespace, resource.name, region.name),
+        },
+        {
+            "name": runtime.ENV_CONFIG_FILE,
+            "value": str(runtime.CONFIG_DIR / runtime.CONFIG_FILE_NAME),
+        },
+        {"name": runtime.ENV_SECRETS_DIR, "value": str(runtime.SECRETS_DIR)},
+        {"name": runtime.ENV_STATE_DIR, "value": str(runtime.STATE_DIR)},
+        {"name": runtime.ENV_METRICS_PORT, "value": str(runtime.METRICS_PORT)},
+        {
+            "name": runtime.ENV_TEMPORAL_ADDRESS,
+            "value": (
+                temporal.address if temporal and temporal.address else settings.worker_temporal
+            ),
+        },
+        {
+            "name": runtime.ENV_TEMPORAL_NAMESPACE,
+            "value": (
+                temporal.namespace
+                if temporal and temporal.namespace
+                else settings.temporal.namespace
+            ),
+        },
+    ]
+    if region.encryption is not None:
+        volumes.append(
+            {"name": "keys", "secret": {"secretName": region.encryption.keys_secret_ref.name}}
+        )
+        mounts.append({"name": "keys", "mountPath": str(runtime.KEYS_DIR), "readOnly": True})
+        env.append({"name": runtime.ENV_KEYS_DIR, "value": str(runtime.KEYS_DIR)})
+    tls_secret = temporal.tls_secret_ref.name if temporal and temporal.tls_secret_ref else None
+    tls_secret = tls_secret or settings.worker_temporal_tls_secret
+    if tls_secret:
+        volumes.append({"name": "temporal-tls", "secret": {"secretName": tls_secret}})
+        mounts.append(
+            {"name": "temporal-tls", "mountPath": str(runtime.TEMPORAL_TLS_DIR), "readOnly": True}
+        )
+        env.append({"name": runtime.ENV_TEMPORAL_TLS_DIR, "value": str(runtime.TEMPORAL_TLS_DIR)})
+    if temporal and temporal.api_key_secret_ref:
+        ref = temporal.api_key_secret_ref
+        volumes.append(
+            {
+                "name": "temporal-api-key",
+                "secret": {"secretName": ref.name, "items": [{"key": ref.key, "path": "api-key"}]},
+            }
+        )
+        mounts.append(
+            {
+                "name": "temporal-api-key",
+                "mountPath": str(runtime.TEMPORAL_API_KEY_DIR),
+                "readOnly": True,
+            }
+        )
+        env.append(
+            {
+                "name": runtime.ENV_TEMPORAL_API_KEY_FILE,
+                "value": str(runtime.TEMPORAL_API_KEY_DIR / "api-key"),
+            }
+        )
+    for index, secret in enumerate(referenced_secrets(resource, region.name)):
+        volume = f"ref-{index}"
+        volumes.append({"name": volume, "secret": {"secretName": secret}})
+        mount = runtime.secret_dir(runtime.SECRETS_DIR, secret)
+        mounts.append({"name": volume, "mountPath": str(mount), "readOnly": True})
+    return volumes, mounts, env
+
+
+def _disruption_budget(resource: ContactSync, region: str) -> Manifest:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(resource, region, "worker"),
+        "spec": {
+            # Temporal retries whatever an evicted worker was doing; one at a time keeps progress.
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": naming.selector_labels(resource.name, region)},
+        },
+    }
+
+
+def egress_ports(resource: ContactSync, region: str, settings: OperatorSettings) -> list[int]:
+    """TCP ports the region's workers dial: its endpoints, Temporal, and configured extras."""
+    spec = region_spec(resource, region)
+    urls = [e.url for s in spec.sources for e in (s.carddav, s.ldap, s.csv, s.jsonl) if e and e.url]
+    urls += [d.carddav.url for d in spec.destinations if d.carddav]
+    ports = {_port_of(url) for url in urls}
+    ports.add(int(settings.worker_temporal.rsplit(":", 1)[-1]))
+    if any(d.postgres for d in spec.destinations) or any(
+        r.store and r.store.postgres for r in spec.regions
+    ):
+        ports.add(5432)
+    ports.update(settings.egress_ports)
+    return sorted(ports)
+
+
+def _port_of(url: str) -> int:
+    parts = urlsplit(url)
+    return parts.port or _DEFAULT_PORTS.get(parts.scheme, 443)
+
+
+def _network_policy(resource: ContactSync, region: str, settings: OperatorSettings) -> Manifest:
+    tcp = [{"protocol": "TCP", "port": port} for port in egress_ports(resource, region, settings)]
+    dns = [{"protocol": "UDP", "port": _DNS_PORT}, {"protocol": "TCP", "port": _DNS_PORT}]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(resource, region, "worker"),
+        "spec": {
+            "podSelector": {"matchLabels": naming.selector_labels(resource.name, region)},
+            "policyTypes": ["Ingress", "Egress"],
+            # Only Prometheus scrapes reach a worker; it serves nothing else.
+            "ingress": [{"ports": [{"protocol": "TCP", "port": runtime.METRICS_PORT}]}],
+            "egress": [{"ports": dns}, {"ports": tcp}],
+        },
+    }

@@ -1,0 +1,146 @@
+"""Thin Kopf handlers: parse, reconcile, write status once, post Events.
+
+Importing this module registers the handlers; ``contactsync operator`` imports
+it and runs Kopf.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+import kopf
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from contactsync_operator import metrics
+from contactsync_operator.api.manifest import ManifestError, parse_contact_sync
+from contactsync_operator.cleanup import FORCE_ANNOTATION, SKIP_PURGE_ANNOTATION, cleanup
+from contactsync_operator.kube import KubeGateway
+from contactsync_operator.reconcile import Reconciler
+from contactsync_operator.settings import OperatorSettings, settings_from_env
+from contactsync_operator.temporal import TemporalUnavailable
+from contactsync_worker.contracts.spec import GROUP, PLURAL, VERSION
+
+RESOURCE = (GROUP, VERSION, PLURAL)
+SETTINGS: OperatorSettings = settings_from_env()
+CLEANUP_RETRY_SECONDS = 10.0
+
+
+def _reconciler(memo: kopf.Memo) -> Reconciler:
+    reconciler: Reconciler = memo["reconciler"]
+    return reconciler
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    # Progress and diff-base go to annotations: the CRD prunes undeclared status fields.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{GROUP}/cleanup"
+    # Two replicas with equal priority would both freeze; a random one lets one lead.
+    settings.peering.name = "contactsync"
+    settings.peering.priority = random.randint(1, 1_000_000)  # noqa: S311 - not for secrecy
+    settings.peering.clusterwide = not SETTINGS.namespaces
+    # Watches can stall silently; the server closes them and the client gives up after this.
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 30
+    settings.networking.request_timeout = 60
+    settings.posting.reporting_component = "contactsync-operator"
+    settings.posting.level = 20  # INFO: Events for what the operator did
+    memo["reconciler"] = Reconciler(KubeGateway(_api_client()), SETTINGS)
+    metrics.serve(SETTINGS.metrics_port)
+
+
+def _api_client() -> k8s.ApiClient:
+    """In a pod, its ServiceAccount; elsewhere, the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+    try:
+        k8s_config.load_incluster_config()
+    except k8s_config.ConfigException:
+        k8s_config.load_kube_config()
+    return k8s.ApiClient()
+
+
+@kopf.on.resume(*RESOURCE)
+@kopf.on.create(*RESOURCE)
+@kopf.on.update(*RESOURCE, field="spec")
+@kopf.timer(*RESOURCE, interval=SETTINGS.resync_seconds, initial_delay=SETTINGS.resync_seconds)
+async def reconcile(
+    body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    started = time.monotonic()
+    if body.meta.get("deletionTimestamp"):
+        return
+    try:
+        resource = parse_contact_sync(dict(body))
+    except ManifestError as exc:
+        kopf.warn(body, reason="InvalidSpec", message=str(exc))
+        raise kopf.PermanentError(str(exc)) from exc
+    result = await _reconciler(memo).reconcile(resource, list(status.get("conditions") or []))
+    patch.status.update(result.status)
+    for kind, reason, message in result.events:
+        (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)
+    for problem in result.outcome.problems:
+        metrics.ERRORS.labels(problem.reason).inc()
+    metrics.RECONCILES.labels("degraded" if result.outcome.problems else "ok").inc()
+    metrics.LATENCY.observe(time.monotonic() - started)
+
+
+@kopf.on.delete(*RESOURCE)
+async def finalize(
+    body: kopf.Body,
+    meta: kopf.Meta,
+    status: kopf.Status,
+    retry: int,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    annotations = meta.get("annotations") or {}
+    if annotations.get(FORCE_ANNOTATION) == "true":
+        kopf.warn(
+            body, reason="ForceDeleted", message=f"{FORCE_ANNOTATION}: Temporal left as it is"
+        )
+        return
+    try:
+        resource = parse_contact_sync(dict(body))
+    except ManifestError:
+        return  # nothing was ever created for an invalid spec
+    skip_purge = annotations.get(SKIP_PURGE_ANNOTATION) == "true"
+    try:
+        result = await cleanup(_reconciler(memo), resource, skip_purge)
+    except TemporalUnavailable as exc:
+        _cleanup_blocked(body, status, patch, retry, f"Temporal is unavailable: {exc}")
+        raise kopf.TemporaryError(str(exc), delay=CLEANUP_RETRY_SECONDS) from exc
+    if not result.done:
+        _cleanup_blocked(body, status, patch, retry, result.waiting)
+        raise kopf.TemporaryError(result.waiting, delay=CLEANUP_RETRY_SECONDS)
+    message = f"deleted schedules {', '.join(result.deleted_schedules) or 'none'}"
+    if result.purged_regions:
+        message += f"; purged regions {', '.join(result.purged_regions)}"
+    kopf.info(body, reason="CleanedUp", message=message)
+
+
+def _cleanup_blocked(
+    body: kopf.Body, status: kopf.Status, patch: kopf.Patch, retry: int, why: str
+) -> None:
+    """Say loudly why deletion waits, and how to get out, without giving up on the data."""
+    message = (
+        f"deletion waits (attempt {retry + 1}): {why}. Retrying every "
+        f"{CLEANUP_RETRY_SECONDS:.0f}s; to delete without cleaning up Temporal, "
+        f"annotate {FORCE_ANNOTATION}=true"
+    )
+    kopf.warn(body, reason="CleanupBlocked", message=message)
+    degraded = {
+        "type": "Degraded",
+        "status": "True",
+        "reason": "CleanupBlocked",
+        "message": message,
+        "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    others = [c for c in status.get("conditions") or [] if c.get("type") != "Degraded"]
+    patch.status["conditions"] = [*others, degraded]

@@ -1,0 +1,154 @@
+"""Kubernetes I/O of the operator: read children and Secrets, server-side apply, delete.
+
+Errors leave this module as KubeError with the API server's reason, never as
+the client library's ApiException.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from contactsync_operator import naming
+from contactsync_operator.children import HASH_ANNOTATION
+from contactsync_operator.observed import ChildRef, ObservedChild, WorkerCounts
+
+FIELD_MANAGER = "contactsync-operator"
+APPLY_PATCH = "application/apply-patch+yaml"
+
+
+class KubeError(RuntimeError):
+    def __init__(self, action: str, status: int | None, reason: str, message: str) -> None:
+        super().__init__(f"{action}: {reason}: {message}")
+        self.status = status
+        self.reason = reason
+
+
+def _translate(action: str, exc: ApiException) -> KubeError:
+    try:
+        body = json.loads(exc.body or "{}")
+    except ValueError:
+        body = {}
+    return KubeError(
+        action, exc.status, body.get("reason") or str(exc.reason), body.get("message", "")
+    )
+
+
+@dataclass(frozen=True)
+class _Kind:
+    api_version: str
+    kind: str
+    list: Callable[..., Any]
+    patch: Callable[..., Any]
+    delete: Callable[..., Any]
+
+
+class KubeGateway:
+    """The operator's view of one cluster, through a kubernetes ApiClient."""
+
+    def __init__(self, api: k8s.ApiClient) -> None:
+        core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
+        policy, networking = k8s.PolicyV1Api(api), k8s.NetworkingV1Api(api)
+        self._core = core
+        self._kinds = {
+            k.kind: k
+            for k in (
+                _Kind(
+                    "v1",
+                    "ServiceAccount",
+                    core.list_namespaced_service_account,
+                    core.patch_namespaced_service_account,
+                    core.delete_namespaced_service_account,
+                ),
+                _Kind(
+                    "v1",
+                    "ConfigMap",
+                    core.list_namespaced_config_map,
+                    core.patch_namespaced_config_map,
+                    core.delete_namespaced_config_map,
+                ),
+                _Kind(
+                    "apps/v1",
+                    "Deployment",
+                    apps.list_namespaced_deployment,
+                    apps.patch_namespaced_deployment,
+                    apps.delete_namespaced_deployment,
+                ),
+                _Kind(
+                    "policy/v1",
+                    "PodDisruptionBudget",
+                    policy.list_namespaced_pod_disruption_budget,
+                    policy.patch_namespaced_pod_disruption_budget,
+                    policy.delete_namespaced_pod_disruption_budget,
+                ),
+                _Kind(
+                    "networking.k8s.io/v1",
+                    "NetworkPolicy",
+                    networking.list_namespaced_network_policy,
+                    networking.patch_namespaced_network_policy,
+                    networking.delete_namespaced_network_policy,
+                ),
+            )
+        }
+
+    def observe_children(
+        self, namespace: str, name: str
+    ) -> tuple[dict[ChildRef, ObservedChild], dict[str, WorkerCounts]]:
+        children: dict[ChildRef, ObservedChild] = {}
+        workers: dict[str, WorkerCounts] = {}
+        selector = naming.children_selector(name)
+        for kind in self._kinds.values():
+            try:
+                items = kind.list(namespace, label_selector=selector).items
+            except ApiException as exc:
+                raise _translate(f"list {kind.kind}", exc) from exc
+            for item in items:
+                meta = item.metadata
+                region = (meta.labels or {}).get(naming.REGION_LABEL, "")
+                ref = ChildRef(kind.api_version, kind.kind, meta.name)
+                children[ref] = ObservedChild(
+                    ref, region, (meta.annotations or {}).get(HASH_ANNOTATION)
+                )
+                if kind.kind == "Deployment":
+                    workers[region] = WorkerCounts(
+                        desired=item.spec.replicas or 0, ready=(item.status.ready_replicas or 0)
+                    )
+        return children, workers
+
+    def apply(self, manifest: dict[str, Any]) -> None:
+        kind = self._kinds[manifest["kind"]]
+        meta = manifest["metadata"]
+        try:
+            kind.patch(
+                meta["name"],
+                meta["namespace"],
+                manifest,
+                field_manager=FIELD_MANAGER,
+                force=True,
+                _content_type=APPLY_PATCH,
+            )
+        except ApiException as exc:
+            raise _translate(f"apply {manifest['kind']} {meta['name']}", exc) from exc
+
+    def delete(self, namespace: str, ref: ChildRef) -> None:
+        try:
+            self._kinds[ref.kind].delete(ref.name, namespace, propagation_policy="Background")
+        except ApiException as exc:
+            if exc.status != 404:
+                raise _translate(f"delete {ref.kind} {ref.name}", exc) from exc
+
+    def read_secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
+        """A Secret's decoded data, or None when it does not exist."""
+        try:
+            secret = self._core.read_namespaced_secret(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise _translate(f"read Secret {name}", exc) from exc
+        return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}

@@ -1,0 +1,70 @@
+"""What the operator saw before it plans: Kubernetes children and Temporal schedules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from contactsync_worker.contracts import SyncSummary
+
+
+@dataclass(frozen=True)
+class ChildRef:
+    api_version: str
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ObservedChild:
+    ref: ChildRef
+    region: str
+    applied_hash: str | None
+
+
+@dataclass(frozen=True)
+class WorkerCounts:
+    desired: int
+    ready: int
+
+
+@dataclass(frozen=True)
+class ObservedRun:
+    """The latest run a schedule started, as Temporal reports it."""
+
+    workflow_id: str
+    started_at: datetime | None
+    closed_at: datetime | None
+    status: str  # RUNNING, COMPLETED, FAILED, ...
+    summary: SyncSummary | None = None
+    failure: str | None = None
+
+
+@dataclass(frozen=True)
+class ObservedSchedule:
+    schedule_id: str
+    fingerprint: str | None  # as stored by the operator in the action memo
+    applied_paused: bool | None  # the spec's paused value when the operator last wrote it
+    paused: bool  # the schedule's state now, possibly changed by a person
+    next_run: datetime | None = None
+    last_run: ObservedRun | None = None
+
+
+@dataclass(frozen=True)
+class RegionAccess:
+    """Why a region cannot run now, if it cannot: a missing Secret, no keys configured."""
+
+    region: str
+    problem: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Observed:
+    children: dict[ChildRef, ObservedChild] = field(default_factory=dict)
+    workers: dict[str, WorkerCounts] = field(default_factory=dict)
+    schedules: dict[str, ObservedSchedule] = field(default_factory=dict)
+    # Schedule ids under this resource's prefix, including regions it no longer declares.
+    schedule_ids: set[str] = field(default_factory=set)
+    access: dict[str, RegionAccess] = field(default_factory=dict)
+    temporal_error: str | None = None

@@ -1,0 +1,130 @@
+"""The pure heart of the operator: spec + observed state → the changes to make.
+
+No I/O here. The executor carries a plan out; table-driven tests check plans
+without a cluster or a Temporal server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from contactsync_operator import naming
+from contactsync_operator.api.manifest import ContactSync
+from contactsync_operator.children import HASH_ANNOTATION, worker_objects
+from contactsync_operator.observed import ChildRef, Observed
+from contactsync_operator.schedules import DesiredSchedule, desired_schedules
+from contactsync_operator.settings import OperatorSettings
+
+Manifest = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CreateSchedule:
+    desired: DesiredSchedule
+
+
+@dataclass(frozen=True)
+class UpdateSchedule:
+    desired: DesiredSchedule
+    # True when the spec's paused value is unchanged: the schedule keeps whatever pause
+    # state a person gave it, rather than being silently unpaused by an unrelated edit.
+    keep_pause_state: bool
+
+
+@dataclass(frozen=True)
+class DeleteSchedule:
+    schedule_id: str
+
+
+ScheduleChange = CreateSchedule | UpdateSchedule | DeleteSchedule
+
+
+@dataclass(frozen=True)
+class RegionPlan:
+    name: str
+    served_here: bool
+    blocked_reason: str | None = None
+    blocked_message: str | None = None
+    schedule_ids: tuple[str, ...] = ()
+
+
+@dataclass
+class Plan:
+    apply: list[Manifest] = field(default_factory=list)
+    delete: list[ChildRef] = field(default_factory=list)
+    schedules: list[ScheduleChange] = field(default_factory=list)
+    regions: list[RegionPlan] = field(default_factory=list)
+
+    @property
+    def changes_anything(self) -> bool:
+        return bool(self.apply or self.delete or self.schedules)
+
+
+def ref_of(manifest: Manifest) -> ChildRef:
+    return ChildRef(manifest["apiVersion"], manifest["kind"], manifest["metadata"]["name"])
+
+
+def plan(resource: ContactSync, observed: Observed, settings: OperatorSettings) -> Plan:
+    result = Plan()
+    wanted_children: set[ChildRef] = set()
+    wanted_schedules: set[str] = set()
+    for region in resource.spec.regions:
+        if not settings.serves(region.name):
+            result.regions.append(RegionPlan(region.name, served_here=False))
+            continue
+        access = observed.access.get(region.name)
+        if access is not None and access.problem:
+            result.regions.append(RegionPlan(region.name, True, access.reason, access.problem))
+            # Keep what exists: a Secret gone for a moment must not tear the region down.
+            wanted_children |= {
+                c.ref for c in observed.children.values() if c.region == region.name
+            }
+            wanted_schedules |= {
+                s for s in observed.schedule_ids if _region_of(resource, s) == region.name
+            }
+            continue
+        for manifest in worker_objects(resource, region, settings):
+            ref = ref_of(manifest)
+            wanted_children.add(ref)
+            seen = observed.children.get(ref)
+            if (
+                seen is None
+                or seen.applied_hash != manifest["metadata"]["annotations"][HASH_ANNOTATION]
+            ):
+                result.apply.append(manifest)
+        desired = desired_schedules(resource, region.name)
+        wanted_schedules |= {d.schedule_id for d in desired}
+        if observed.temporal_error is None:
+            result.schedules += [c for d in desired if (c := _schedule_change(d, observed))]
+        result.regions.append(
+            RegionPlan(region.name, True, schedule_ids=tuple(d.schedule_id for d in desired))
+        )
+    result.delete = sorted(
+        (ref for ref in observed.children if ref not in wanted_children),
+        key=lambda ref: (ref.kind, ref.name),
+    )
+    if observed.temporal_error is None:
+        served_elsewhere = {r.name for r in result.regions if not r.served_here}
+        result.schedules += [
+            DeleteSchedule(schedule_id)
+            for schedule_id in sorted(observed.schedule_ids - wanted_schedules)
+            if _region_of(resource, schedule_id) not in served_elsewhere
+        ]
+    return result
+
+
+def _schedule_change(desired: DesiredSchedule, observed: Observed) -> ScheduleChange | None:
+    seen = observed.schedules.get(desired.schedule_id)
+    if seen is None:
+        return CreateSchedule(desired)
+    spec_pause_unchanged = seen.applied_paused == desired.paused
+    if seen.fingerprint == desired.fingerprint and spec_pause_unchanged:
+        return None
+    return UpdateSchedule(desired, keep_pause_state=spec_pause_unchanged)
+
+
+def _region_of(resource: ContactSync, schedule_id: str) -> str:
+    """'contactsync/ns/name/REGION/sync' → REGION."""
+    rest = schedule_id.removeprefix(naming.resource_prefix(resource.namespace, resource.name))
+    return rest.split("/", 1)[0]

@@ -1,0 +1,175 @@
+"""One reconcile of one ContactSync: observe, plan, execute, and compute the status.
+
+The handlers call this; it owns the order of I/O but no decisions, which live
+in the planner and in conditions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.client import Client
+
+from contactsync_operator import naming
+from contactsync_operator import temporal as temporal_io
+from contactsync_operator.api.manifest import ContactSync
+from contactsync_operator.conditions import Outcome, Problem, build_status
+from contactsync_operator.kube import KubeError, KubeGateway
+from contactsync_operator.observed import Observed, RegionAccess
+from contactsync_operator.planner import CreateSchedule, DeleteSchedule, Plan, UpdateSchedule, plan
+from contactsync_operator.schedules import desired_schedules
+from contactsync_operator.settings import OperatorSettings
+from contactsync_worker.contracts.spec import Region
+from contactsync_worker.keyring import Keyring, KeyringError
+
+
+@dataclass
+class Result:
+    status: dict[str, Any]
+    plan: Plan
+    outcome: Outcome
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
+
+
+@dataclass
+class Reconciler:
+    kube: KubeGateway
+    settings: OperatorSettings
+    _clients: dict[tuple[str, tuple[str, ...]], Client] = field(default_factory=dict)
+
+    def temporal_namespace(self, region: Region) -> str:
+        return (
+            region.temporal.namespace if region.temporal else None
+        ) or self.settings.temporal.namespace
+
+    async def client_for(self, namespace: str, keyring: Keyring) -> Client:
+        """One connection per Temporal namespace and keyring, reused across reconciles."""
+        key = (namespace, tuple(sorted(keyring)))
+        if key not in self._clients:
+            self._clients[key] = await temporal_io.connect(
+                self.settings.temporal, namespace, keyring
+            )
+        return self._clients[key]
+
+    async def keyring(self, resource: ContactSync, region: Region) -> Keyring | RegionAccess:
+        if region.encryption is None:
+            return RegionAccess(
+                region.name,
+                "no encryption.keysSecretRef: workers and schedules need payload keys",
+                "EncryptionNotConfigured",
+            )
+        secret = region.encryption.keys_secret_ref.name
+        data = await asyncio.to_thread(self.kube.read_secret, resource.namespace, secret)
+        if data is None:
+            return RegionAccess(
+                region.name, f"Secret {secret} does not exist", "EncryptionKeysMissing"
+            )
+        try:
+            return Keyring.from_mapping(data)
+        except KeyringError as exc:
+            return RegionAccess(region.name, f"Secret {secret}: {exc}", "EncryptionKeysInvalid")
+
+    async def observe(self, resource: ContactSync) -> tuple[Observed, dict[str, Client]]:
+        observed = Observed()
+        observed.children, observed.workers = await asyncio.to_thread(
+            self.kube.observe_children, resource.namespace, resource.name
+        )
+        clients: dict[str, Client] = {}
+        served = [r for r in resource.spec.regions if self.settings.serves(r.name)]
+        prefix = naming.resource_prefix(resource.namespace, resource.name)
+        try:
+            for region in served:
+                keyring = await self.keyring(resource, region)
+                if isinstance(keyring, RegionAccess):
+                    observed.access[region.name] = keyring
+                    continue
+                client = await self.client_for(self.temporal_namespace(region), keyring)
+                clients[region.name] = client
+                listed = await temporal_io.list_schedule_ids(client, prefix)
+                observed.schedule_ids |= listed
+                wanted = {d.schedule_id for d in desired_schedules(resource, region.name)}
+                region_ids = {i for i in listed if i.startswith(f"{prefix}{region.name}/")}
+                observed.schedules |= await temporal_io.observe_schedules(
+                    client, wanted | region_ids
+                )
+        except temporal_io.TemporalUnavailable as exc:
+            observed.temporal_error = str(exc)
+        return observed, clients
+
+    async def execute(
+        self, resource: ContactSync, the_plan: Plan, observed: Observed, clients: dict[str, Client]
+    ) -> tuple[Outcome, list[tuple[str, str, str]]]:
+        outcome = Outcome(schedules_present=set(observed.schedules))
+        events: list[tuple[str, str, str]] = []
+        for manifest in the_plan.apply:
+            what = f"{manifest['kind']} {manifest['metadata']['name']}"
+            try:
+                await asyncio.to_thread(self.kube.apply, manifest)
+                events.append(("Normal", "Applied", what))
+            except KubeError as exc:
+                outcome.problems.append(Problem("ApplyFailed", str(exc)))
+        for ref in the_plan.delete:
+            try:
+                await asyncio.to_thread(self.kube.delete, resource.namespace, ref)
+                events.append(
+                    ("Normal", "Deleted", f"{ref.kind} {ref.name} of a region no longer served")
+                )
+            except KubeError as exc:
+                outcome.problems.append(Problem("DeleteFailed", str(exc)))
+        any_client = next(iter(clients.values()), None)
+        for change in the_plan.schedules:
+            schedule_id = (
+                change.schedule_id
+                if isinstance(change, DeleteSchedule)
+                else change.desired.schedule_id
+            )
+            region = schedule_id.removeprefix(
+                naming.resource_prefix(resource.namespace, resource.name)
+            ).split("/")[0]
+            client = clients.get(region, any_client)
+            if client is None:
+                continue
+            try:
+                await temporal_io.apply_change(client, change)
+            except temporal_io.TemporalUnavailable as exc:
+                outcome.problems.append(Problem("TemporalUnavailable", str(exc)))
+                break
+            except temporal_io.ScheduleError as exc:
+                outcome.problems.append(Problem("ScheduleFailed", str(exc)))
+                continue
+            if isinstance(change, CreateSchedule):
+                outcome.schedules_present.add(schedule_id)
+                events.append(("Normal", "ScheduleCreated", schedule_id))
+            elif isinstance(change, UpdateSchedule):
+                events.append(("Normal", "ScheduleUpdated", schedule_id))
+            else:
+                outcome.schedules_present.discard(schedule_id)
+                events.append(("Normal", "ScheduleDeleted", f"{schedule_id} (no longer declared)"))
+        events += [("Warning", p.reason, p.message) for p in outcome.problems]
+        return outcome, events
+
+    async def reconcile(
+        self, resource: ContactSync, previous_conditions: Sequence[dict[str, Any]]
+    ) -> Result:
+        observed, clients = await self.observe(resource)
+        the_plan = plan(resource, observed, self.settings)
+        outcome, events = await self.execute(resource, the_plan, observed, clients)
+        for region in the_plan.regions:
+            if region.blocked_reason:
+                events.append(
+                    (
+                        "Warning",
+                        region.blocked_reason,
+                        f"region {region.name}: {region.blocked_message}",
+                    )
+                )
+        if observed.temporal_error:
+            events.append(("Warning", "TemporalUnavailable", observed.temporal_error))
+        status = build_status(
+            resource, the_plan, observed, outcome, previous_conditions, datetime.now(UTC)
+        )
+        return Result(status, the_plan, outcome, events)

@@ -1,0 +1,250 @@
+"""Temporal I/O of the operator: connect with the region's codec, read and change schedules.
+
+Errors leave this module as TemporalUnavailable (cannot reach or talk to the
+server) or ScheduleError, never as the SDK's RPCError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from temporalio.api.common.v1 import Payload
+from temporalio.client import (
+    Client,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleDescription,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+    TLSConfig,
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.converter import DataConverter
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from contactsync_operator.observed import ObservedRun, ObservedSchedule
+from contactsync_operator.planner import (
+    CreateSchedule,
+    DeleteSchedule,
+    ScheduleChange,
+    UpdateSchedule,
+)
+from contactsync_operator.schedules import FINGERPRINT_MEMO, PAUSED_MEMO
+from contactsync_operator.settings import TemporalConnection
+from contactsync_worker.codec import data_converter
+from contactsync_worker.contracts import SyncSummary
+from contactsync_worker.keyring import Keyring
+
+
+class TemporalUnavailable(RuntimeError):
+    """The Temporal frontend cannot be reached or refused the operator."""
+
+
+class ScheduleError(RuntimeError):
+    """A schedule could not be changed; the message names it."""
+
+
+def _unavailable(action: str, exc: Exception) -> TemporalUnavailable:
+    return TemporalUnavailable(f"{action}: {exc}")
+
+
+async def connect(
+    connection: TemporalConnection, namespace: str, keyring: Keyring | None
+) -> Client:
+    """A client whose payloads go through the region's codec; without a keyring, for
+    calls that carry no payloads (listing and deleting schedules)."""
+    tls: TLSConfig | bool = False
+    if connection.tls_ca_file or connection.tls_cert_file:
+        tls = TLSConfig(
+            server_root_ca_cert=connection.tls_ca_file.read_bytes()
+            if connection.tls_ca_file
+            else None,
+            client_cert=connection.tls_cert_file.read_bytes() if connection.tls_cert_file else None,
+            client_private_key=connection.tls_key_file.read_bytes()
+            if connection.tls_key_file
+            else None,
+        )
+    api_key = connection.api_key_file.read_text().strip() if connection.api_key_file else None
+    try:
+        return await Client.connect(
+            connection.address,
+            namespace=namespace,
+            tls=tls or bool(api_key),
+            api_key=api_key,
+            data_converter=data_converter(keyring) if keyring else DataConverter.default,
+            identity="contactsync-operator",
+        )
+    except (RPCError, RuntimeError) as exc:
+        raise _unavailable(f"connect to {connection.address}", exc) from exc
+
+
+async def list_schedule_ids(client: Client, prefix: str) -> set[str]:
+    try:
+        return {
+            entry.id async for entry in await client.list_schedules() if entry.id.startswith(prefix)
+        }
+    except RPCError as exc:
+        raise _unavailable("list schedules", exc) from exc
+
+
+async def observe_schedules(
+    client: Client, schedule_ids: Iterable[str]
+) -> dict[str, ObservedSchedule]:
+    observed: dict[str, ObservedSchedule] = {}
+    for schedule_id in schedule_ids:
+        try:
+            description = await client.get_schedule_handle(schedule_id).describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                continue
+            raise _unavailable(f"describe schedule {schedule_id}", exc) from exc
+        observed[schedule_id] = await _observed(client, description)
+    return observed
+
+
+async def _memo_value(client: Client, raw: Payload | None) -> object:
+    if raw is None:
+        return None
+    [value] = await client.data_converter.decode([raw])
+    return value
+
+
+async def _observed(client: Client, description: ScheduleDescription) -> ObservedSchedule:
+    action = description.schedule.action
+    fingerprint = paused = None
+    if isinstance(action, ScheduleActionStartWorkflow) and action.memo:
+        memo = dict(action.memo)
+        fingerprint = await _memo_value(client, memo.get(FINGERPRINT_MEMO))
+        paused = await _memo_value(client, memo.get(PAUSED_MEMO))
+    upcoming = description.info.next_action_times
+    recent = description.info.recent_actions
+    return ObservedSchedule(
+        schedule_id=description.id,
+        fingerprint=fingerprint if isinstance(fingerprint, str) else None,
+        applied_paused=paused if isinstance(paused, bool) else None,
+        paused=description.schedule.state.paused,
+        next_run=upcoming[0] if upcoming else None,
+        last_run=await _last_run(client, recent[-1].action) if recent else None,
+    )
+
+
+async def _last_run(client: Client, started: object) -> ObservedRun | None:
+    workflow_id = getattr(started, "workflow_id", None)
+    run_id = getattr(started, "first_execution_run_id", None)
+    if not workflow_id:
+        return None
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id, result_type=SyncSummary)
+    try:
+        info = await handle.describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return None  # outlived the namespace's retention
+        raise _unavailable(f"describe workflow {workflow_id}", exc) from exc
+    status = info.status.name if info.status else "UNKNOWN"
+    run = ObservedRun(workflow_id, info.start_time, info.close_time, status)
+    if info.status == WorkflowExecutionStatus.COMPLETED:
+        summary = await handle.result()
+        return dataclasses.replace(
+            run, summary=summary if isinstance(summary, SyncSummary) else None
+        )
+    if info.status in (WorkflowExecutionStatus.FAILED, WorkflowExecutionStatus.TIMED_OUT):
+        try:
+            await handle.result()
+        except WorkflowFailureError as failure:
+            cause = failure.cause
+            return dataclasses.replace(run, failure=f"{type(cause).__name__}: {cause}")
+    return run
+
+
+async def apply_change(client: Client, change: ScheduleChange) -> None:
+    try:
+        if isinstance(change, CreateSchedule):
+            await _create(client, change)
+        elif isinstance(change, UpdateSchedule):
+            await _update(client, change)
+        else:
+            await _delete(client, change)
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            raise _unavailable("change schedule", exc) from exc
+        raise ScheduleError(f"{type(change).__name__}: {exc}") from exc
+
+
+async def _create(client: Client, change: CreateSchedule) -> None:
+    desired = change.desired
+    try:
+        await client.create_schedule(desired.schedule_id, desired.schedule)
+    except ScheduleAlreadyRunningError:
+        # Created meanwhile (another replica, or a restart after the create): converge by update.
+        await _update(client, UpdateSchedule(desired, keep_pause_state=False))
+
+
+async def _update(client: Client, change: UpdateSchedule) -> None:
+    desired = change.desired
+
+    def updated(current: ScheduleUpdateInput) -> ScheduleUpdate:
+        schedule = desired.schedule
+        if change.keep_pause_state:
+            schedule = dataclasses.replace(schedule, state=current.description.schedule.state)
+        return ScheduleUpdate(schedule=schedule)
+
+    await client.get_schedule_handle(desired.schedule_id).update(updated)
+
+
+async def _delete(client: Client, change: DeleteSchedule) -> None:
+    try:
+        await client.get_schedule_handle(change.schedule_id).delete()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def delete_schedules(client: Client, prefix: str) -> list[str]:
+    """Delete every schedule whose id starts with ``prefix``; returns the ids deleted."""
+    deleted = []
+    for schedule_id in sorted(await list_schedule_ids(client, prefix)):
+        try:
+            await _delete(client, DeleteSchedule(schedule_id))
+        except RPCError as exc:
+            raise _unavailable(f"delete schedule {schedule_id}", exc) from exc
+        deleted.append(schedule_id)
+    return deleted
+
+
+async def run_to_completion(
+    client: Client, workflow: str, request: object, workflow_id: str, task_queue: str, wait: float
+) -> str:
+    """Start ``workflow`` once (a rerun joins the running one) and wait up to ``wait`` seconds.
+
+    Returns the final status name, or RUNNING when it has not finished yet.
+    """
+    try:
+        handle = await client.start_workflow(
+            workflow,
+            request,
+            id=workflow_id,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+        )
+    except WorkflowAlreadyStartedError:
+        return "COMPLETED"  # the reuse policy refuses only after a successful run
+    except RPCError as exc:
+        raise _unavailable(f"start {workflow}", exc) from exc
+    try:
+        await asyncio.wait_for(handle.result(), timeout=wait)
+    except TimeoutError:
+        return "RUNNING"
+    except WorkflowFailureError as exc:
+        return f"FAILED: {exc.cause}"
+    return "COMPLETED"

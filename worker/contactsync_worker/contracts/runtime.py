@@ -1,0 +1,38 @@
+"""How a worker pod is wired: environment variables and mount paths.
+
+The operator writes Deployments to this contract and the worker reads its
+configuration by it; both import it from here so neither can drift.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+# Environment variables the operator sets on worker containers.
+ENV_REGION = "CONTACTSYNC_REGION"
+ENV_TASK_QUEUE = "CONTACTSYNC_TASK_QUEUE"
+ENV_CONTACT_SYNC = "CONTACTSYNC_RESOURCE"  # namespace/name
+ENV_CONFIG_FILE = "CONTACTSYNC_CONFIG_FILE"
+ENV_KEYS_DIR = "CONTACTSYNC_KEYS_DIR"
+ENV_SECRETS_DIR = "CONTACTSYNC_SECRETS_DIR"
+ENV_STATE_DIR = "CONTACTSYNC_STATE_DIR"
+ENV_METRICS_PORT = "CONTACTSYNC_METRICS_PORT"
+ENV_TEMPORAL_ADDRESS = "TEMPORAL_ADDRESS"
+ENV_TEMPORAL_NAMESPACE = "TEMPORAL_NAMESPACE"
+ENV_TEMPORAL_TLS_DIR = "TEMPORAL_TLS_DIR"  # tls.crt, tls.key, ca.crt
+ENV_TEMPORAL_API_KEY_FILE = "TEMPORAL_API_KEY_FILE"
+
+# Where things are mounted in the worker container.
+CONFIG_DIR = PurePosixPath("/etc/contactsync")
+CONFIG_FILE_NAME = "region.json"
+KEYS_DIR = PurePosixPath("/var/run/secrets/contactsync/keys")
+SECRETS_DIR = PurePosixPath("/var/run/secrets/contactsync/refs")
+TEMPORAL_TLS_DIR = PurePosixPath("/var/run/secrets/contactsync/temporal-tls")
+TEMPORAL_API_KEY_DIR = PurePosixPath("/var/run/secrets/contactsync/temporal-api-key")
+STATE_DIR = PurePosixPath("/var/lib/contactsync")
+METRICS_PORT = 9464
+
+
+def secret_dir(secrets_dir: PurePosixPath, secret_name: str) -> PurePosixPath:
+    """Where a Secret named in the spec (credentials, CA bundle, DSN) is mounted: one dir each."""
+    return secrets_dir / secret_name
