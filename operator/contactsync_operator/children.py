@@ -81,7 +81,10 @@ def _service_account(resource: ContactSync, region: str) -> Manifest:
 
 
 def _config_map(resource: ContactSync, region: str) -> Manifest:
-    document = json.dumps(region_config(resource, region), indent=2, sort_keys=True)
+    config = region_config(resource, region).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    document = json.dumps(config, indent=2, sort_keys=True)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from contactsync_operator.api.manifest import ContactSync
-from contactsync_worker.contracts.spec import ContactSyncSpec
+from contactsync_worker.contracts.spec import ContactSyncSpec, RegionConfig
 
 
 def region_spec(resource: ContactSync, region: str) -> ContactSyncSpec:
@@ -23,15 +23,20 @@ def region_spec(resource: ContactSync, region: str) -> ContactSyncSpec:
     )
 
 
-def region_config(resource: ContactSync, region: str) -> dict[str, Any]:
-    return {
-        "contactSync": f"{resource.namespace}/{resource.name}",
-        "region": region,
-        "generation": resource.generation,
-        "spec": region_spec(resource, region).model_dump(
-            mode="json", by_alias=True, exclude_none=True
-        ),
-    }
+def region_config(resource: ContactSync, region: str) -> RegionConfig:
+    spec = region_spec(resource, region)
+    return RegionConfig(
+        contact_sync=f"{resource.namespace}/{resource.name}",
+        region=spec.regions[0],
+        sources=spec.sources,
+        destinations=spec.destinations,
+        fields=spec.fields,
+        identity=spec.identity,
+        consent=spec.consent,
+        deletes=spec.deletes,
+        retention=spec.retention,
+        deletion_policy=spec.deletion_policy,
+    )
 
 
 def referenced_secrets(resource: ContactSync, region: str) -> list[str]:

@@ -40,7 +40,7 @@ def test_schedule_ids_share_the_resource_prefix() -> None:
 
 def test_cron_schedule_carries_time_zone_jitter_and_overlap() -> None:
     resource = parse_contact_sync(example("multi-region"))
-    schedule = schedules.sync_schedule(resource, "eu-central-1")
+    schedule = schedules.sync_schedule(resource, "eu-central-1").schedule
     assert schedule.spec.cron_expressions == ["*/15 * * * *"]
     assert schedule.spec.time_zone_name == "Europe/Berlin"
     assert schedule.spec.jitter == timedelta(minutes=2)
@@ -55,7 +55,7 @@ def test_cron_schedule_carries_time_zone_jitter_and_overlap() -> None:
 def test_interval_schedule_and_pause() -> None:
     document = example("quickstart")
     document["spec"]["schedule"]["paused"] = True
-    schedule = schedules.sync_schedule(parse_contact_sync(document), "local")
+    schedule = schedules.sync_schedule(parse_contact_sync(document), "local").schedule
     assert schedule.spec.intervals == [ScheduleIntervalSpec(every=timedelta(minutes=15))]
     assert schedule.state.paused
 
@@ -63,3 +63,30 @@ def test_interval_schedule_and_pause() -> None:
 def test_timing_in_words() -> None:
     spec = parse_contact_sync(example("multi-region")).spec
     assert schedules.describe_timing(spec.schedule) == "*/15 * * * * (Europe/Berlin), jitter 2m"
+
+
+def test_fingerprint_ignores_pause_and_unrelated_edits() -> None:
+    base = parse_contact_sync(example("multi-region"))
+    document = example("multi-region")
+    document["spec"]["schedule"]["paused"] = True
+    document["spec"]["fields"] = ["fullName", "emails"]
+    edited = parse_contact_sync(document)
+    first = schedules.sync_schedule(base, "eu-central-1")
+    second = schedules.sync_schedule(edited, "eu-central-1")
+    assert first.fingerprint == second.fingerprint
+    assert (first.paused, second.paused) == (False, True)
+
+
+def test_fingerprint_follows_timing_edits() -> None:
+    base = parse_contact_sync(example("multi-region"))
+    document = example("multi-region")
+    document["spec"]["schedule"]["jitter"] = "3m"
+    edited = parse_contact_sync(document)
+    assert (
+        schedules.sync_schedule(base, "eu-central-1").fingerprint
+        != schedules.sync_schedule(edited, "eu-central-1").fingerprint
+    )
+    assert (
+        schedules.retention_schedule(base, "eu-central-1").fingerprint
+        == schedules.retention_schedule(edited, "eu-central-1").fingerprint
+    )

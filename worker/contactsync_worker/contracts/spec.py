@@ -606,3 +606,23 @@ class ContactSyncSpec(RuledModel, SpecModel):
     @property
     def source_regions(self) -> set[tuple[str, str]]:
         return {(s.name, s.region) for s in self.sources}
+
+
+class RegionConfig(SpecModel):
+    """The part of a ContactSync one region's workers run on, mounted into their pods.
+
+    It holds only the region's own sources and destinations; Secrets by name only.
+    The schedule is not in it: Temporal starts the runs, and a schedule edit must
+    not restart workers.
+    """
+
+    contact_sync: str = Field(description="namespace/name of the ContactSync.")
+    region: Region
+    sources: list[Source]
+    destinations: list[Destination]
+    fields: list[ContactField]
+    identity: list[IdentityKey]
+    consent: Consent
+    deletes: Deletes
+    retention: Retention
+    deletion_policy: DeletionPolicy

@@ -1,0 +1,93 @@
+"""The worker objects a region gets: pinned, locked down, secrets only by reference."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from contactsync_operator.api.manifest import ContactSync, parse_contact_sync
+from contactsync_operator.children import egress_ports, worker_objects
+from contactsync_operator.settings import OperatorSettings
+from contactsync_worker.contracts.spec import RegionConfig
+from tests.corpus.manifests import example
+
+SETTINGS = OperatorSettings(temporal=OperatorSettings().temporal, region_label="example.com/region")
+
+
+def objects(region: str = "eu-central-1") -> dict[str, dict[str, Any]]:
+    res = multi_region()
+    declared = next(r for r in res.spec.regions if r.name == region)
+    return {m["kind"]: m for m in worker_objects(res, declared, SETTINGS)}
+
+
+def multi_region() -> ContactSync:
+    document = example("multi-region")
+    document["metadata"]["uid"] = "uid-1"
+    return parse_contact_sync(document)
+
+
+def test_deployment_requires_nodes_of_its_region_under_the_configured_label() -> None:
+    pod = objects()["Deployment"]["spec"]["template"]["spec"]
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert terms["nodeSelectorTerms"] == [
+        {
+            "matchExpressions": [
+                {"key": "example.com/region", "operator": "In", "values": ["eu-central-1"]}
+            ]
+        }
+    ]
+    assert pod["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone"
+
+
+def test_pod_is_locked_down() -> None:
+    pod = objects()["Deployment"]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    container = pod["containers"][0]
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert container["resources"]["requests"] == {"cpu": "100m", "memory": "256Mi"}
+
+
+def test_secrets_arrive_as_volumes_never_as_values() -> None:
+    pod = objects()["Deployment"]["spec"]["template"]["spec"]
+    secret_volumes = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+    assert secret_volumes == {
+        "eu-contact-keys",
+        "ldap-eu-bind",
+        "dav-eu",
+        "eu-phonebook",
+        "eu-store",
+    }
+    env = pod["containers"][0]["env"]
+    assert all(set(e) == {"name", "value"} for e in env), "no secretKeyRef, no valueFrom"
+    assert not any("us-" in v.get("secret", {}).get("secretName", "") for v in pod["volumes"])
+
+
+def test_region_config_holds_only_the_region_and_parses_back() -> None:
+    config_map = objects()["ConfigMap"]
+    document = json.loads(config_map["data"]["region.json"])
+    config = RegionConfig.model_validate(document)
+    assert config.region.name == "eu-central-1"
+    assert [s.name for s in config.sources] == ["hr-eu", "sales-eu"]
+    assert [d.name for d in config.destinations] == ["phonebook-eu"]
+    assert "us-east-1" not in config_map["data"]["region.json"]
+
+
+def test_every_child_is_owned_by_the_contact_sync() -> None:
+    for manifest in objects().values():
+        [owner] = manifest["metadata"]["ownerReferences"]
+        assert owner["uid"] == "uid-1"
+        assert owner["controller"] is True
+
+
+def test_network_policy_allows_only_the_ports_the_region_dials() -> None:
+    assert egress_ports(multi_region(), "eu-central-1", SETTINGS) == [443, 636, 5432, 7233]
+    assert egress_ports(multi_region(), "us-east-1", SETTINGS) == [389, 443, 5432, 7233]
+    policy = objects()["NetworkPolicy"]["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
