@@ -7,6 +7,7 @@ in the planner and in conditions.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ class Result:
 class Reconciler:
     kube: KubeGateway
     settings: OperatorSettings
-    _clients: dict[tuple[str, tuple[str, ...]], Client] = field(default_factory=dict)
+    _clients: dict[tuple[str, str], Client] = field(default_factory=dict)
 
     def temporal_namespace(self, region: Region) -> str:
         return (
@@ -47,8 +48,14 @@ class Reconciler:
         ) or self.settings.temporal.namespace
 
     async def client_for(self, namespace: str, keyring: Keyring) -> Client:
-        """One connection per Temporal namespace and keyring, reused across reconciles."""
-        key = (namespace, tuple(sorted(keyring)))
+        """One connection per Temporal namespace and keyring, reused across reconciles.
+
+        Keyed by the keys themselves, not their ids: two namespaces may both call their
+        key k0001 and hold different bytes."""
+        digest = hashlib.sha256(
+            b"".join(k.encode() + keyring[k] for k in sorted(keyring))
+        ).hexdigest()
+        key = (namespace, digest)
         if key not in self._clients:
             self._clients[key] = await temporal_io.connect(
                 self.settings.temporal, namespace, keyring

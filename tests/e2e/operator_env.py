@@ -1,0 +1,222 @@
+"""The operator as users run it: its own process, its chart's RBAC, a ServiceAccount token."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from kubernetes import client as k8s
+
+from tests.servers import toolchain
+from tests.servers.kube import KubeControlPlane
+from tests.servers.process import ManagedProcess, free_port
+
+ROOT = Path(__file__).parents[2]
+CHART = ROOT / "helm" / "contactsync"
+OPERATOR_NAMESPACE = "contactsync-system"
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T | None], *, timeout: float = 60, what: str) -> T:
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
+    result = subprocess.run(
+        [str(toolchain.on_path("kubectl")), f"--kubeconfig={kubeconfig}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if check:
+        assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+    return result.stdout + result.stderr
+
+
+def chart_rbac(helm: Path) -> list[dict[str, Any]]:
+    """The ServiceAccount and RBAC objects the Helm chart ships, rendered for cluster-wide mode."""
+    rendered = subprocess.run(
+        [
+            str(helm),
+            "template",
+            "contactsync",
+            str(CHART),
+            f"--namespace={OPERATOR_NAMESPACE}",
+            "--show-only=templates/rbac.yaml",
+            "--show-only=templates/serviceaccount.yaml",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    return [d for d in yaml.safe_load_all(rendered) if d]
+
+
+@dataclass
+class OperatorRun:
+    """The operator process; kill() and start() again to test crashes and restarts."""
+
+    kubeconfig: Path
+    temporal_address: str
+    logdir: Path
+    resync_seconds: float = 3.0
+    process: ManagedProcess | None = field(default=None, repr=False)
+    runs: int = 0
+
+    def start(self) -> OperatorRun:
+        self.runs += 1
+        env = {
+            "KUBECONFIG": str(self.kubeconfig),
+            "TEMPORAL_ADDRESS": self.temporal_address,
+            "CONTACTSYNC_RESYNC_SECONDS": str(self.resync_seconds),
+            "CONTACTSYNC_METRICS_PORT": str(free_port()),
+            "CONTACTSYNC_WORKER_IMAGE": "contactsync:e2e",
+        }
+        cli = Path(sys.executable).parent / "contactsync"
+        self.process = ManagedProcess(
+            "operator",
+            [str(cli), "operator", "--standalone"],
+            self.logdir / f"operator-{self.runs}.log",
+            env=env,
+        ).start()
+        return self
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+
+    def log(self) -> str:
+        return "\n".join(
+            (self.logdir / f"operator-{n}.log").read_text(errors="replace")
+            for n in range(1, self.runs + 1)
+            if (self.logdir / f"operator-{n}.log").exists()
+        )
+
+
+def install_operator_identity(
+    plane: KubeControlPlane, api: k8s.ApiClient, helm: Path, workdir: Path
+) -> tuple[Path, str]:
+    """Apply the chart's RBAC and return a kubeconfig holding only the operator's SA token."""
+    core = k8s.CoreV1Api(api)
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=OPERATOR_NAMESPACE)))
+    objects = chart_rbac(helm)
+    kubectl(
+        plane.admin_kubeconfig,
+        "apply",
+        "--server-side",
+        "--filename=-",
+        stdin=yaml.safe_dump_all(objects),
+    )
+    account = next(o for o in objects if o["kind"] == "ServiceAccount")["metadata"]["name"]
+    token = kubectl(
+        plane.admin_kubeconfig,
+        "create",
+        "token",
+        account,
+        f"--namespace={OPERATOR_NAMESPACE}",
+        "--duration=2h",
+    ).strip()
+    return plane.token_kubeconfig(workdir / "operator.kubeconfig", token, account), account
+
+
+def nodes_in_regions(api: k8s.ApiClient, regions: dict[str, int]) -> dict[str, set[str]]:
+    """Create schedulable Nodes (no kubelet) labelled with their region; returns names by region."""
+    core = k8s.CoreV1Api(api)
+    names: dict[str, set[str]] = {}
+    for region, count in regions.items():
+        for index in range(count):
+            name = f"node-{region}-{index}"
+            core.create_node(
+                k8s.V1Node(
+                    metadata=k8s.V1ObjectMeta(
+                        name=name,
+                        labels={
+                            "topology.kubernetes.io/region": region,
+                            "topology.kubernetes.io/zone": f"{region}-{'abc'[index % 3]}",
+                        },
+                    )
+                )
+            )
+            capacity = {"cpu": "8", "memory": "32Gi", "pods": "110"}
+            core.patch_node_status(
+                name,
+                {
+                    "status": {
+                        "capacity": capacity,
+                        "allocatable": capacity,
+                        "conditions": [
+                            {
+                                "type": "Ready",
+                                "status": "True",
+                                "reason": "E2E",
+                                "message": "no kubelet",
+                            }
+                        ],
+                    }
+                },
+            )
+            names.setdefault(region, set()).add(name)
+    return names
+
+
+def mark_pods_ready(api: k8s.ApiClient, namespace: str, selector: str) -> int:
+    """Play the kubelet: report the scheduled pods as running and ready."""
+    core = k8s.CoreV1Api(api)
+    marked = 0
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for pod in core.list_namespaced_pod(namespace, label_selector=selector).items:
+        if not (pod.spec and pod.spec.node_name) or not pod.metadata or not pod.metadata.name:
+            continue
+        core.patch_namespaced_pod_status(
+            pod.metadata.name,
+            namespace,
+            {
+                "status": {
+                    "phase": "Running",
+                    "conditions": [
+                        {"type": "Ready", "status": "True", "lastTransitionTime": now},
+                        {"type": "ContainersReady", "status": "True", "lastTransitionTime": now},
+                    ],
+                    "containerStatuses": [
+                        {
+                            "name": "worker",
+                            "ready": True,
+                            "restartCount": 0,
+                            "image": "contactsync:e2e",
+                            "imageID": "",
+                            "started": True,
+                            "state": {"running": {"startedAt": now}},
+                        }
+                    ],
+                }
+            },
+        )
+        marked += 1
+    return marked
+
+
+def running(process: OperatorRun) -> Iterator[OperatorRun]:
+    try:
+        yield process.start()
+    finally:
+        process.stop()
