@@ -48,8 +48,8 @@ def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, check: bool 
     return result.stdout + result.stderr
 
 
-def chart_rbac(helm: Path) -> list[dict[str, Any]]:
-    """The ServiceAccount and RBAC objects the Helm chart ships, rendered for cluster-wide mode."""
+def render_chart(helm: Path, *templates: str) -> list[dict[str, Any]]:
+    """Objects of the Helm chart's templates, rendered with default values (cluster-wide)."""
     rendered = subprocess.run(
         [
             str(helm),
@@ -57,8 +57,7 @@ def chart_rbac(helm: Path) -> list[dict[str, Any]]:
             "contactsync",
             str(CHART),
             f"--namespace={OPERATOR_NAMESPACE}",
-            "--show-only=templates/rbac.yaml",
-            "--show-only=templates/serviceaccount.yaml",
+            *(f"--show-only=templates/{t}" for t in templates),
         ],
         capture_output=True,
         text=True,
@@ -66,6 +65,11 @@ def chart_rbac(helm: Path) -> list[dict[str, Any]]:
         check=True,
     ).stdout
     return [d for d in yaml.safe_load_all(rendered) if d]
+
+
+def chart_rbac(helm: Path) -> list[dict[str, Any]]:
+    """The ServiceAccount and RBAC objects the Helm chart ships."""
+    return render_chart(helm, "rbac.yaml", "serviceaccount.yaml")
 
 
 @dataclass
@@ -76,6 +80,10 @@ class OperatorRun:
     temporal_address: str
     logdir: Path
     resync_seconds: float = 3.0
+    extra_env: dict[str, str] = field(default_factory=dict)
+    args: tuple[str, ...] = ("--standalone",)
+    name: str = "operator"
+    metrics_port: int = field(default_factory=free_port)
     process: ManagedProcess | None = field(default=None, repr=False)
     runs: int = 0
 
@@ -85,17 +93,17 @@ class OperatorRun:
             "KUBECONFIG": str(self.kubeconfig),
             "TEMPORAL_ADDRESS": self.temporal_address,
             "CONTACTSYNC_RESYNC_SECONDS": str(self.resync_seconds),
-            "CONTACTSYNC_METRICS_PORT": str(free_port()),
+            "CONTACTSYNC_METRICS_PORT": str(self.metrics_port),
             "CONTACTSYNC_WORKER_IMAGE": "contactsync:e2e",
+            **self.extra_env,
         }
         cli = Path(sys.executable).parent / "contactsync"
-        self.process = ManagedProcess(
-            "operator",
-            [str(cli), "operator", "--standalone"],
-            self.logdir / f"operator-{self.runs}.log",
-            env=env,
-        ).start()
+        argv = [str(cli), "operator", *self.args]
+        self.process = ManagedProcess(self.name, argv, self._log(self.runs), env=env).start()
         return self
+
+    def _log(self, run: int) -> Path:
+        return self.logdir / f"{self.name}-{run}.log"
 
     def kill(self) -> None:
         if self.process is not None:
@@ -106,11 +114,8 @@ class OperatorRun:
             self.process.stop()
 
     def log(self) -> str:
-        return "\n".join(
-            (self.logdir / f"operator-{n}.log").read_text(errors="replace")
-            for n in range(1, self.runs + 1)
-            if (self.logdir / f"operator-{n}.log").exists()
-        )
+        logs = [self._log(n) for n in range(1, self.runs + 1)]
+        return "\n".join(log.read_text(errors="replace") for log in logs if log.exists())
 
 
 def install_operator_identity(

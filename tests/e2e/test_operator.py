@@ -9,9 +9,8 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -22,57 +21,18 @@ from temporalio.service import RPCError
 
 from contactsync_operator import naming
 from tests.corpus.manifests import example
+from tests.e2e.conftest import EU, NAMESPACES, US
 from tests.e2e.operator_env import (
     OperatorRun,
     eventually,
-    install_operator_identity,
     kubectl,
     mark_pods_ready,
-    nodes_in_regions,
 )
 from tests.servers.kube import KubeControlPlane
 from tests.servers.temporal import TemporalDevServer
 
 pytestmark = [pytest.mark.kube, pytest.mark.temporal]
-EU, US = "eu-central-1", "us-east-1"
-NAMESPACES = {EU: "contacts-eu", US: "contacts-us"}
 RESYNC = 3.0
-
-
-@pytest.fixture(scope="module")
-def temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalDevServer]:
-    """A Temporal of this module's own, so a test may stop and restart it."""
-    server = TemporalDevServer(
-        tmp_path_factory.mktemp("e2e-temporal"), namespaces=tuple(NAMESPACES.values())
-    )
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def region_nodes(kube_api: k8s.ApiClient) -> dict[str, set[str]]:
-    return nodes_in_regions(kube_api, {EU: 2, US: 2, "ap-south-1": 2})
-
-
-@pytest.fixture(scope="module")
-def operator(
-    kube_control_plane: KubeControlPlane,
-    kube_api: k8s.ApiClient,
-    contactsync_crd: str,
-    helm_binary: Path,
-    temporal: TemporalDevServer,
-    region_nodes: dict[str, set[str]],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[OperatorRun]:
-    workdir = tmp_path_factory.mktemp("operator")
-    kubeconfig, _ = install_operator_identity(kube_control_plane, kube_api, helm_binary, workdir)
-    run = OperatorRun(kubeconfig, temporal.address, workdir, resync_seconds=RESYNC)
-    try:
-        yield run.start()
-    finally:
-        run.stop()
 
 
 @pytest.fixture

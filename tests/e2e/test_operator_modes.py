@@ -1,0 +1,265 @@
+"""How platform teams run the operator: peered replicas, probes and metrics, watched
+namespaces, regions served by another cluster, and problems a user must act on."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import pytest
+import yaml
+from kubernetes import client as k8s
+
+from contactsync_operator import naming
+from tests.corpus.manifests import example
+from tests.e2e.conftest import EU, US
+from tests.e2e.operator_env import OperatorRun, eventually, kubectl, render_chart
+from tests.servers.kube import KubeControlPlane
+from tests.servers.process import free_port
+from tests.servers.temporal import TemporalDevServer
+
+pytestmark = [pytest.mark.kube, pytest.mark.temporal]
+
+
+def namespace_with_keys(api: k8s.ApiClient, keys: bool = True) -> str:
+    namespace = f"modes-{uuid.uuid4().hex[:8]}"
+    core = k8s.CoreV1Api(api)
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
+    if keys:
+        add_keys(api, namespace)
+    return namespace
+
+
+def add_keys(api: k8s.ApiClient, namespace: str) -> None:
+    for secret in ("eu-contact-keys", "us-contact-keys"):
+        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        k8s.CoreV1Api(api).create_namespaced_secret(
+            namespace,
+            k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=secret), string_data={"k0001": key}),
+        )
+
+
+def apply_example(
+    plane: KubeControlPlane, namespace: str, name: str, **spec: Any
+) -> dict[str, Any]:
+    document = example("multi-region")
+    document["metadata"] = {"name": name, "namespace": namespace}
+    document["spec"].update(spec)
+    kubectl(
+        plane.admin_kubeconfig,
+        "apply",
+        "--server-side",
+        "--filename=-",
+        stdin=yaml.safe_dump(document),
+    )
+    return document
+
+
+def status(api: k8s.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    body = cast(
+        dict[str, Any],
+        k8s.CustomObjectsApi(api).get_namespaced_custom_object(
+            "contactsync.dev", "v1alpha1", namespace, "contactsyncs", name
+        ),
+    )
+    return dict(body.get("status") or {})
+
+
+def condition(api: k8s.ApiClient, namespace: str, name: str, kind: str) -> dict[str, Any]:
+    return next(
+        (c for c in status(api, namespace, name).get("conditions", []) if c["type"] == kind), {}
+    )
+
+
+@pytest.fixture
+def scoped_operator(
+    operator_kubeconfig: Path,
+    temporal: TemporalDevServer,
+    region_nodes: dict[str, set[str]],
+    tmp_path: Path,
+) -> Iterator[OperatorRun]:
+    """An operator not yet started; each test configures it. Stopped at the end."""
+    run = OperatorRun(operator_kubeconfig, temporal.address, tmp_path, resync_seconds=2.0)
+    try:
+        yield run
+    finally:
+        run.stop()
+
+
+def test_operator_watches_only_its_namespaces(
+    scoped_operator: OperatorRun, kube_control_plane: KubeControlPlane, kube_api: k8s.ApiClient
+) -> None:
+    watched, ignored = namespace_with_keys(kube_api), namespace_with_keys(kube_api)
+    scoped_operator.extra_env["CONTACTSYNC_WATCH_NAMESPACES"] = watched
+    scoped_operator.start()
+    apply_example(kube_control_plane, watched, "seen")
+    apply_example(kube_control_plane, ignored, "unseen")
+    eventually(lambda: status(kube_api, watched, "seen").get("observedGeneration"), what="status")
+    assert status(kube_api, ignored, "unseen") == {}
+    assert k8s.AppsV1Api(kube_api).list_namespaced_deployment(ignored).items == []
+
+
+def test_region_served_elsewhere_is_reported_not_deployed(
+    scoped_operator: OperatorRun, kube_control_plane: KubeControlPlane, kube_api: k8s.ApiClient
+) -> None:
+    namespace = namespace_with_keys(kube_api)
+    scoped_operator.extra_env |= {
+        "CONTACTSYNC_WATCH_NAMESPACES": namespace,
+        "CONTACTSYNC_SERVED_REGIONS": EU,
+    }
+    scoped_operator.start()
+    apply_example(kube_control_plane, namespace, "split")
+    regions = eventually(
+        lambda: status(kube_api, namespace, "split").get("regions"), what="region status"
+    )
+    assert [(r["name"], r["servedHere"]) for r in regions] == [(EU, True), (US, False)]
+    names = {
+        d.metadata.name
+        for d in k8s.AppsV1Api(kube_api).list_namespaced_deployment(namespace).items
+        if d.metadata
+    }
+    assert names == {naming.object_name("split", EU, "worker")}
+
+
+def test_missing_keys_are_a_visible_problem_that_heals(
+    scoped_operator: OperatorRun, kube_control_plane: KubeControlPlane, kube_api: k8s.ApiClient
+) -> None:
+    namespace = namespace_with_keys(kube_api, keys=False)
+    scoped_operator.extra_env["CONTACTSYNC_WATCH_NAMESPACES"] = namespace
+    scoped_operator.start()
+    apply_example(kube_control_plane, namespace, "keyless")
+    degraded = eventually(
+        lambda: (
+            condition(kube_api, namespace, "keyless", "Degraded").get("status") == "True"
+            and condition(kube_api, namespace, "keyless", "Degraded")
+        ),
+        what="a Degraded condition",
+    )
+    assert degraded["reason"] == "EncryptionKeysMissing"
+    assert "eu-contact-keys" in degraded["message"]
+    events = kubectl(
+        kube_control_plane.admin_kubeconfig,
+        "get",
+        "events",
+        f"--namespace={namespace}",
+        "--field-selector=reason=EncryptionKeysMissing",
+        "-o",
+        "jsonpath={.items[*].type}",
+    )
+    assert "Warning" in events
+    add_keys(kube_api, namespace)
+    eventually(
+        lambda: condition(kube_api, namespace, "keyless", "Degraded").get("status") == "False",
+        what="the problem to clear once the Secrets exist",
+    )
+
+
+def test_removed_region_loses_its_workers(
+    scoped_operator: OperatorRun, kube_control_plane: KubeControlPlane, kube_api: k8s.ApiClient
+) -> None:
+    namespace = namespace_with_keys(kube_api)
+    scoped_operator.extra_env["CONTACTSYNC_WATCH_NAMESPACES"] = namespace
+    scoped_operator.start()
+    document = apply_example(kube_control_plane, namespace, "shrink")
+    apps = k8s.AppsV1Api(kube_api)
+    eventually(lambda: len(apps.list_namespaced_deployment(namespace).items) == 2, what="2 regions")
+    spec = document["spec"]
+    spec["regions"] = [r for r in spec["regions"] if r["name"] == EU]
+    spec["sources"] = [s for s in spec["sources"] if s["region"] == EU]
+    spec["destinations"] = [d for d in spec["destinations"] if d["region"] == EU]
+    kubectl(
+        kube_control_plane.admin_kubeconfig,
+        "apply",
+        "--server-side",
+        "--filename=-",
+        stdin=yaml.safe_dump(document),
+    )
+    eventually(lambda: len(apps.list_namespaced_deployment(namespace).items) == 1, what="1 region")
+    regions = eventually(
+        lambda: (
+            [r["name"] for r in status(kube_api, namespace, "shrink").get("regions", [])] == [EU]
+        ),
+        what="status of one region",
+    )
+    assert regions
+
+
+def test_probes_metrics_and_json_logs(
+    scoped_operator: OperatorRun, kube_control_plane: KubeControlPlane, kube_api: k8s.ApiClient
+) -> None:
+    namespace = namespace_with_keys(kube_api)
+    liveness = free_port()
+    scoped_operator.extra_env["CONTACTSYNC_WATCH_NAMESPACES"] = namespace
+    scoped_operator.args = ("--standalone", f"--liveness=http://127.0.0.1:{liveness}/healthz")
+    scoped_operator.start()
+    apply_example(kube_control_plane, namespace, "observed")
+    eventually(
+        lambda: status(kube_api, namespace, "observed").get("observedGeneration"), what="status"
+    )
+    assert httpx.get(f"http://127.0.0.1:{liveness}/healthz", timeout=5).status_code == 200
+    metrics = httpx.get(f"http://127.0.0.1:{scoped_operator.metrics_port}/metrics", timeout=5).text
+    assert 'contactsync_operator_reconciles_total{outcome="ok"}' in metrics
+    assert "contactsync_operator_reconcile_seconds_count" in metrics
+    lines = [line for line in scoped_operator.log().splitlines() if line.strip()]
+    assert lines
+    for line in lines:
+        record = json.loads(line)
+        assert {"message", "severity", "timestamp"} <= set(record)
+
+
+def test_two_peered_replicas_elect_one_active(
+    operator_kubeconfig: Path,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    helm_binary: Path,
+    temporal: TemporalDevServer,
+    region_nodes: dict[str, set[str]],
+    tmp_path: Path,
+) -> None:
+    admin = kube_control_plane.admin_kubeconfig
+    for template in ("crd-kopf-peering.yaml", "peering.yaml"):
+        objects = render_chart(helm_binary, template)
+        kubectl(admin, "apply", "--server-side", "--filename=-", stdin=yaml.safe_dump_all(objects))
+        if template.startswith("crd"):
+            kubectl(
+                admin, "wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev"
+            )
+    replicas = [
+        OperatorRun(operator_kubeconfig, temporal.address, tmp_path, name=f"replica-{n}", args=())
+        for n in range(2)
+    ]
+    resumed = "Resuming operations after the pause"
+    try:
+        for replica in replicas:
+            replica.start()
+        [active] = eventually(
+            lambda: [r for r in replicas if resumed in r.log()],
+            timeout=60,
+            what="one replica to take the lead",
+        )
+        standby = next(r for r in replicas if r is not active)
+        namespace = namespace_with_keys(kube_api)
+        apply_example(kube_control_plane, namespace, "peered")
+        eventually(
+            lambda: status(kube_api, namespace, "peered").get("observedGeneration"), what="status"
+        )
+        assert '"name": "peered"' in active.log()
+        assert '"name": "peered"' not in standby.log()
+        assert resumed not in standby.log(), "the standby stays paused while the leader lives"
+
+        active.stop()  # a graceful stop leaves the peering at once
+        eventually(lambda: resumed in standby.log(), timeout=60, what="the standby to take over")
+        apply_example(kube_control_plane, namespace, "after-failover")
+        eventually(
+            lambda: status(kube_api, namespace, "after-failover").get("observedGeneration"),
+            what="the new leader to reconcile",
+        )
+    finally:
+        for replica in replicas:
+            replica.stop()
