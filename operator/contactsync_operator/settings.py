@@ -45,7 +45,7 @@ class OperatorSettings:
     # How many times deletion retries against an unreachable Temporal before it says so loudly.
     cleanup_attempts_before_degraded: int = 5
     egress_ports: tuple[int, ...] = ()  # extra TCP ports workers may dial (e.g. PostgreSQL)
-    metrics_port: int = 8080
+    metrics_port: int = 9090  # 8080 is the liveness probe's
 
     def serves(self, region: str) -> bool:
         return not self.served_regions or region in self.served_regions

@@ -1,0 +1,700 @@
+"""The Helm chart in a real cluster: installs, upgrades its CRDs, runs restricted, asks for little.
+
+Pods never run here (no kubelet), so nothing waits for the operator to be ready: the tests
+check what the chart creates and what the API server admits and authorizes.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import yaml
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from contactsync_operator.settings import settings_from_env
+from tests.servers import toolchain
+from tests.servers.kube import KubeControlPlane
+from tests.servers.process import wait_until
+
+pytestmark = pytest.mark.kube
+
+ROOT = Path(__file__).parents[2]
+CHART = ROOT / "helm" / "contactsync"
+CONTACTSYNC_CRD = "contactsyncs.contactsync.dev"
+PEERING_CRDS = ("clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev")
+CHART_CRDS = (CONTACTSYNC_CRD, *PEERING_CRDS)
+# settings.py reads the environment through env.get("NAME") / _path(env, "NAME") calls.
+SETTINGS_VARIABLE = re.compile(r"""["']((?:TEMPORAL|CONTACTSYNC)_[A-Z_]+)["']""")
+
+CHILD = frozenset({"get", "list", "watch", "create", "patch", "delete"})
+PEERING = frozenset({"get", "list", "watch", "patch"})
+CRD_SCAN = {"customresourcedefinitions.apiextensions.k8s.io": frozenset({"list", "watch"})}
+IN_WATCHED_NAMESPACE = {
+    "contactsyncs.contactsync.dev": frozenset({"get", "list", "watch", "patch", "update"}),
+    "contactsyncs.contactsync.dev/status": frozenset({"get", "patch", "update"}),
+    "serviceaccounts": CHILD,
+    "configmaps": CHILD,
+    "deployments.apps": CHILD,
+    "poddisruptionbudgets.policy": CHILD,
+    "networkpolicies.networking.k8s.io": CHILD,
+    "secrets": frozenset({"get"}),
+    "events": frozenset({"create", "patch"}),
+    "events.events.k8s.io": frozenset({"create", "patch"}),
+}
+CLUSTER_WIDE = {
+    **IN_WATCHED_NAMESPACE,
+    **CRD_SCAN,
+    "clusterkopfpeerings.kopf.dev": PEERING,
+    "namespaces": frozenset({"list", "watch"}),
+}
+NAMESPACED_WATCHED = {**IN_WATCHED_NAMESPACE, **CRD_SCAN, "kopfpeerings.kopf.dev": PEERING}
+
+
+def run(*argv: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(a) for a in argv], capture_output=True, text=True, timeout=120, check=False, env=env
+    )
+
+
+def kubectl(kubeconfig: Path, *args: str) -> str:
+    result = run(toolchain.on_path("kubectl"), f"--kubeconfig={kubeconfig}", *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@dataclass(frozen=True)
+class Helm:
+    binary: Path
+    kubeconfig: Path
+    home: Path
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        # Its own cache and config directories: nothing read from or left in the user's home.
+        env = {
+            **os.environ,
+            "HELM_CACHE_HOME": str(self.home / "cache"),
+            "HELM_CONFIG_HOME": str(self.home / "config"),
+            "HELM_DATA_HOME": str(self.home / "data"),
+        }
+        return run(self.binary, *args, f"--kubeconfig={self.kubeconfig}", env=env)
+
+    def ok(self, *args: str) -> str:
+        result = self(*args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def render(self, *args: str) -> list[dict[str, Any]]:
+        rendered = self.ok("template", "render-test", str(CHART), "--namespace=ops", *args)
+        return [d for d in yaml.safe_load_all(rendered) if d]
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    namespace: str
+
+    @property
+    def fullname(self) -> str:
+        return f"{self.name}-contactsync"
+
+
+def plain(api: k8s.ApiClient, obj: object) -> dict[str, Any]:
+    """A client model as the API's own JSON: camelCase keys, no Optional attributes to unwrap."""
+    return cast(dict[str, Any], api.sanitize_for_serialization(obj))
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def find(documents: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    matches = [
+        d
+        for d in documents
+        if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)
+    ]
+    assert len(matches) == 1, f"{len(matches)} {kind} named {name}"
+    return matches[0]
+
+
+def adopt_crds(plane: KubeControlPlane, release: Release) -> None:
+    """What docs/helm.md tells users to do: mark CRDs that exist already as the release's."""
+    for crd in CHART_CRDS:
+        if not kubectl(plane.admin_kubeconfig, "get", "crd", crd, "--ignore-not-found", "-o=name"):
+            continue
+        kubectl(
+            plane.admin_kubeconfig,
+            "annotate",
+            "--overwrite",
+            f"crd/{crd}",
+            f"meta.helm.sh/release-name={release.name}",
+            f"meta.helm.sh/release-namespace={release.namespace}",
+        )
+        kubectl(
+            plane.admin_kubeconfig,
+            "label",
+            "--overwrite",
+            f"crd/{crd}",
+            "app.kubernetes.io/managed-by=Helm",
+        )
+
+
+def create_namespace(api: k8s.ApiClient, name: str, labels: dict[str, str] | None = None) -> str:
+    k8s.CoreV1Api(api).create_namespace(
+        k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name, labels=labels))
+    )
+    return name
+
+
+def install(
+    helm: Helm, plane: KubeControlPlane, api: k8s.ApiClient, prefix: str, *values: str
+) -> Release:
+    release = Release(unique(prefix), create_namespace(api, unique(prefix)))
+    adopt_crds(plane, release)
+    helm.ok("install", release.name, str(CHART), f"--namespace={release.namespace}", *values)
+    return release
+
+
+def remove(helm: Helm, api: k8s.ApiClient, release: Release) -> None:
+    helm("uninstall", release.name, f"--namespace={release.namespace}")
+    k8s.CoreV1Api(api).delete_namespace(release.namespace)
+
+
+@pytest.fixture(scope="module")
+def helm(
+    helm_binary: Path,
+    kube_control_plane: KubeControlPlane,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Helm:
+    return Helm(helm_binary, kube_control_plane.admin_kubeconfig, tmp_path_factory.mktemp("helm"))
+
+
+@pytest.fixture(scope="module")
+def cluster_release(
+    helm: Helm, kube_control_plane: KubeControlPlane, kube_api: k8s.ApiClient, contactsync_crd: str
+) -> Iterator[Release]:
+    """Default values: cluster-wide, two replicas. The ContactSync CRD was already applied
+    with `kubectl apply --server-side` (contactsync_crd), as another test module does."""
+    release = install(helm, kube_control_plane, kube_api, "csync")
+    yield release
+    remove(helm, kube_api, release)
+
+
+@pytest.fixture(scope="module")
+def watched_namespaces(kube_api: k8s.ApiClient) -> Iterator[tuple[str, str]]:
+    """A namespace the namespaced-mode operator watches, and one it does not."""
+    watched, other = (
+        create_namespace(kube_api, unique("watched")),
+        create_namespace(kube_api, unique("other")),
+    )
+    yield watched, other
+    for namespace in (watched, other):
+        k8s.CoreV1Api(kube_api).delete_namespace(namespace)
+
+
+@pytest.fixture(scope="module")
+def namespaced_release(
+    helm: Helm,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    cluster_release: Release,
+    watched_namespaces: tuple[str, str],
+) -> Iterator[Release]:
+    """Watching one namespace; the CRDs are left to the cluster-wide release."""
+    namespace = create_namespace(kube_api, unique("csync-ns"))
+    release = Release(unique("csync-ns"), namespace)
+    helm.ok(
+        "install",
+        release.name,
+        str(CHART),
+        f"--namespace={namespace}",
+        f"--set=watchNamespaces={{{watched_namespaces[0]}}}",
+        "--set=crds.install=false",
+    )
+    yield release
+    remove(helm, kube_api, release)
+
+
+def service_account_kubeconfig(
+    plane: KubeControlPlane, namespace: str, name: str, directory: Path
+) -> Path:
+    token = kubectl(plane.admin_kubeconfig, "create", "token", name, f"--namespace={namespace}")
+    return plane.token_kubeconfig(directory / f"{name}.kubeconfig", token.strip(), name)
+
+
+ROW = re.compile(r"^(\S+)\s+\[[^\]]*\]\s+\[([^\]]*)\]\s+\[([^\]]*)\]\s*$")
+
+
+def granted(kubeconfig: Path, namespace: str) -> dict[str, frozenset[str]]:
+    """`kubectl auth can-i --list` as resource -> verbs (resource rows only)."""
+    table = kubectl(kubeconfig, "auth", "can-i", "--list", f"--namespace={namespace}")
+    rules: dict[str, set[str]] = {}
+    for line in table.splitlines()[1:]:
+        if row := ROW.match(line):
+            resource, names, verbs = row.groups()
+            assert not names, f"{resource} is limited to names {names}: unexpected"
+            rules.setdefault(resource, set()).update(verbs.split())
+    return {resource: frozenset(verbs) for resource, verbs in rules.items()}
+
+
+def can(kubeconfig: Path, *args: str) -> bool:
+    result = run(toolchain.on_path("kubectl"), f"--kubeconfig={kubeconfig}", "auth", "can-i", *args)
+    answer = result.stdout.strip()
+    assert answer in ("yes", "no"), result.stderr
+    return answer == "yes"
+
+
+@pytest.fixture(scope="module")
+def baseline_rules(
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, frozenset[str]]]:
+    """What any ServiceAccount may do without a binding (self reviews): not the chart's doing."""
+    namespace = create_namespace(kube_api, unique("nobody"))
+    k8s.CoreV1Api(kube_api).create_namespaced_service_account(
+        namespace, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="nobody"))
+    )
+    kubeconfig = service_account_kubeconfig(
+        kube_control_plane, namespace, "nobody", tmp_path_factory.mktemp("nobody")
+    )
+    yield granted(kubeconfig, namespace)
+    k8s.CoreV1Api(kube_api).delete_namespace(namespace)
+
+
+def without(
+    rules: dict[str, frozenset[str]], baseline: dict[str, frozenset[str]]
+) -> dict[str, frozenset[str]]:
+    return {r: v for r, v in rules.items() if baseline.get(r) != v}
+
+
+# --- The chart on its own ----------------------------------------------------------------
+
+
+def test_chart_lints_cleanly(helm: Helm) -> None:
+    output = helm.ok("lint", "--strict", str(CHART))
+    assert "0 chart(s) failed" in output
+
+
+def test_default_values_render_an_ha_operator(helm: Helm) -> None:
+    documents = helm.render()
+    deployment = find(documents, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "ghcr.io/contactsync/contactsync:0.1.0"
+    assert container["command"] == ["contactsync", "operator"]
+    assert "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
+        "health": 8080,
+        "metrics": 9090,
+    }
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["automountServiceAccountToken"] is True
+    assert pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]
+    assert find(documents, "PodDisruptionBudget")["spec"]["minAvailable"] == 1
+    service = find(documents, "Service")
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    peering = find(documents, "ClusterKopfPeering", "contactsync")
+    assert "post-install" in peering["metadata"]["annotations"]["helm.sh/hook"]
+    assert not [d for d in documents if d["kind"] in ("ServiceMonitor", "Role", "KopfPeering")]
+    labels = deployment["metadata"]["labels"]
+    for key in ("name", "instance", "version", "component", "managed-by", "part-of"):
+        assert labels[f"app.kubernetes.io/{key}"], key
+
+
+def test_one_replica_runs_without_peering_or_disruption_budget(helm: Helm) -> None:
+    kinds = {d["kind"] for d in helm.render("--set=replicaCount=1")}
+    assert "PodDisruptionBudget" not in kinds
+    assert "ClusterKopfPeering" not in kinds
+    forced = helm.render("--set=replicaCount=1", "--set=peering.enabled=true")
+    find(forced, "ClusterKopfPeering", "contactsync")
+
+
+def test_service_monitor_scrapes_the_metrics_port(helm: Helm) -> None:
+    monitor = find(helm.render("--set=serviceMonitor.enabled=true"), "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("replicaCont=2", "replicaCont"),
+        ("temporal.adress=temporal:7233", "adress"),
+        ("serviceMonitor.enable=true", "enable"),
+        ("watchNamespaces={Not_A_Namespace}", "Not_A_Namespace"),
+    ],
+)
+def test_values_typo_is_refused_naming_it(helm: Helm, setting: str, named: str) -> None:
+    result = helm("template", "typo", str(CHART), f"--set={setting}")
+    assert result.returncode != 0
+    assert "schema" in result.stderr, result.stderr
+    assert named in result.stderr, result.stderr
+
+
+def test_operator_gets_exactly_the_variables_settings_reads(helm: Helm) -> None:
+    everything = helm.render(
+        "--set=temporal.tls.secretName=temporal-tls",
+        "--set=temporal.apiKey.secretName=temporal-api-key",
+        "--set=worker.temporalAddress=temporal.eu:7233",
+        "--set=worker.temporalTlsSecret=worker-tls",
+    )
+    (container,) = find(everything, "Deployment")["spec"]["template"]["spec"]["containers"]
+    source = (ROOT / "operator" / "contactsync_operator" / "settings.py").read_text()
+    assert {e["name"] for e in container["env"]} == set(SETTINGS_VARIABLE.findall(source))
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["temporal-tls"] == "/var/run/secrets/temporal-tls"
+
+    # The values, read back by the operator's own parser.
+    documents = helm.render(
+        "--set=servedRegions={eu-central-1,eu-west-1}",
+        "--set=watchNamespaces={sales,hr}",
+        "--set=worker.egressPorts={5432,636}",
+        "--set=resyncSeconds=30",
+        "--set=image.tag=1.2.3",
+    )
+    (container,) = find(documents, "Deployment")["spec"]["template"]["spec"]["containers"]
+    settings = settings_from_env({e["name"]: e["value"] for e in container["env"]})
+    assert settings.served_regions == {"eu-central-1", "eu-west-1"}
+    assert settings.namespaces == ("sales", "hr")
+    assert settings.egress_ports == (5432, 636)
+    assert settings.resync_seconds == 30
+    assert settings.metrics_port == 9090
+    assert settings.worker_image == container["image"] == "ghcr.io/contactsync/contactsync:1.2.3"
+    assert not settings.temporal.uses_tls
+
+
+def test_chart_crd_file_is_a_copy_of_the_generated_crd() -> None:
+    copied = (CHART / "files" / "contactsync-crd.yaml").read_bytes()
+    assert copied == (ROOT / "crds" / "contactsync.yaml").read_bytes(), (
+        "helm/contactsync/files/contactsync-crd.yaml differs from crds/contactsync.yaml: "
+        "cp crds/contactsync.yaml helm/contactsync/files/contactsync-crd.yaml"
+    )
+
+
+def test_rendered_crd_is_the_generated_one_kept_on_uninstall(helm: Helm) -> None:
+    documents = helm.render()
+    generated = yaml.safe_load((ROOT / "crds" / "contactsync.yaml").read_text())
+    rendered = find(documents, "CustomResourceDefinition", CONTACTSYNC_CRD)
+    assert rendered["spec"] == generated["spec"]
+    assert rendered["metadata"]["labels"].items() >= generated["metadata"]["labels"].items()
+    for crd in CHART_CRDS:
+        annotations = find(documents, "CustomResourceDefinition", crd)["metadata"]["annotations"]
+        assert annotations["helm.sh/resource-policy"] == "keep"
+    for crd in PEERING_CRDS:
+        version = find(documents, "CustomResourceDefinition", crd)["spec"]["versions"][0]
+        properties = version["schema"]["openAPIV3Schema"]["properties"]
+        assert properties["spec"]["x-kubernetes-preserve-unknown-fields"] is True
+        assert properties["status"]["x-kubernetes-preserve-unknown-fields"] is True
+    kinds = {d["kind"] for d in helm.render("--set=crds.install=false")}
+    assert "CustomResourceDefinition" not in kinds
+
+
+# --- Installed -----------------------------------------------------------------------------
+
+
+def test_install_does_not_take_a_crd_it_does_not_own(
+    helm: Helm, kube_api: k8s.ApiClient, contactsync_crd: str
+) -> None:
+    namespace = create_namespace(kube_api, unique("refused"))
+    result = helm("install", unique("refused"), str(CHART), f"--namespace={namespace}")
+    assert result.returncode != 0
+    # The first CRD Helm finds already there is named: the ContactSync one applied with kubectl.
+    assert any(crd in result.stderr for crd in CHART_CRDS), result.stderr
+    assert "cannot be imported into the current release" in result.stderr, result.stderr
+    k8s.CoreV1Api(kube_api).delete_namespace(namespace)
+
+
+def test_install_creates_crds_operator_and_cluster_rbac(
+    kube_api: k8s.ApiClient, cluster_release: Release
+) -> None:
+    extensions = k8s.ApiextensionsV1Api(kube_api)
+
+    def crd(name: str) -> dict[str, Any]:
+        return plain(kube_api, extensions.read_custom_resource_definition(name))
+
+    def established(name: str) -> bool:
+        conditions = crd(name)["status"]["conditions"]
+        return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+    for name in CHART_CRDS:
+        wait_until(partial(established, name), timeout=30, what=f"{name} Established")
+        annotations = crd(name)["metadata"]["annotations"]
+        assert annotations["helm.sh/resource-policy"] == "keep"
+        assert annotations["meta.helm.sh/release-name"] == cluster_release.name
+
+    name, namespace = cluster_release.fullname, cluster_release.namespace
+    deployment = k8s.AppsV1Api(kube_api).read_namespaced_deployment(name, namespace)
+    assert plain(kube_api, deployment)["spec"]["template"]["spec"]["serviceAccountName"] == name
+    k8s.CoreV1Api(kube_api).read_namespaced_service_account(name, namespace)
+    k8s.CoreV1Api(kube_api).read_namespaced_service(f"{name}-metrics", namespace)
+    k8s.PolicyV1Api(kube_api).read_namespaced_pod_disruption_budget(name, namespace)
+    rbac = k8s.RbacAuthorizationV1Api(kube_api)
+    rbac.read_cluster_role(name)
+    binding = plain(kube_api, rbac.read_cluster_role_binding(name))
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": name,
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": name, "namespace": namespace}]
+    k8s.CustomObjectsApi(kube_api).get_cluster_custom_object(
+        "kopf.dev", "v1", "clusterkopfpeerings", "contactsync"
+    )
+
+
+def test_upgrade_leaves_the_peering_object_and_its_records(
+    helm: Helm, kube_api: k8s.ApiClient, cluster_release: Release
+) -> None:
+    objects = k8s.CustomObjectsApi(kube_api)
+    peering = ("kopf.dev", "v1", "clusterkopfpeerings", "contactsync")
+    record = {"status": {f"{cluster_release.name}-pod": {"priority": 1, "lifetime": 60}}}
+    before = cast(dict[str, Any], objects.patch_cluster_custom_object(*peering, record))
+    helm.ok("upgrade", cluster_release.name, str(CHART), f"--namespace={cluster_release.namespace}")
+    after = cast(dict[str, Any], objects.get_cluster_custom_object(*peering))
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert after["status"].items() >= record["status"].items()
+
+
+def operator_pod(kube_api: k8s.ApiClient, release: Release) -> dict[str, Any]:
+    """A Pod made from the installed Deployment's template, as its ReplicaSet would make it."""
+    deployment = k8s.AppsV1Api(kube_api).read_namespaced_deployment(
+        release.fullname, release.namespace
+    )
+    template = plain(kube_api, deployment)["spec"]["template"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "operator", "labels": template["metadata"]["labels"]},
+        "spec": template["spec"],
+    }
+
+
+def weaken(pod: dict[str, Any], change: str) -> dict[str, Any]:
+    weak = copy.deepcopy(pod)
+    spec = weak["spec"]
+    contexts = [spec["securityContext"], *(c["securityContext"] for c in spec["containers"])]
+    if change == "runAsNonRoot":
+        for context in contexts:
+            context.pop("runAsNonRoot", None)
+    elif change == "allowPrivilegeEscalation":
+        spec["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+    elif change == "capabilities":
+        spec["containers"][0]["securityContext"].pop("capabilities")
+    elif change == "seccompProfile":
+        for context in contexts:
+            context.pop("seccompProfile", None)
+    return weak
+
+
+@pytest.fixture(scope="module")
+def restricted_namespace(kube_api: k8s.ApiClient, cluster_release: Release) -> Iterator[str]:
+    labels = {
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+    }
+    namespace = create_namespace(kube_api, unique("restricted"), labels)
+    # The template names the operator's ServiceAccount; admission looks it up first.
+    k8s.CoreV1Api(kube_api).create_namespaced_service_account(
+        namespace, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name=cluster_release.fullname))
+    )
+    yield namespace
+    k8s.CoreV1Api(kube_api).delete_namespace(namespace)
+
+
+def test_operator_pod_is_admitted_under_restricted_pod_security(
+    kube_api: k8s.ApiClient, cluster_release: Release, restricted_namespace: str
+) -> None:
+    pod = operator_pod(kube_api, cluster_release)
+    admitted = k8s.CoreV1Api(kube_api).create_namespaced_pod(
+        restricted_namespace,
+        pod,  # type: ignore[arg-type]
+        dry_run="All",
+    )
+    assert plain(kube_api, admitted)["metadata"]["namespace"] == restricted_namespace
+
+
+@pytest.mark.parametrize(
+    "change", ["runAsNonRoot", "allowPrivilegeEscalation", "capabilities", "seccompProfile"]
+)
+def test_weakened_operator_pod_is_refused_under_restricted_pod_security(
+    kube_api: k8s.ApiClient, cluster_release: Release, restricted_namespace: str, change: str
+) -> None:
+    weak = weaken(operator_pod(kube_api, cluster_release), change)
+    with pytest.raises(ApiException) as refused:
+        k8s.CoreV1Api(kube_api).create_namespaced_pod(
+            restricted_namespace,
+            weak,  # type: ignore[arg-type]
+            dry_run="All",
+        )
+    assert refused.value.status == 403
+    message = json.loads(refused.value.body or "{}")["message"]
+    assert "violates PodSecurity" in message
+    assert change in message, message
+
+
+def test_cluster_wide_operator_has_exactly_the_rights_it_needs(
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    cluster_release: Release,
+    baseline_rules: dict[str, frozenset[str]],
+    tmp_path: Path,
+) -> None:
+    operator = service_account_kubeconfig(
+        kube_control_plane, cluster_release.namespace, cluster_release.fullname, tmp_path
+    )
+    anywhere = create_namespace(kube_api, unique("anywhere"))
+    for namespace in (anywhere, cluster_release.namespace):
+        assert without(granted(operator, namespace), baseline_rules) == CLUSTER_WIDE
+
+    for verb, resource in [
+        ("watch", "contactsyncs.contactsync.dev"),
+        ("patch", "deployments.apps"),
+        ("delete", "networkpolicies.networking.k8s.io"),
+        ("get", "secrets"),
+        ("patch", "clusterkopfpeerings.kopf.dev"),
+    ]:
+        assert can(operator, verb, resource, "--all-namespaces"), f"{verb} {resource}"
+    for refused in [
+        ("list", "secrets", "--all-namespaces"),
+        ("watch", "secrets", f"--namespace={anywhere}"),
+        ("create", "pods", f"--namespace={anywhere}"),
+        ("delete", "namespaces"),
+        ("*", "*", "--all-namespaces"),
+        ("get", "nodes"),
+        ("escalate", "roles.rbac.authorization.k8s.io", f"--namespace={anywhere}"),
+        ("bind", "clusterroles.rbac.authorization.k8s.io"),
+        ("impersonate", "serviceaccounts", f"--namespace={anywhere}"),
+        ("create", "customresourcedefinitions.apiextensions.k8s.io"),
+        ("update", "deployments.apps", f"--namespace={anywhere}"),
+    ]:
+        assert not can(operator, *refused), " ".join(refused)
+    k8s.CoreV1Api(kube_api).delete_namespace(anywhere)
+
+
+def test_namespaced_operator_acts_only_in_its_namespaces(
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    namespaced_release: Release,
+    watched_namespaces: tuple[str, str],
+    baseline_rules: dict[str, frozenset[str]],
+    tmp_path: Path,
+) -> None:
+    watched, other = watched_namespaces
+    operator = service_account_kubeconfig(
+        kube_control_plane, namespaced_release.namespace, namespaced_release.fullname, tmp_path
+    )
+    assert without(granted(operator, watched), baseline_rules) == NAMESPACED_WATCHED
+    assert without(granted(operator, other), baseline_rules) == CRD_SCAN
+    assert without(granted(operator, namespaced_release.namespace), baseline_rules) == CRD_SCAN
+
+    assert can(operator, "patch", "deployments.apps", f"--namespace={watched}")
+    assert not can(operator, "patch", "deployments.apps", f"--namespace={other}")
+    assert not can(operator, "get", "secrets", f"--namespace={other}")
+    assert not can(operator, "list", "contactsyncs.contactsync.dev", "--all-namespaces")
+    assert not can(operator, "list", "namespaces")
+    assert not can(operator, "patch", "clusterkopfpeerings.kopf.dev")
+
+    objects = k8s.CustomObjectsApi(kube_api)
+    objects.get_namespaced_custom_object("kopf.dev", "v1", watched, "kopfpeerings", "contactsync")
+    with pytest.raises(ApiException) as missing:
+        objects.get_namespaced_custom_object("kopf.dev", "v1", other, "kopfpeerings", "contactsync")
+    assert missing.value.status == 404
+    rbac = k8s.RbacAuthorizationV1Api(kube_api)
+    role = plain(kube_api, rbac.read_namespaced_role(namespaced_release.fullname, watched))
+    assert {r for rule in role["rules"] for r in rule["resources"]} >= {"kopfpeerings", "secrets"}
+    cluster_role = plain(kube_api, rbac.read_cluster_role(namespaced_release.fullname))
+    assert [r["resources"] for r in cluster_role["rules"]] == [["customresourcedefinitions"]]
+
+
+def next_chart_version(directory: Path) -> tuple[Path, str]:
+    """The chart as its next version might ship: one CRD description changed. And that text."""
+    chart = Path(shutil.copytree(CHART, directory / "contactsync"))
+    metadata = yaml.safe_load((chart / "Chart.yaml").read_text())
+    (chart / "Chart.yaml").write_text(yaml.safe_dump({**metadata, "version": "0.1.1"}))
+    path = chart / "files" / "contactsync-crd.yaml"
+    crd = yaml.safe_load(path.read_text())
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    spec["description"] += " (changed in 0.1.1)"
+    path.write_text(yaml.safe_dump(crd, sort_keys=False))
+    return chart, spec["description"]
+
+
+def test_upgrade_upgrades_the_crd_and_uninstall_keeps_it(
+    helm: Helm,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    contactsync_crd: str,
+    tmp_path: Path,
+) -> None:
+    # contactsync_crd: the CRD was applied with `kubectl apply --server-side` before Helm
+    # adopted it, so kubectl still co-owns its fields.
+    release = install(helm, kube_control_plane, kube_api, "csync-up", "--set=replicaCount=1")
+    extensions = k8s.ApiextensionsV1Api(kube_api)
+    upgrade = ("upgrade", release.name, f"--namespace={release.namespace}", "--reuse-values")
+
+    def crd() -> dict[str, Any]:
+        return plain(kube_api, extensions.read_custom_resource_definition(contactsync_crd))
+
+    def spec_description() -> str | None:
+        schema = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        return cast(str | None, schema["properties"]["spec"].get("description"))
+
+    generated = spec_description()
+    next_chart, next_description = next_chart_version(tmp_path)
+    try:
+        # The first change to an adopted CRD: server-side apply names the co-owner, and
+        # --force-conflicts (docs/helm.md) hands the changed fields to Helm.
+        conflict = helm(*upgrade, str(next_chart))
+        assert conflict.returncode != 0
+        assert 'conflict with "kubectl"' in conflict.stderr, conflict.stderr
+        helm.ok(*upgrade, str(next_chart), "--force-conflicts")
+        assert spec_description() == next_description
+        # From then on a plain upgrade (here: back) changes the CRD.
+        helm.ok(*upgrade, str(CHART))
+        assert spec_description() == generated
+
+        # A hand edit takes the field from Helm the same way; the same flag puts it back.
+        path = "/spec/versions/0/schema/openAPIV3Schema/properties/spec/description"
+        kubectl(
+            kube_control_plane.admin_kubeconfig,
+            "patch",
+            f"crd/{contactsync_crd}",
+            "--type=json",
+            f'--patch=[{{"op": "remove", "path": "{path}"}}]',
+        )
+        assert spec_description() is None
+        conflict = helm(*upgrade, str(CHART))
+        assert conflict.returncode != 0
+        assert 'conflict with "kubectl-patch"' in conflict.stderr, conflict.stderr
+    finally:
+        # Also when the test failed: the CRD is shared with the rest of the session.
+        restored = helm(*upgrade, str(CHART), "--force-conflicts")
+    assert restored.returncode == 0, restored.stderr
+    assert spec_description() == generated
+
+    helm.ok("uninstall", release.name, f"--namespace={release.namespace}")
+    kept = crd()["metadata"]
+    assert "deletionTimestamp" not in kept
+    assert kept["annotations"]["helm.sh/resource-policy"] == "keep"
+    with pytest.raises(ApiException) as gone:
+        k8s.AppsV1Api(kube_api).read_namespaced_deployment(release.fullname, release.namespace)
+    assert gone.value.status == 404
+    k8s.CoreV1Api(kube_api).delete_namespace(release.namespace)
