@@ -6,7 +6,7 @@ every new field gets a default so recorded histories still decode.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 
 
@@ -58,6 +58,9 @@ class RegionRunRequest:
     region: str
 
 
+ERASURE_WORKFLOW = "ErasureWorkflow"
+
+
 @dataclass(frozen=True)
 class SyncSummary:
     """What a sync run reports: counts only, never contact data."""
@@ -68,3 +71,92 @@ class SyncSummary:
     unchanged: int = 0
     skipped_no_consent: int = 0
     quarantined: int = 0
+    held: int = 0  # gone from the sources, kept for the removedContacts grace period
+    pages: int = 0
+
+    def plus(self, other: SyncSummary) -> SyncSummary:
+        return SyncSummary(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    """Where a sync run stands; carried across continue-as-new so history stays bounded."""
+
+    run_id: str
+    source_index: int = 0
+    cursor: str | None = None
+    totals: SyncSummary = SyncSummary()
+    completed_sources: tuple[str, ...] = ()
+    failed_sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SyncInput:
+    """The sync workflow's input: the schedule's request, and progress when continued."""
+
+    request: RegionRunRequest
+    progress: SyncProgress | None = None
+
+
+@dataclass(frozen=True)
+class RegionPlan:
+    """What the activity that reads the region's configuration tells the workflow."""
+
+    sources: tuple[str, ...]
+    destinations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PageInput:
+    request: RegionRunRequest
+    run_id: str
+    source: str
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class PageResult:
+    summary: SyncSummary
+    cursor: str | None
+    complete: bool
+
+
+@dataclass(frozen=True)
+class RemovalsInput:
+    request: RegionRunRequest
+    run_id: str
+    completed_sources: tuple[str, ...]  # snapshot sources seen whole in this run
+
+
+@dataclass(frozen=True)
+class RemovalsResult:
+    summary: SyncSummary
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    contacts_deleted: int = 0
+    audit_records_purged: int = 0
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    """Erase one data subject, named by email or uid. The value is encrypted by the payload
+    codec in history; the worker pseudonymizes it before it stores or audits anything."""
+
+    request: RegionRunRequest
+    email: str | None = None
+    uid: str | None = None
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    contacts_erased: int = 0
+    destination_deletes: int = 0
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    destination_deletes: int = 0

@@ -1,0 +1,1 @@
+"""The canonical contact model and the pure logic around it: minimization, consent, identity."""

@@ -1,0 +1,26 @@
+"""Whether a contact may be written, under the ContactSync's consent policy (pure)."""
+
+from __future__ import annotations
+
+from contactsync_worker.contacts.model import Contact
+from contactsync_worker.contracts.spec import Consent, ConsentMode
+
+
+def may_write(contact: Contact, policy: Consent) -> bool:
+    """Required mode: the contact's recorded purposes cover every required purpose (any
+    recorded consent when none are listed). A contact without a consent record is never
+    written under Required."""
+    if policy.mode is ConsentMode.NOT_REQUIRED:
+        return True
+    if not contact.consent:
+        return False
+    return set(policy.purposes) <= contact.consent
+
+
+def parse_purposes(values: list[str] | tuple[str, ...] | str | None) -> frozenset[str] | None:
+    """'directory, newsletter' or ['directory', 'newsletter'] → purposes; None when absent."""
+    if values is None:
+        return None
+    items = [values] if isinstance(values, str) else list(values)
+    purposes = {p.strip().lower() for item in items for p in item.split(",") if p.strip()}
+    return frozenset(purposes)

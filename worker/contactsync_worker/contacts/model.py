@@ -1,0 +1,121 @@
+"""The canonical contact: what every source produces and every destination consumes.
+
+A Contact holds only the fields the ContactSync allows (minimization happens
+inside the source adapter, before a Contact exists), plus what the pipeline
+itself needs: the item's id in its source, its identity keys, and its consent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from contactsync_worker.contracts import ContactField, IdentityKey
+
+# A field's value: one string, or several in order (emails, phones, urls, categories,
+# addresses, additionalNames). Structured values are kept as the vCard text of the value
+# (an address is "pobox;ext;street;locality;region;code;country"); a photo is a data: URI.
+FieldValue = str | tuple[str, ...]
+
+MULTI_VALUED = frozenset(
+    {
+        ContactField.EMAILS,
+        ContactField.PHONES,
+        ContactField.URLS,
+        ContactField.CATEGORIES,
+        ContactField.ADDRESSES,
+        ContactField.ADDITIONAL_NAMES,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One record of one source, minimized."""
+
+    source: str  # the source's name in the spec
+    item_id: str  # stable id within the source: vCard href/UID, LDAP DN, file row key
+    fields: Mapping[ContactField, FieldValue]
+    uid: str | None = None  # the record's own UID, when it has one (identity key "uid")
+    consent: frozenset[str] | None = None  # purposes consented to; None: no consent recorded
+
+    def identity(self, keys: tuple[IdentityKey, ...]) -> tuple[str, ...]:
+        """Normalized identity values in the order of ``keys``, e.g. email:a@b or uid:x."""
+        values: list[str] = []
+        for key in keys:
+            if key is IdentityKey.EMAIL:
+                values += [
+                    f"email:{e.strip().lower()}"
+                    for e in _many(self.fields.get(ContactField.EMAILS))
+                ]
+            elif key is IdentityKey.UID and self.uid:
+                values.append(f"uid:{self.uid.strip()}")
+            elif key is IdentityKey.PHONE:
+                values += [
+                    f"phone:{normalize_phone(p)}"
+                    for p in _many(self.fields.get(ContactField.PHONES))
+                ]
+        return tuple(dict.fromkeys(v for v in values if not v.endswith(":")))
+
+    def content_hash(self) -> str:
+        """Hash of what would be written: fields only, canonical order. Changes iff content does."""
+        canonical = json.dumps(
+            {
+                str(k): list(v) if isinstance(v, tuple) else v
+                for k, v in sorted(self.fields.items())
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A record set aside as malformed: reported by source and id, never by content."""
+
+    source: str
+    item_id: str
+    reason: str  # what is wrong, in words that contain no field values
+
+
+@dataclass(frozen=True)
+class FieldPolicy:
+    """What an adapter may extract: the allowlist, plus where consent is recorded."""
+
+    allowed: frozenset[ContactField]
+    consent_property: str | None = None  # None: consent is not read (mode NotRequired)
+    identity: tuple[IdentityKey, ...] = (IdentityKey.EMAIL, IdentityKey.UID)
+
+
+@dataclass
+class Page:
+    """One page a source returns.
+
+    ``complete`` is True on the last page of a run. For a snapshot source (LDAP, CSV,
+    JSON Lines) the pages of a run together list every record it holds, so ids not seen
+    were removed; a delta source (CardDAV) lists changes and removals itself.
+    """
+
+    contacts: list[Contact] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+    cursor: str | None = None  # pass back to get the next page
+    complete: bool = False
+    snapshot: bool = True
+    checkpoint: str | None = None  # sync token to commit once this page's writes are done
+
+
+def _many(value: FieldValue | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return value if isinstance(value, tuple) else (value,)
+
+
+def normalize_phone(number: str) -> str:
+    """Digits and a leading +, so '+49 (30) 1234-56' and '+4930123456' match."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return f"+{digits}" if number.strip().startswith("+") else digits

@@ -1,0 +1,175 @@
+"""The workflows: deterministic orchestration only. Every read and write of contact data
+happens in activities inside the region; workflows see counts, cursors and names.
+
+Activities are called by name, so this module imports no adapter code at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from contactsync_worker.contracts import (
+        ERASURE_WORKFLOW,
+        PURGE_WORKFLOW,
+        RETENTION_WORKFLOW,
+        SYNC_WORKFLOW,
+        ErasureRequest,
+        ErasureResult,
+        PageInput,
+        PageResult,
+        PurgeResult,
+        RegionPlan,
+        RegionRunRequest,
+        RemovalsInput,
+        RemovalsResult,
+        RetentionResult,
+        SyncInput,
+        SyncProgress,
+        SyncSummary,
+    )
+
+# Activity names: the worker registers its functions under these.
+PLAN_REGION = "plan_region"
+SYNC_PAGE = "sync_page"
+APPLY_REMOVALS = "apply_removals"
+APPLY_RETENTION = "apply_retention"
+ERASE_SUBJECT = "erase_subject"
+PURGE_REGION = "purge_region"
+
+# Pages per workflow run before continue-as-new: history grows by a few events a page.
+PAGES_PER_RUN = 200
+# A source that stays unreachable for this long fails its step; nothing is deleted for it.
+SOURCE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=8,
+    non_retryable_error_types=["ConfigurationError", "InsecureTransport"],
+)
+WRITE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(minutes=2),
+    maximum_attempts=8,
+    non_retryable_error_types=["ConfigurationError", "MassDeleteBlocked"],
+)
+PAGE_TIMEOUT = timedelta(minutes=10)
+
+
+@workflow.defn(name=SYNC_WORKFLOW)
+class ContactSyncWorkflow:
+    """One sync run of one region: every source page by page, then removals under the guard."""
+
+    @workflow.run
+    async def run(self, sync: SyncInput) -> SyncSummary:
+        request = sync.request
+        progress = sync.progress or SyncProgress(run_id=workflow.info().workflow_id)
+        plan = await workflow.execute_activity(
+            PLAN_REGION,
+            request,
+            result_type=RegionPlan,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=WRITE_RETRY,
+        )
+        pages = 0
+        for index in range(progress.source_index, len(plan.sources)):
+            source = plan.sources[index]
+            cursor = progress.cursor if index == progress.source_index else None
+            while True:
+                if pages >= PAGES_PER_RUN or workflow.info().is_continue_as_new_suggested():
+                    workflow.continue_as_new(
+                        SyncInput(request, replace(progress, source_index=index, cursor=cursor))
+                    )
+                try:
+                    page = await workflow.execute_activity(
+                        SYNC_PAGE,
+                        PageInput(request, progress.run_id, source, cursor),
+                        result_type=PageResult,
+                        start_to_close_timeout=PAGE_TIMEOUT,
+                        retry_policy=SOURCE_RETRY,
+                    )
+                except ActivityError:
+                    # The source is unreachable or failing: its step fails, the others go on,
+                    # and nothing is deleted on its account.
+                    progress = replace(progress, failed_sources=(*progress.failed_sources, source))
+                    break
+                pages += 1
+                progress = replace(progress, totals=progress.totals.plus(page.summary))
+                cursor = page.cursor
+                if page.complete:
+                    progress = replace(
+                        progress, completed_sources=(*progress.completed_sources, source)
+                    )
+                    break
+        removals = await workflow.execute_activity(
+            APPLY_REMOVALS,
+            RemovalsInput(request, progress.run_id, progress.completed_sources),
+            result_type=RemovalsResult,
+            start_to_close_timeout=PAGE_TIMEOUT,
+            retry_policy=WRITE_RETRY,
+        )
+        totals = progress.totals.plus(removals.summary)
+        if progress.failed_sources:
+            raise ApplicationError(
+                f"SourceUnavailable: sources {', '.join(progress.failed_sources)} could not be "
+                "read; nothing was deleted on their account",
+                type="SourceUnavailable",
+                non_retryable=True,
+            )
+        return totals
+
+
+@workflow.defn(name=RETENTION_WORKFLOW)
+class RetentionWorkflow:
+    """Removes what outlived the retention periods and reports what it removed."""
+
+    @workflow.run
+    async def run(self, request: RegionRunRequest) -> RetentionResult:
+        result: RetentionResult = await workflow.execute_activity(
+            APPLY_RETENTION,
+            request,
+            result_type=RetentionResult,
+            start_to_close_timeout=PAGE_TIMEOUT,
+            retry_policy=WRITE_RETRY,
+        )
+        return result
+
+
+@workflow.defn(name=ERASURE_WORKFLOW)
+class ErasureWorkflow:
+    """Erases one data subject from every destination and the sync state, and audits it."""
+
+    @workflow.run
+    async def run(self, erasure: ErasureRequest) -> ErasureResult:
+        result: ErasureResult = await workflow.execute_activity(
+            ERASE_SUBJECT,
+            erasure,
+            result_type=ErasureResult,
+            start_to_close_timeout=PAGE_TIMEOUT,
+            retry_policy=WRITE_RETRY,
+        )
+        return result
+
+
+@workflow.defn(name=PURGE_WORKFLOW)
+class PurgeWorkflow:
+    """Deletes everything this ContactSync wrote in the region (deletionPolicy: Purge)."""
+
+    @workflow.run
+    async def run(self, request: RegionRunRequest) -> PurgeResult:
+        result: PurgeResult = await workflow.execute_activity(
+            PURGE_REGION,
+            request,
+            result_type=PurgeResult,
+            start_to_close_timeout=PAGE_TIMEOUT,
+            retry_policy=WRITE_RETRY,
+        )
+        return result
+
+
+WORKFLOWS = [ContactSyncWorkflow, RetentionWorkflow, ErasureWorkflow, PurgeWorkflow]
