@@ -1,0 +1,80 @@
+"""The worker's configuration: environment variables and mounted files set by the operator
+(see contracts.runtime), or by hand in local mode."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from contactsync_worker.contracts import runtime
+from contactsync_worker.contracts.spec import RegionConfig
+
+
+class WorkerConfigError(ValueError):
+    """The worker cannot start with this configuration; the message names what to fix."""
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    region: str
+    task_queue: str
+    config: RegionConfig
+    keys_dir: Path | None
+    secrets_dir: Path
+    state_dir: Path
+    metrics_port: int
+    temporal_address: str
+    temporal_namespace: str
+    temporal_tls_dir: Path | None = None
+    temporal_api_key_file: Path | None = None
+
+    @property
+    def scope(self) -> str:
+        """Key of this ContactSync and region in the state store and the audit trail."""
+        return f"{self.config.contact_sync}/{self.region}"
+
+    def secret_dir(self, name: str) -> Path:
+        return Path(runtime.secret_dir(PurePosixPath(self.secrets_dir), name))
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name)
+    if not value:
+        raise WorkerConfigError(f"{name} is not set")
+    return value
+
+
+def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
+    value = env.get(name)
+    return Path(value) if value else None
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> WorkerSettings:
+    env = os.environ if env is None else env
+    config_file = Path(_required(env, runtime.ENV_CONFIG_FILE))
+    try:
+        config = RegionConfig.model_validate_json(config_file.read_text())
+    except OSError as exc:
+        raise WorkerConfigError(f"{runtime.ENV_CONFIG_FILE}={config_file}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise WorkerConfigError(f"{config_file} is not a valid region config: {exc}") from exc
+    region = _required(env, runtime.ENV_REGION)
+    if config.region.name != region:
+        raise WorkerConfigError(
+            f"{config_file} describes region {config.region.name}, not {region}"
+        )
+    return WorkerSettings(
+        region=region,
+        task_queue=_required(env, runtime.ENV_TASK_QUEUE),
+        config=config,
+        keys_dir=_optional_path(env, runtime.ENV_KEYS_DIR),
+        secrets_dir=Path(env.get(runtime.ENV_SECRETS_DIR) or runtime.SECRETS_DIR),
+        state_dir=Path(env.get(runtime.ENV_STATE_DIR) or runtime.STATE_DIR),
+        metrics_port=int(env.get(runtime.ENV_METRICS_PORT) or runtime.METRICS_PORT),
+        temporal_address=env.get(runtime.ENV_TEMPORAL_ADDRESS, "localhost:7233"),
+        temporal_namespace=env.get(runtime.ENV_TEMPORAL_NAMESPACE, "default"),
+        temporal_tls_dir=_optional_path(env, runtime.ENV_TEMPORAL_TLS_DIR),
+        temporal_api_key_file=_optional_path(env, runtime.ENV_TEMPORAL_API_KEY_FILE),
+    )
