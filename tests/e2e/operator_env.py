@@ -5,47 +5,21 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, cast
 
 import yaml
 from kubernetes import client as k8s
 
-from tests.servers import toolchain
 from tests.servers.kube import KubeControlPlane
 from tests.servers.process import ManagedProcess, free_port
+from tests.support import kubectl
 
 ROOT = Path(__file__).parents[2]
 CHART = ROOT / "helm" / "contactsync"
 OPERATOR_NAMESPACE = "contactsync-system"
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T | None], *, timeout: float = 60, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-
-
-def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True) -> str:
-    result = subprocess.run(
-        [str(toolchain.on_path("kubectl")), f"--kubeconfig={kubeconfig}", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if check:
-        assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
-    return result.stdout + result.stderr
 
 
 def render_chart(helm: Path, *templates: str) -> list[dict[str, Any]]:
@@ -225,3 +199,13 @@ def running(process: OperatorRun) -> Iterator[OperatorRun]:
         yield process.start()
     finally:
         process.stop()
+
+
+def contact_sync_status(api: k8s.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    body = cast(
+        dict[str, Any],
+        k8s.CustomObjectsApi(api).get_namespaced_custom_object(
+            "contactsync.dev", "v1alpha1", namespace, "contactsyncs", name
+        ),
+    )
+    return dict(body.get("status") or {})

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import yaml
@@ -24,12 +24,12 @@ from tests.corpus.manifests import example
 from tests.e2e.conftest import EU, NAMESPACES, US
 from tests.e2e.operator_env import (
     OperatorRun,
-    eventually,
-    kubectl,
+    contact_sync_status,
     mark_pods_ready,
 )
 from tests.servers.kube import KubeControlPlane
 from tests.servers.temporal import TemporalDevServer
+from tests.support import eventually, kubectl
 
 pytestmark = [pytest.mark.kube, pytest.mark.temporal]
 RESYNC = 3.0
@@ -72,16 +72,6 @@ def apply(plane: KubeControlPlane, document: dict[str, Any]) -> None:
         "--filename=-",
         stdin=yaml.safe_dump(document),
     )
-
-
-def status(api: k8s.ApiClient, namespace: str, name: str) -> dict[str, Any]:
-    body = cast(
-        dict[str, Any],
-        k8s.CustomObjectsApi(api).get_namespaced_custom_object(
-            "contactsync.dev", "v1alpha1", namespace, "contactsyncs", name
-        ),
-    )
-    return dict(body.get("status") or {})
 
 
 def deployments(api: k8s.ApiClient, namespace: str, name: str) -> list[k8s.V1Deployment]:
@@ -184,7 +174,8 @@ async def test_reapplying_changes_nothing_and_edits_change_only_what_they_touch(
 ) -> None:
     namespace, document = deploy(kube_control_plane, kube_api, "steady")
     eventually(
-        lambda: status(kube_api, namespace, "steady").get("observedGeneration"), what="a status"
+        lambda: contact_sync_status(kube_api, namespace, "steady").get("observedGeneration"),
+        what="a status",
     )
     sync_id = naming.sync_schedule_id(namespace, "steady", EU)
     handle = temporal_clients[EU].get_schedule_handle(sync_id)
@@ -303,7 +294,7 @@ def test_kubectl_wait_for_ready_succeeds_once_workers_are_ready(
         "--timeout=60s",
     )
     assert "condition met" in output
-    current = status(kube_api, namespace, "ready")
+    current = contact_sync_status(kube_api, namespace, "ready")
     assert current["regionsReady"] == "2/2"
     assert [r["workers"]["ready"] for r in current["regions"]] == [2, 2]
 
@@ -359,7 +350,10 @@ async def test_deletion_with_temporal_down_waits_visibly_and_completes_when_it_r
     temporal: TemporalDevServer,
 ) -> None:
     namespace, _ = deploy(kube_control_plane, kube_api, "patient")
-    eventually(lambda: status(kube_api, namespace, "patient").get("regionsReady"), what="status")
+    eventually(
+        lambda: contact_sync_status(kube_api, namespace, "patient").get("regionsReady"),
+        what="status",
+    )
     temporal.stop()
     try:
         kubectl(
@@ -371,7 +365,7 @@ async def test_deletion_with_temporal_down_waits_visibly_and_completes_when_it_r
         )
 
         def blocked() -> bool:
-            conditions = status(kube_api, namespace, "patient").get("conditions", [])
+            conditions = contact_sync_status(kube_api, namespace, "patient").get("conditions", [])
             return any(
                 c["type"] == "Degraded" and c["reason"] == "CleanupBlocked" for c in conditions
             )

@@ -9,7 +9,7 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
@@ -19,10 +19,15 @@ from kubernetes import client as k8s
 from contactsync_operator import naming
 from tests.corpus.manifests import example
 from tests.e2e.conftest import EU, US
-from tests.e2e.operator_env import OperatorRun, eventually, kubectl, render_chart
+from tests.e2e.operator_env import (
+    OperatorRun,
+    contact_sync_status,
+    render_chart,
+)
 from tests.servers.kube import KubeControlPlane
 from tests.servers.process import free_port
 from tests.servers.temporal import TemporalDevServer
+from tests.support import eventually, kubectl
 
 pytestmark = [pytest.mark.kube, pytest.mark.temporal]
 
@@ -61,19 +66,14 @@ def apply_example(
     return document
 
 
-def status(api: k8s.ApiClient, namespace: str, name: str) -> dict[str, Any]:
-    body = cast(
-        dict[str, Any],
-        k8s.CustomObjectsApi(api).get_namespaced_custom_object(
-            "contactsync.dev", "v1alpha1", namespace, "contactsyncs", name
-        ),
-    )
-    return dict(body.get("status") or {})
-
-
 def condition(api: k8s.ApiClient, namespace: str, name: str, kind: str) -> dict[str, Any]:
     return next(
-        (c for c in status(api, namespace, name).get("conditions", []) if c["type"] == kind), {}
+        (
+            c
+            for c in contact_sync_status(api, namespace, name).get("conditions", [])
+            if c["type"] == kind
+        ),
+        {},
     )
 
 
@@ -100,8 +100,11 @@ def test_operator_watches_only_its_namespaces(
     scoped_operator.start()
     apply_example(kube_control_plane, watched, "seen")
     apply_example(kube_control_plane, ignored, "unseen")
-    eventually(lambda: status(kube_api, watched, "seen").get("observedGeneration"), what="status")
-    assert status(kube_api, ignored, "unseen") == {}
+    eventually(
+        lambda: contact_sync_status(kube_api, watched, "seen").get("observedGeneration"),
+        what="status",
+    )
+    assert contact_sync_status(kube_api, ignored, "unseen") == {}
     assert k8s.AppsV1Api(kube_api).list_namespaced_deployment(ignored).items == []
 
 
@@ -116,7 +119,8 @@ def test_region_served_elsewhere_is_reported_not_deployed(
     scoped_operator.start()
     apply_example(kube_control_plane, namespace, "split")
     regions = eventually(
-        lambda: status(kube_api, namespace, "split").get("regions"), what="region status"
+        lambda: contact_sync_status(kube_api, namespace, "split").get("regions"),
+        what="region status",
     )
     assert [(r["name"], r["servedHere"]) for r in regions] == [(EU, True), (US, False)]
     names = {
@@ -183,7 +187,11 @@ def test_removed_region_loses_its_workers(
     eventually(lambda: len(apps.list_namespaced_deployment(namespace).items) == 1, what="1 region")
     regions = eventually(
         lambda: (
-            [r["name"] for r in status(kube_api, namespace, "shrink").get("regions", [])] == [EU]
+            [
+                r["name"]
+                for r in contact_sync_status(kube_api, namespace, "shrink").get("regions", [])
+            ]
+            == [EU]
         ),
         what="status of one region",
     )
@@ -200,7 +208,8 @@ def test_probes_metrics_and_json_logs(
     scoped_operator.start()
     apply_example(kube_control_plane, namespace, "observed")
     eventually(
-        lambda: status(kube_api, namespace, "observed").get("observedGeneration"), what="status"
+        lambda: contact_sync_status(kube_api, namespace, "observed").get("observedGeneration"),
+        what="status",
     )
     assert httpx.get(f"http://127.0.0.1:{liveness}/healthz", timeout=5).status_code == 200
     metrics = httpx.get(f"http://127.0.0.1:{scoped_operator.metrics_port}/metrics", timeout=5).text
@@ -234,30 +243,40 @@ def test_two_peered_replicas_elect_one_active(
         OperatorRun(operator_kubeconfig, temporal.address, tmp_path, name=f"replica-{n}", args=())
         for n in range(2)
     ]
-    resumed = "Resuming operations after the pause"
+
+    def leading(replica: OperatorRun) -> bool:
+        """Kopf logs each change of its peering state; the last one says where it stands."""
+        log = replica.log()
+        return log.rfind("Resuming operations") > log.rfind("Pausing operations")
+
     try:
         for replica in replicas:
             replica.start()
         [active] = eventually(
-            lambda: [r for r in replicas if resumed in r.log()],
+            lambda: (
+                (leaders := [r for r in replicas if leading(r)]) and len(leaders) == 1 and leaders
+            ),
             timeout=60,
-            what="one replica to take the lead",
+            what="exactly one replica to lead",
         )
         standby = next(r for r in replicas if r is not active)
         namespace = namespace_with_keys(kube_api)
         apply_example(kube_control_plane, namespace, "peered")
         eventually(
-            lambda: status(kube_api, namespace, "peered").get("observedGeneration"), what="status"
+            lambda: contact_sync_status(kube_api, namespace, "peered").get("observedGeneration"),
+            what="status",
         )
         assert '"name": "peered"' in active.log()
         assert '"name": "peered"' not in standby.log()
-        assert resumed not in standby.log(), "the standby stays paused while the leader lives"
+        assert not leading(standby), "the standby stays paused while the leader lives"
 
         active.stop()  # a graceful stop leaves the peering at once
-        eventually(lambda: resumed in standby.log(), timeout=60, what="the standby to take over")
+        eventually(lambda: leading(standby), timeout=60, what="the standby to take over")
         apply_example(kube_control_plane, namespace, "after-failover")
         eventually(
-            lambda: status(kube_api, namespace, "after-failover").get("observedGeneration"),
+            lambda: contact_sync_status(kube_api, namespace, "after-failover").get(
+                "observedGeneration"
+            ),
             what="the new leader to reconcile",
         )
     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from typing import Any, cast
 
@@ -15,8 +14,8 @@ from kubernetes.client.exceptions import ApiException
 from contactsync_operator.api.manifest import ManifestError, parse_contact_sync
 from contactsync_worker.contracts.spec import GROUP, PLURAL, VERSION
 from tests.corpus.manifests import INVALID, InvalidCase, example, example_names
-from tests.servers import toolchain
 from tests.servers.kube import KubeControlPlane
+from tests.support import kubectl
 
 pytestmark = pytest.mark.kube
 
@@ -26,19 +25,6 @@ def namespace(kube_api: k8s.ApiClient, contactsync_crd: str) -> str:
     name = f"crd-{uuid.uuid4().hex[:8]}"
     k8s.CoreV1Api(kube_api).create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
     return name
-
-
-def kubectl(plane: KubeControlPlane, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run(
-        [str(toolchain.on_path("kubectl")), f"--kubeconfig={plane.admin_kubeconfig}", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def assert_contained(sent: Any, stored: Any, path: str = "") -> None:
@@ -57,40 +43,27 @@ def assert_contained(sent: Any, stored: Any, path: str = "") -> None:
         assert sent == stored, f"{path}: sent {sent!r}, stored {stored!r}"
 
 
+def apply_and_read(plane: KubeControlPlane, document: dict[str, Any]) -> dict[str, Any]:
+    admin = plane.admin_kubeconfig
+    kubectl(admin, "apply", "--server-side", "--filename=-", stdin=yaml.safe_dump(document))
+    meta = document["metadata"]
+    name, namespace = meta["name"], f"--namespace={meta['namespace']}"
+    read: dict[str, Any] = json.loads(
+        kubectl(admin, "get", "contactsync", name, namespace, "--output=json", check=False)
+    )
+    return read
+
+
 @pytest.mark.parametrize("name", example_names())
 def test_example_is_accepted_and_round_trips_unchanged(
     kube_control_plane: KubeControlPlane, namespace: str, name: str
 ) -> None:
     document = example(name)
     document["metadata"]["namespace"] = namespace
-    kubectl(
-        kube_control_plane, "apply", "--server-side", "--filename=-", stdin=yaml.safe_dump(document)
-    )
-    stored = json.loads(
-        kubectl(
-            kube_control_plane,
-            "get",
-            "contactsync",
-            document["metadata"]["name"],
-            f"--namespace={namespace}",
-            "--output=json",
-        )
-    )
+    stored = apply_and_read(kube_control_plane, document)
     assert_contained(document["spec"], stored["spec"])
     # Re-applying the same file is a no-op: the stored spec did not drift from what was sent.
-    kubectl(
-        kube_control_plane, "apply", "--server-side", "--filename=-", stdin=yaml.safe_dump(document)
-    )
-    again = json.loads(
-        kubectl(
-            kube_control_plane,
-            "get",
-            "contactsync",
-            document["metadata"]["name"],
-            f"--namespace={namespace}",
-            "--output=json",
-        )
-    )
+    again = apply_and_read(kube_control_plane, document)
     assert again["metadata"]["generation"] == stored["metadata"]["generation"]
     # The typed model reads what the API server stored, defaults included.
     parse_contact_sync(stored)
@@ -170,7 +143,7 @@ def test_source_region_cannot_change(kube_api: k8s.ApiClient, namespace: str) ->
 def test_kubectl_explain_teaches_the_field(
     kube_control_plane: KubeControlPlane, contactsync_crd: str, path: str, expected: str
 ) -> None:
-    assert expected in kubectl(kube_control_plane, "explain", path)
+    assert expected in kubectl(kube_control_plane.admin_kubeconfig, "explain", path)
 
 
 def test_kubectl_get_shows_printer_columns_by_short_name(
@@ -201,12 +174,16 @@ def test_kubectl_get_shows_printer_columns_by_short_name(
             }
         },
     )
-    table = kubectl(kube_control_plane, "get", "csync", "columns", f"--namespace={namespace}")
+    table = kubectl(
+        kube_control_plane.admin_kubeconfig, "get", "csync", "columns", f"--namespace={namespace}"
+    )
     header, row = table.splitlines()[:2]
     assert header.split() == ["NAME", "READY", "REGIONS", "SCHEDULE", "LAST", "SYNC", "AGE"]
     assert row.split()[:3] == ["columns", "False", "1/2"]
     assert "*/15 * * * * (Europe/Berlin)" in row
-    by_category = kubectl(kube_control_plane, "get", "contactsync", f"--namespace={namespace}")
+    by_category = kubectl(
+        kube_control_plane.admin_kubeconfig, "get", "contactsync", f"--namespace={namespace}"
+    )
     assert "columns" in by_category
 
 

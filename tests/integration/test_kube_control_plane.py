@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import pytest
 from kubernetes import client as k8s
@@ -16,33 +14,10 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.servers import toolchain
 from tests.servers.kube import KubeControlPlane
+from tests.support import eventually, kubectl
 
 pytestmark = pytest.mark.kube
-T = TypeVar("T")
 REGION_LABEL = "topology.kubernetes.io/region"
-
-
-def eventually(probe: Callable[[], T | None], *, timeout: float = 60, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def kubectl(kubeconfig: Path, *args: str, check: bool = True) -> str:
-    result = subprocess.run(
-        [str(toolchain.on_path("kubectl")), f"--kubeconfig={kubeconfig}", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 @pytest.fixture
