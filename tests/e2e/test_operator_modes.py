@@ -252,13 +252,12 @@ def test_two_peered_replicas_elect_one_active(
     try:
         for replica in replicas:
             replica.start()
-        [active] = eventually(
-            lambda: (
-                (leaders := [r for r in replicas if leading(r)]) and len(leaders) == 1 and leaders
-            ),
-            timeout=60,
-            what="exactly one replica to lead",
-        )
+
+        def single_leader() -> list[OperatorRun] | None:
+            leaders = [r for r in replicas if leading(r)]
+            return leaders if len(leaders) == 1 else None
+
+        [active] = eventually(single_leader, timeout=60, what="exactly one replica to lead")
         standby = next(r for r in replicas if r is not active)
         namespace = namespace_with_keys(kube_api)
         apply_example(kube_control_plane, namespace, "peered")

@@ -80,11 +80,14 @@ class ContactSyncWorkflow:
         for index in range(progress.source_index, len(plan.sources)):
             source = plan.sources[index]
             cursor = progress.cursor if index == progress.source_index else None
+            # A full read in several pages: only the whole run tells which items are gone.
+            snapshot = progress.source_is_snapshot if index == progress.source_index else False
             while True:
                 if pages >= PAGES_PER_RUN or workflow.info().is_continue_as_new_suggested():
-                    workflow.continue_as_new(
-                        SyncInput(request, replace(progress, source_index=index, cursor=cursor))
+                    here = replace(
+                        progress, source_index=index, cursor=cursor, source_is_snapshot=snapshot
                     )
+                    workflow.continue_as_new(SyncInput(request, here))
                 try:
                     page = await workflow.execute_activity(
                         SYNC_PAGE,
@@ -101,10 +104,12 @@ class ContactSyncWorkflow:
                 pages += 1
                 progress = replace(progress, totals=progress.totals.plus(page.summary))
                 cursor = page.cursor
+                snapshot = snapshot or page.snapshot
                 if page.complete:
-                    progress = replace(
-                        progress, completed_sources=(*progress.completed_sources, source)
-                    )
+                    if snapshot:
+                        progress = replace(
+                            progress, completed_sources=(*progress.completed_sources, source)
+                        )
                     break
         removals = await workflow.execute_activity(
             APPLY_REMOVALS,

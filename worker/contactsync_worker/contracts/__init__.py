@@ -90,6 +90,7 @@ class SyncProgress:
     totals: SyncSummary = SyncSummary()
     completed_sources: tuple[str, ...] = ()
     failed_sources: tuple[str, ...] = ()
+    source_is_snapshot: bool = False  # the current source's run so far lists it whole
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class PageResult:
     summary: SyncSummary
     cursor: str | None
     complete: bool
+    snapshot: bool = True  # the run lists the whole source, so unseen items were removed
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,141 @@
+"""The activities: thin wrappers that run the engine inside the region and translate its
+errors into Temporal ApplicationErrors with types a user can search for.
+
+Each returns counts, cursors and pseudonymous ids only. Failure messages are encoded by
+the payload codec as well, and carry no contact data by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from contactsync_worker import workflows
+from contactsync_worker.contracts import (
+    ErasureRequest,
+    ErasureResult,
+    PageInput,
+    PageResult,
+    PurgeResult,
+    RegionPlan,
+    RegionRunRequest,
+    RemovalsInput,
+    RemovalsResult,
+    RetentionResult,
+)
+from contactsync_worker.destinations import DestinationUnavailable
+from contactsync_worker.engine import pages, removals, subjects
+from contactsync_worker.engine.region import ConfigurationError, Region
+from contactsync_worker.health import BLOCKED_DELETES, SOURCE_ERRORS, SYNCED
+from contactsync_worker.sources import SourceUnavailable
+from contactsync_worker.store import StoreUnavailable
+from contactsync_worker.transport import InsecureTransportError
+
+T = TypeVar("T")
+
+
+class RegionActivities:
+    """Activities bound to this worker's region; the worker registers ``all()``."""
+
+    def __init__(self, region: Region) -> None:
+        self.region = region
+
+    def _check(self, request: RegionRunRequest) -> None:
+        expected = f"{request.namespace}/{request.contact_sync}/{request.region}"
+        if expected != self.region.scope:
+            raise ApplicationError(
+                f"ConfigurationError: this worker serves {self.region.scope}, not {expected}",
+                type="ConfigurationError",
+                non_retryable=True,
+            )
+
+    async def _translated(self, work: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await work()
+        except removals.MassDeleteBlocked as exc:
+            BLOCKED_DELETES.inc()
+            raise ApplicationError(str(exc), type="MassDeleteBlocked", non_retryable=True) from exc
+        except (ConfigurationError, InsecureTransportError) as exc:
+            raise ApplicationError(str(exc), type="ConfigurationError", non_retryable=True) from exc
+        except SourceUnavailable as exc:
+            raise ApplicationError(str(exc), type="SourceUnavailable") from exc
+        except DestinationUnavailable as exc:
+            raise ApplicationError(str(exc), type="DestinationUnavailable") from exc
+        except StoreUnavailable as exc:
+            raise ApplicationError(str(exc), type="StoreUnavailable") from exc
+
+    @activity.defn(name=workflows.PLAN_REGION)
+    async def plan_region(self, request: RegionRunRequest) -> RegionPlan:
+        self._check(request)
+        config = self.region.config
+        return RegionPlan(
+            sources=tuple(s.name for s in config.sources),
+            destinations=tuple(d.name for d in config.destinations),
+        )
+
+    @activity.defn(name=workflows.SYNC_PAGE)
+    async def sync_page(self, page: PageInput) -> PageResult:
+        self._check(page.request)
+        try:
+            outcome = await self._translated(
+                lambda: pages.sync_page(self.region, page.run_id, page.source, page.cursor)
+            )
+        except ApplicationError as exc:
+            if exc.type == "SourceUnavailable":
+                SOURCE_ERRORS.labels(page.source).inc()
+            raise
+        _count(outcome.summary)
+        return PageResult(outcome.summary, outcome.cursor, outcome.complete, outcome.snapshot)
+
+    @activity.defn(name=workflows.APPLY_REMOVALS)
+    async def apply_removals(self, removal: RemovalsInput) -> RemovalsResult:
+        self._check(removal.request)
+        summary = await self._translated(
+            lambda: removals.apply_removals(self.region, removal.run_id, removal.completed_sources)
+        )
+        _count(summary)
+        return RemovalsResult(summary)
+
+    @activity.defn(name=workflows.APPLY_RETENTION)
+    async def apply_retention(self, request: RegionRunRequest) -> RetentionResult:
+        self._check(request)
+        return await self._translated(lambda: subjects.retention(self.region))
+
+    @activity.defn(name=workflows.ERASE_SUBJECT)
+    async def erase_subject(self, erasure: ErasureRequest) -> ErasureResult:
+        self._check(erasure.request)
+        return await self._translated(
+            lambda: subjects.erase(self.region, erasure.email, erasure.uid)
+        )
+
+    @activity.defn(name=workflows.PURGE_REGION)
+    async def purge_region(self, request: RegionRunRequest) -> PurgeResult:
+        self._check(request)
+        return await self._translated(lambda: subjects.purge(self.region))
+
+    def all(self) -> list[Callable[..., object]]:
+        return [
+            self.plan_region,
+            self.sync_page,
+            self.apply_removals,
+            self.apply_retention,
+            self.erase_subject,
+            self.purge_region,
+        ]
+
+
+def _count(summary: object) -> None:
+    for outcome in (
+        "created",
+        "updated",
+        "deleted",
+        "unchanged",
+        "skipped_no_consent",
+        "quarantined",
+    ):
+        value = getattr(summary, outcome, 0)
+        if value:
+            SYNCED.labels(outcome).inc(value)

@@ -1,0 +1,1 @@
+"""The sync engine: what the activities do inside the region, with the store and adapters."""

@@ -1,0 +1,155 @@
+"""One page of one source: fetch, consent, identify, merge, write, remember, audit.
+
+The sync token a page carries is committed only after the writes of that page, so a
+crash between the two repeats the writes (idempotent) rather than losing changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from contactsync_worker.audit import AuditAction, AuditEvent
+from contactsync_worker.contacts.consent import may_write
+from contactsync_worker.contacts.model import Contact
+from contactsync_worker.contracts import SyncSummary
+from contactsync_worker.engine.region import Region
+from contactsync_worker.engine.writes import current_contributions, delete_everywhere, write_merged
+from contactsync_worker.store import ItemState, ItemWrite
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PageOutcome:
+    summary: SyncSummary
+    cursor: str | None
+    complete: bool
+    snapshot: bool
+
+
+def new_contact_id(region: Region, contact: Contact) -> str:
+    """A stable id for a contact seen for the first time: the same record always gets the
+    same id, so a retried page creates nothing twice."""
+    return "cs-" + region.pseudonyms.subject(f"{contact.source}\x00{contact.item_id}")[:32]
+
+
+async def sync_page(region: Region, run: str, source: str, cursor: str | None) -> PageOutcome:
+    store, scope = region.store, region.scope
+    checkpoint = await store.get_checkpoint(scope, source) if cursor is None else None
+    page = await region.source(source).fetch(cursor, checkpoint)
+    events: list[AuditEvent] = [
+        AuditEvent(
+            AuditAction.QUARANTINED, source=source, detail={"item": q.item_id, "reason": q.reason}
+        )
+        for q in page.quarantined
+    ]
+    for item in page.quarantined:
+        log.warning("quarantined item %s of source %s: %s", item.item_id, source, item.reason)
+
+    allowed = [c for c in page.contacts if may_write(c, region.config.consent)]
+    refused = [c for c in page.contacts if not may_write(c, region.config.consent)]
+    states = await store.get_items(scope, source, [c.item_id for c in page.contacts])
+    # Consent withdrawn (or never given) for something written before: it leaves like a
+    # contact gone from the source, after the same grace period.
+    withdrawn = [c.item_id for c in refused if c.item_id in states]
+    events += [
+        AuditEvent(
+            AuditAction.SKIPPED_NO_CONSENT, source=source, detail={"withdrawn": c.item_id in states}
+        )
+        for c in refused
+    ]
+
+    changed, unchanged = await _split_changed(region, allowed, states)
+    summary, write_events = await _write_changed(region, run, source, changed, states)
+    events += write_events
+    await store.mark_seen(scope, source, [c.item_id for c in unchanged], run)
+    removed = [*page.removed, *withdrawn]
+    if removed:
+        await store.mark_removed(scope, source, removed)
+    if events:
+        await store.append_audit(scope, events)
+    if page.complete and page.checkpoint is not None:
+        await store.commit_checkpoint(scope, source, page.checkpoint)
+    summary = SyncSummary(
+        created=summary.created,
+        updated=summary.updated,
+        deleted=summary.deleted,
+        unchanged=summary.unchanged + len(unchanged),
+        skipped_no_consent=len(refused),
+        quarantined=len(page.quarantined),
+        pages=1,
+    )
+    return PageOutcome(summary, page.cursor, page.complete, page.snapshot)
+
+
+async def _split_changed(
+    region: Region, contacts: list[Contact], states: dict[str, ItemState]
+) -> tuple[list[Contact], list[Contact]]:
+    """Unchanged: same content as last written, not flagged removed, and present in every
+    destination it feeds (a newly added destination still gets it)."""
+    candidates = [
+        c
+        for c in contacts
+        if (s := states.get(c.item_id)) is not None
+        and s.removed_at is None
+        and s.content_hash == c.content_hash()
+    ]
+    missing: set[str] = set()
+    for destination in region.config.destinations:
+        if candidates and candidates[0].source in region.feeds(destination):
+            ids = [states[c.item_id].contact_id for c in candidates]
+            written = await region.store.written_hashes(region.scope, destination.name, ids)
+            missing |= {i for i in ids if i not in written}
+    unchanged = [c for c in candidates if states[c.item_id].contact_id not in missing]
+    kept = {c.item_id for c in unchanged}
+    return [c for c in contacts if c.item_id not in kept], unchanged
+
+
+async def _write_changed(
+    region: Region, run: str, source: str, changed: list[Contact], states: dict[str, ItemState]
+) -> tuple[SyncSummary, list[AuditEvent]]:
+    if not changed:
+        return SyncSummary(), []
+    store, scope = region.store, region.scope
+    keys = region.policy.identity
+    identities = {c.item_id: region.pseudonyms.identities(c.identity(keys)) for c in changed}
+    bound = await store.lookup_identities(scope, [p for ps in identities.values() for p in ps])
+    assignments: dict[str, str] = {}
+    merged_away: set[str] = set()
+    affected: set[str] = set()
+    for contact in changed:
+        state = states.get(contact.item_id)
+        known = sorted({bound[p] for p in identities[contact.item_id] if p in bound})
+        if state is not None:
+            known = sorted({*known, state.contact_id})
+        contact_id = known[0] if known else new_contact_id(region, contact)
+        if len(known) > 1:
+            # This record joins contacts that were separate: keep one, fold the others in.
+            await store.rebind_contacts(scope, known[1:], contact_id)
+            merged_away |= set(known[1:])
+        if state is not None and state.contact_id != contact_id:
+            affected.add(state.contact_id)
+        assignments[contact.item_id] = contact_id
+        bound |= dict.fromkeys(identities[contact.item_id], contact_id)
+        affected.add(contact_id)
+    await store.bind_identities(
+        scope, {p: assignments[i] for i, ps in identities.items() for p in ps}
+    )
+    await store.upsert_items(
+        scope,
+        source,
+        [ItemWrite(c.item_id, assignments[c.item_id], c.content_hash()) for c in changed],
+        run,
+    )
+    live = affected - merged_away
+    contributions = await current_contributions(region, sorted(live), changed)
+    orphaned = {i for i, contacts in contributions.items() if not contacts}
+    summary, events = await write_merged(region, {i: c for i, c in contributions.items() if c})
+    deleted, delete_events = await delete_everywhere(region, sorted(merged_away | orphaned))
+    return SyncSummary(
+        created=summary.created,
+        updated=summary.updated,
+        unchanged=summary.unchanged,
+        deleted=deleted,
+    ), events + delete_events

@@ -1,0 +1,130 @@
+"""Contacts that left their sources: held for the grace period, then deleted downstream
+under the mass-delete guard, which deletes nothing when a run would delete too much."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from contactsync_worker.audit import AuditAction, AuditEvent
+from contactsync_worker.contracts import SyncSummary
+from contactsync_worker.contracts.durations import to_timedelta
+from contactsync_worker.engine.region import Region
+from contactsync_worker.engine.writes import current_contributions, delete_everywhere, write_merged
+from contactsync_worker.store import ItemKey, ItemState
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+class MassDeleteBlocked(RuntimeError):
+    """A run would delete more of a destination than deletes.maxDeletePercent allows."""
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    destination: str
+    planned: int
+    held: int
+    limit_percent: int
+
+    @property
+    def blocked(self) -> bool:
+        return self.held > 0 and self.planned * 100 > self.limit_percent * self.held
+
+
+async def mark_unseen(region: Region, run: str, sources: tuple[str, ...]) -> int:
+    """Items of sources read whole in ``run`` that the run did not see are gone from them."""
+    marked = 0
+    for source in sources:
+        while unseen := await region.store.unseen_items(region.scope, source, run, limit=BATCH):
+            marked += await region.store.mark_removed(
+                region.scope, source, [i.item_id for i in unseen]
+            )
+    return marked
+
+
+async def _removed(region: Region, grace: timedelta) -> list[ItemState]:
+    """Items removed at least ``grace`` ago, all pages."""
+    found: list[ItemState] = []
+    after: ItemKey | None = None
+    while batch := await region.store.removed_items(region.scope, grace, after=after, limit=BATCH):
+        found += batch
+        after = ItemKey(batch[-1].source, batch[-1].item_id)
+    return found
+
+
+async def apply_removals(
+    region: Region, run: str | None, snapshot_sources: tuple[str, ...]
+) -> SyncSummary:
+    """Mark what the run did not see, then act on every removal whose grace has passed:
+    a contact another source still provides is rewritten without it; one no source
+    provides any more is deleted downstream, unless that would trip the guard."""
+    if run is not None:
+        await mark_unseen(region, run, snapshot_sources)
+    grace = to_timedelta(region.config.retention.removed_contacts)
+    due = await _removed(region, grace)
+    held = len(await _removed(region, timedelta(0))) - len(due) if grace else 0
+    if not due:
+        return SyncSummary(held=held)
+    store, scope = region.store, region.scope
+    contact_ids = sorted({i.contact_id for i in due})
+    contributions = await current_contributions(region, contact_ids, [])
+    survivors = {i: c for i, c in contributions.items() if c}
+    gone = [i for i in contact_ids if i not in survivors]
+    propagate = region.config.deletes.propagate
+    if gone and propagate:
+        blocked = [v for v in await guard(region, gone) if v.blocked]
+        if blocked:
+            await _refuse(region, blocked)
+    summary, events = await write_merged(region, survivors)
+    deleted = 0
+    if gone and propagate:
+        deleted, delete_events = await delete_everywhere(region, gone)
+        events += delete_events
+    for source in {i.source for i in due}:
+        await store.forget_items(scope, source, [i.item_id for i in due if i.source == source])
+    identities = await store.identities_of(scope, gone)
+    await store.unbind_identities(scope, [p for ps in identities.values() for p in ps])
+    if events:
+        await store.append_audit(scope, events)
+    return SyncSummary(created=summary.created, updated=summary.updated, deleted=deleted, held=held)
+
+
+async def guard(region: Region, contact_ids: list[str]) -> list[GuardVerdict]:
+    limit = region.config.deletes.max_delete_percent
+    verdicts = []
+    for destination in region.config.destinations:
+        held = await region.store.count_written(region.scope, destination.name)
+        planned = len(
+            await region.store.written_hashes(region.scope, destination.name, contact_ids)
+        )
+        verdicts.append(GuardVerdict(destination.name, planned, held, limit))
+    return verdicts
+
+
+async def _refuse(region: Region, blocked: list[GuardVerdict]) -> None:
+    """Delete nothing and keep every removal flagged, so a later run (or a raised limit)
+    decides again. The audit trail and the error say what was refused."""
+    await region.store.append_audit(
+        region.scope,
+        [
+            AuditEvent(
+                AuditAction.MASS_DELETE_BLOCKED,
+                destination=v.destination,
+                detail={"planned": v.planned, "held": v.held, "limitPercent": v.limit_percent},
+            )
+            for v in blocked
+        ],
+    )
+    words = "; ".join(
+        f"{v.planned} of {v.held} contacts of {v.destination} "
+        f"({v.planned * 100 // v.held}%, limit {v.limit_percent}%)"
+        for v in blocked
+    )
+    log.error("MassDeleteBlocked: %s", words)
+    raise MassDeleteBlocked(
+        f"MassDeleteBlocked: this sync would delete {words}; nothing was deleted. If the "
+        "sources really lost these contacts, raise spec.deletes.maxDeletePercent for one run"
+    )

@@ -1,0 +1,57 @@
+"""Erasure of one data subject, purge of everything a ContactSync wrote, and retention."""
+
+from __future__ import annotations
+
+from contactsync_worker.audit import AuditAction, AuditEvent
+from contactsync_worker.contracts import ErasureResult, PurgeResult, RetentionResult
+from contactsync_worker.contracts.durations import to_timedelta
+from contactsync_worker.engine.region import Region
+from contactsync_worker.engine.removals import apply_removals
+from contactsync_worker.engine.writes import delete_everywhere
+
+BATCH = 500
+
+
+async def erase(region: Region, email: str | None, uid: str | None) -> ErasureResult:
+    """Remove the person everywhere this region wrote them, and every state row about them.
+
+    The audit record names the subject by pseudonym only, so the chain stays whole and
+    says that an erasure happened without saying of whom."""
+    values = ([f"email:{email.strip().lower()}"] if email else []) + (
+        [f"uid:{uid.strip()}"] if uid else []
+    )
+    pseudonyms = region.pseudonyms.identities(values)
+    found = await region.store.find_subject(region.scope, pseudonyms)
+    if found.empty:
+        await region.store.append_audit(
+            region.scope, [AuditEvent(AuditAction.ERASED, detail={"found": False})]
+        )
+        return ErasureResult()
+    deleted, events = await delete_everywhere(region, found.contact_ids)
+    await region.store.erase_subject(region.scope, pseudonyms)
+    events += [
+        AuditEvent(AuditAction.ERASED, region.pseudonyms.subject(i), detail={"found": True})
+        for i in found.contact_ids
+    ]
+    await region.store.append_audit(region.scope, events)
+    return ErasureResult(contacts_erased=len(found.contact_ids), destination_deletes=deleted)
+
+
+async def purge(region: Region) -> PurgeResult:
+    """Delete every contact this ContactSync wrote in the region (deletionPolicy: Purge)."""
+    total = 0
+    for destination in region.config.destinations:
+        while ids := await region.store.written_ids(region.scope, destination.name, limit=BATCH):
+            deleted, events = await delete_everywhere(region, ids)
+            total += deleted
+            await region.store.append_audit(region.scope, events)
+    return PurgeResult(destination_deletes=total)
+
+
+async def retention(region: Region) -> RetentionResult:
+    """Removals past their grace period, and audit records past their age."""
+    removed = await apply_removals(region, None, ())
+    purged = await region.store.purge_audit(
+        region.scope, to_timedelta(region.config.retention.audit_log)
+    )
+    return RetentionResult(contacts_deleted=removed.deleted, audit_records_purged=purged.purged)
