@@ -107,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="no peering: for a single replica without the peering CRDs",
     )
     operator.add_argument("--verbose", action="store_true", help="debug logging")
+    commands.add_parser("worker", help="run a region's Temporal worker (configured by environment)")
     return parser
 
 
@@ -119,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "operator":
         return _operator(args.liveness, args.standalone, args.verbose)
+    if args.command == "worker":
+        from contactsync_worker.main import main as worker_main
+
+        return worker_main()
     return _local(args.file)
 
 

@@ -1,0 +1,90 @@
+"""A region's worker as the tests run it: config, Secrets and keys laid out on disk the way
+the operator mounts them, the real worker code in this process, real servers behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+from contactsync_worker.codec import data_converter
+from contactsync_worker.contracts import runtime
+from contactsync_worker.contracts.spec import RegionConfig
+from contactsync_worker.keyring import Keyring
+from contactsync_worker.main import run
+from contactsync_worker.settings import WorkerSettings, settings_from_env
+
+
+@dataclass
+class WorkerFiles:
+    """The pod's mounts, in a temporary directory."""
+
+    root: Path
+    config: RegionConfig
+    task_queue: str
+    temporal_address: str
+    temporal_namespace: str = "default"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.root / "secrets"
+
+    def write_secret(self, name: str, data: Mapping[str, str]) -> None:
+        directory = self.secrets_dir / name
+        directory.mkdir(parents=True, exist_ok=True)
+        for key, value in data.items():
+            (directory / key).write_text(value)
+
+    def add_key(self, key_id: str) -> None:
+        self.keys_dir.mkdir(parents=True, exist_ok=True)
+        (self.keys_dir / key_id).write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+
+    def keyring(self) -> Keyring:
+        return Keyring.from_directory(self.keys_dir)
+
+    def settings(self, metrics_port: int) -> WorkerSettings:
+        config_file = self.root / "config" / runtime.CONFIG_FILE_NAME
+        config_file.parent.mkdir(parents=True, exist_ok=True)
+        config_file.write_text(self.config.model_dump_json(by_alias=True, exclude_none=True))
+        env = {
+            runtime.ENV_REGION: self.config.region.name,
+            runtime.ENV_TASK_QUEUE: self.task_queue,
+            runtime.ENV_CONFIG_FILE: str(config_file),
+            runtime.ENV_KEYS_DIR: str(self.keys_dir),
+            runtime.ENV_SECRETS_DIR: str(self.secrets_dir),
+            runtime.ENV_STATE_DIR: str(self.root / "state"),
+            runtime.ENV_METRICS_PORT: str(metrics_port),
+            runtime.ENV_TEMPORAL_ADDRESS: self.temporal_address,
+            runtime.ENV_TEMPORAL_NAMESPACE: self.temporal_namespace,
+        }
+        return settings_from_env(env)
+
+    async def client(self) -> Client:
+        return await Client.connect(
+            self.temporal_address,
+            namespace=self.temporal_namespace,
+            data_converter=data_converter(self.keyring()),
+        )
+
+
+@asynccontextmanager
+async def running_worker(files: WorkerFiles, metrics_port: int) -> AsyncIterator[asyncio.Task[Any]]:
+    """The worker's own ``run`` in a task of this event loop; stopped as SIGTERM would."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(files.settings(metrics_port), stop, handle_signals=False))
+    try:
+        yield task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=60)

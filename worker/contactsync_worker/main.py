@@ -1,0 +1,137 @@
+"""``contactsync worker``: one region's Temporal worker, configured as contracts.runtime says.
+
+It polls only its region's task queue, keeps state in the region's store, and shuts down
+gracefully: on SIGTERM it stops polling and lets running activities finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client, TLSConfig
+from temporalio.worker import Worker
+
+from contactsync_worker import credentials, health, logs
+from contactsync_worker.activities import RegionActivities
+from contactsync_worker.codec import data_converter
+from contactsync_worker.engine.region import Region
+from contactsync_worker.keyring import Keyring
+from contactsync_worker.pseudonym import Pseudonymizer, derive_key
+from contactsync_worker.settings import WorkerConfigError, WorkerSettings, settings_from_env
+from contactsync_worker.store import StateStore
+from contactsync_worker.store.postgres import PostgresStore
+from contactsync_worker.store.sqlite import SqliteStore
+from contactsync_worker.workflows import WORKFLOWS
+
+log = logging.getLogger(__name__)
+SHUTDOWN_GRACE = timedelta(seconds=50)  # inside the pod's 60 s termination grace period
+
+
+def load_keyring(settings: WorkerSettings) -> Keyring:
+    if settings.keys_dir is None:
+        raise WorkerConfigError(
+            "no payload keys: set CONTACTSYNC_KEYS_DIR to the mounted keys Secret"
+        )
+    return Keyring.from_directory(settings.keys_dir)
+
+
+def pseudonymizer(keyring: Keyring, region: str) -> Pseudonymizer:
+    """Derived from the oldest key, which must therefore never be deleted from the Secret:
+    the store refuses a changed pseudonym key rather than duplicating every contact."""
+    return Pseudonymizer(derive_key(keyring[min(keyring)], region))
+
+
+async def open_store(settings: WorkerSettings) -> StateStore:
+    store = settings.config.region.store
+    if store is not None and store.postgres is not None:
+        ref = store.postgres.dsn_secret_ref
+        dsn = credentials.read_secret(ref.name, ref.key, secrets_dir=settings.secrets_dir)
+        return await PostgresStore.open(dsn.reveal())
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    return await SqliteStore.open(state_file(settings.state_dir))
+
+
+async def connect(settings: WorkerSettings, keyring: Keyring) -> Client:
+    tls: TLSConfig | bool = False
+    if settings.temporal_tls_dir is not None:
+        tls_dir = settings.temporal_tls_dir
+
+        def read(name: str) -> bytes | None:
+            path = tls_dir / name
+            return path.read_bytes() if path.exists() else None
+
+        tls = TLSConfig(
+            server_root_ca_cert=read("ca.crt"),
+            client_cert=read("tls.crt"),
+            client_private_key=read("tls.key"),
+        )
+    api_key = (
+        settings.temporal_api_key_file.read_text().strip()
+        if settings.temporal_api_key_file
+        else None
+    )
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        tls=tls or bool(api_key),
+        api_key=api_key,
+        data_converter=data_converter(keyring),
+        identity=f"contactsync-worker/{settings.region}",
+    )
+
+
+async def run(
+    settings: WorkerSettings, stop: asyncio.Event | None = None, *, handle_signals: bool = True
+) -> None:
+    """Run until ``stop`` is set (or, with ``handle_signals``, until SIGTERM or SIGINT)."""
+    stop = stop or asyncio.Event()
+    keyring = load_keyring(settings)
+    names = pseudonymizer(keyring, settings.region)
+    store = await open_store(settings)
+    await store.check_pseudonym_key(settings.scope, names.fingerprint)
+    region = Region(settings.config, store, names, settings.secrets_dir)
+    client = await connect(settings, keyring)
+    worker = Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=RegionActivities(region).all(),
+        graceful_shutdown_timeout=SHUTDOWN_GRACE,
+        identity=f"contactsync-worker/{settings.region}",
+    )
+    running = False
+    server = await health.serve(settings.metrics_port, lambda: running)
+    if handle_signals:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        async with worker:
+            running = True
+            log.info("worker for region %s polling %s", settings.region, settings.task_queue)
+            await stop.wait()
+            running = False
+            log.info("stopping: finishing running activities")
+    finally:
+        await server.cleanup()
+        await region.aclose()
+        await store.aclose()
+
+
+def main() -> int:
+    logs.configure()
+    try:
+        settings = settings_from_env()
+    except WorkerConfigError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    asyncio.run(run(settings))
+    return 0
+
+
+def state_file(state_dir: Path) -> Path:
+    return state_dir / "state.sqlite"
