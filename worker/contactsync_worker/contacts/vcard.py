@@ -1,0 +1,502 @@
+"""vCard 4.0 (RFC 6350) and 3.0 (RFC 2426, with 2.1's quirks) to and from the canonical contact.
+
+Parsing applies the FieldPolicy while it reads: a property that feeds no allowed field is
+never even decoded, so nothing else leaves this module. Errors say what is wrong and on
+which line, never a value. The content-line codec is our own (standard library only):
+vobject, the usual choice, truncates values at the first comma on a read/serialize round
+trip and knows no vCard 4.0, which is exactly the silent field loss sync users complain of.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import quopri
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import unquote_to_bytes
+
+from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
+from contactsync_worker.contracts import ContactField as F
+from contactsync_worker.contracts import IdentityKey
+
+Version = Literal["3.0", "4.0"]
+SUPPORTED_VERSIONS = frozenset({"2.1", "3.0", "4.0"})
+ADDRESS_COMPONENTS = 7  # pobox;ext;street;locality;region;code;country
+
+
+class MalformedVCard(ValueError):
+    """The card cannot be read. The message names the problem and the line, never a value."""
+
+
+# --- content lines -----------------------------------------------------------------------
+
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+_QP_HEADER = re.compile(rb"[^:]*QUOTED-PRINTABLE", re.IGNORECASE)
+_NAME = re.compile(r"(?:[A-Za-z0-9-]+\.)?([A-Za-z0-9-]+)")  # optional group, then the name
+_ENCODINGS = frozenset({"QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"})
+
+
+@dataclass(frozen=True)
+class ContentLine:
+    """One unfolded property: its value still escaped and in its transfer encoding."""
+
+    number: int  # physical line where it starts, for error messages
+    name: str  # upper case, group removed
+    params: Mapping[str, tuple[str, ...]]  # upper-case names; 2.1's bare values filed by kind
+    raw: bytes
+    eight_bit_charset: bool  # input came as bytes, so a CHARSET parameter applies to them
+
+    @property
+    def where(self) -> str:
+        return f"line {self.number} ({_shown(self.name)})"
+
+    def text(self) -> str:
+        """The value decoded from quoted-printable and its charset; escapes are kept."""
+        encodings = {value.upper() for value in self.params.get("ENCODING", ())}
+        charset = (self.params.get("CHARSET") or ("utf-8",))[0]
+        raw = self.raw
+        if "QUOTED-PRINTABLE" in encodings:
+            raw = quopri.decodestring(raw)
+        elif not self.eight_bit_charset:
+            charset = "utf-8"
+        try:
+            return raw.decode(charset)
+        except LookupError:
+            raise MalformedVCard(f"{self.where}: unknown charset") from None
+        except UnicodeDecodeError:
+            raise MalformedVCard(f"{self.where}: value is not valid in its charset") from None
+
+    def is_binary(self) -> bool:
+        return bool({v.upper() for v in self.params.get("ENCODING", ())} & {"B", "BASE64"})
+
+
+def _shown(name: str) -> str:
+    # Only names of the standard properties we read appear in errors: any other name might
+    # be text a person typed into a broken line.
+    return name if name in _READERS or name in {"BEGIN", "END", "VERSION", "UID"} else "a property"
+
+
+def content_lines(data: str | bytes) -> Iterator[ContentLine]:
+    """Unfold and tokenize every line; raise MalformedVCard on a line that is no property."""
+    eight_bit = isinstance(data, bytes)
+    raw = data if isinstance(data, bytes) else data.encode("utf-8")
+    for number, line in _logical_lines(raw):
+        yield _content_line(number, line, eight_bit)
+
+
+def _logical_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    # Unfolding on bytes, before decoding, so a fold inside a UTF-8 sequence still joins.
+    current: bytearray | None = None
+    start = 0
+    for number, line in enumerate(_LINE_BREAK.split(data), start=1):
+        if current is not None and line[:1] in (b" ", b"\t"):
+            current += line[1:]
+        elif current is not None and current.endswith(b"=") and _QP_HEADER.match(current):
+            current[-1:] = line  # quoted-printable soft break: the value goes on unindented
+        else:
+            if current:
+                yield start, bytes(current)
+            current, start = bytearray(line), number
+    if current:
+        yield start, bytes(current)
+
+
+def _value_start(number: int, line: bytes) -> int:
+    """Index of the ':' that ends name and parameters (a quoted parameter may hold ':')."""
+    quoted = False
+    for index, byte in enumerate(line):
+        if byte == 0x22:  # '"'
+            quoted = not quoted
+        elif byte == 0x3A and not quoted:  # ':'
+            return index
+    problem = "unterminated quoted parameter" if quoted else "not a property line"
+    raise MalformedVCard(f"line {number}: {problem}")
+
+
+def _content_line(number: int, line: bytes, eight_bit: bool) -> ContentLine:
+    index = _value_start(number, line)
+    try:
+        header = line[:index].decode("utf-8")
+    except UnicodeDecodeError:
+        raise MalformedVCard(f"line {number}: parameters are not valid UTF-8") from None
+    parts = _split_outside_quotes(header, ";")
+    match = _NAME.fullmatch(parts[0].strip())
+    if match is None:
+        raise MalformedVCard(f"line {number}: invalid property name")
+    name = match.group(1).upper()
+    params: dict[str, list[str]] = {}
+    for part in parts[1:]:
+        key, sep, value = part.partition("=")
+        key = key.strip().upper()
+        if not key:
+            raise MalformedVCard(f"line {number} ({_shown(name)}): empty parameter name")
+        if not sep:  # vCard 2.1: "TEL;WORK;VOICE", "PHOTO;JPEG;BASE64"
+            params.setdefault("ENCODING" if key in _ENCODINGS else "TYPE", []).append(key)
+            continue
+        params.setdefault(key, []).extend(
+            piece.strip().strip('"') for piece in _split_outside_quotes(value, ",")
+        )
+    frozen = {key: tuple(values) for key, values in params.items()}
+    return ContentLine(number, name, frozen, line[index + 1 :], eight_bit)
+
+
+def _split_outside_quotes(text: str, separator: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        if char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+# --- escaping ----------------------------------------------------------------------------
+
+_UNESCAPES = {"n": "\n", "N": "\n", "\\": "\\", ",": ",", ";": ";", ":": ":"}
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
+
+
+def unescape(text: str) -> str:
+    """Undo vCard text escaping; an unknown escape is kept as written."""
+    return _ESCAPED.sub(lambda m: _UNESCAPES.get(m.group(1), m.group(0)), text)
+
+
+def escape(text: str) -> str:
+    """vCard text escaping (RFC 6350 §3.4): backslash, newline, comma, semicolon."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    for plain, escaped in (("\\", "\\\\"), ("\n", "\\n"), (",", "\\,"), (";", "\\;")):
+        text = text.replace(plain, escaped)
+    return text
+
+
+def split_escaped(text: str, separator: str) -> list[str]:
+    """Split at separators that are not escaped; the pieces keep their escapes."""
+    parts: list[str] = []
+    start = index = 0
+    while index < len(text):
+        if text[index] == "\\":
+            index += 2
+            continue
+        if text[index] == separator:
+            parts.append(text[start:index])
+            start = index + 1
+        index += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _values(text: str) -> list[str]:
+    return [v for v in (unescape(p).strip() for p in split_escaped(text, ",")) if v]
+
+
+def address_text(components: Sequence[Sequence[str]]) -> str:
+    """The canonical text of an address from its components' values (each may be several)."""
+    padded = [*components, *([()] * ADDRESS_COMPONENTS)][:ADDRESS_COMPONENTS]
+    return ";".join(",".join(escape(value) for value in values) for values in padded)
+
+
+def address_components(text: str) -> list[list[str]]:
+    """The inverse of address_text: seven components, each a list of values."""
+    pieces = [*split_escaped(text, ";"), *([""] * ADDRESS_COMPONENTS)][:ADDRESS_COMPONENTS]
+    return [_values(piece) for piece in pieces]
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+class _Fields:
+    """Collects values for allowed fields only; the first value of a single field wins."""
+
+    def __init__(self, allowed: frozenset[F]) -> None:
+        self.allowed = allowed
+        self.single: dict[F, str] = {}
+        self.multi: dict[F, list[str]] = {}
+
+    def put(self, field: F, value: str) -> None:
+        if field in self.allowed and value and field not in self.single:
+            self.single[field] = value
+
+    def add(self, field: F, values: Iterable[str]) -> None:
+        if field in self.allowed:
+            self.multi.setdefault(field, []).extend(v for v in values if v)
+
+    def result(self) -> dict[F, FieldValue]:
+        out: dict[F, FieldValue] = dict(self.single)
+        out.update({k: tuple(v) for k, v in self.multi.items() if v})
+        return out
+
+
+def _read_n(out: _Fields, line: ContentLine) -> None:
+    family, given, additional = [*split_escaped(line.text(), ";"), "", "", ""][:3]
+    out.put(F.FAMILY_NAME, ",".join(_values(family)))
+    out.put(F.GIVEN_NAME, ",".join(_values(given)))
+    out.add(F.ADDITIONAL_NAMES, _values(additional))
+
+
+def _read_org(out: _Fields, line: ContentLine) -> None:
+    units = [unescape(unit).strip() for unit in split_escaped(line.text(), ";")]
+    out.put(F.ORGANIZATION, units[0])
+    out.put(F.DEPARTMENT, units[1] if len(units) > 1 else "")
+
+
+def _read_tel(out: _Fields, line: ContentLine) -> None:
+    number = unescape(line.text()).strip()
+    if number[:4].lower() == "tel:":  # 4.0 "VALUE=uri:tel:+49..." keeps the plain number
+        number = number[4:]
+    out.add(F.PHONES, [number])
+
+
+def _read_adr(out: _Fields, line: ContentLine) -> None:
+    components = address_components(line.text())
+    if any(components):
+        out.add(F.ADDRESSES, [address_text(components)])
+
+
+def _read_photo(out: _Fields, line: ContentLine) -> None:
+    if line.is_binary():
+        media = _media_type(line.params.get("TYPE", ()))
+        out.put(F.PHOTO, _data_uri(line, media, _b64decode(line, line.text())))
+        return
+    uri = unescape(line.text()).strip()
+    if uri[:5].lower() == "data:":
+        header, comma, payload = uri[5:].partition(",")
+        if not comma:
+            raise MalformedVCard(f"{line.where}: invalid data URI")
+        media, *options = header.split(";")
+        data = (
+            _b64decode(line, payload)
+            if "base64" in (o.strip().lower() for o in options)
+            else unquote_to_bytes(payload)
+        )
+        uri = _data_uri(line, media.strip().lower() or "application/octet-stream", data)
+    out.put(F.PHOTO, uri)
+
+
+def _b64decode(line: ContentLine, text: str) -> bytes:
+    try:
+        return base64.b64decode(re.sub(r"\s+", "", text), validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedVCard(f"{line.where}: invalid base64 data") from None
+
+
+def _media_type(types: Sequence[str]) -> str | None:
+    for kind in types:
+        if "/" in kind:
+            return kind.lower()
+        if kind and kind.upper() not in {"HOME", "WORK", "PREF"}:
+            return f"image/{kind.lower()}"
+    return None
+
+
+_SIGNATURES = ((b"\x89PNG", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
+
+
+def _data_uri(line: ContentLine, media: str | None, data: bytes) -> str:
+    if not data:
+        raise MalformedVCard(f"{line.where}: empty inline data")
+    if media is None:
+        media = next((m for sig, m in _SIGNATURES if data.startswith(sig)), None)
+    return f"data:{media or 'application/octet-stream'};base64,{base64.b64encode(data).decode()}"
+
+
+def _text_reader(field: F) -> Callable[[_Fields, ContentLine], None]:
+    def read(out: _Fields, line: ContentLine) -> None:
+        value = unescape(line.text()).strip()
+        if field in (F.EMAILS, F.URLS):
+            out.add(field, [value])
+        else:
+            out.put(field, value)
+
+    return read
+
+
+def _list_reader(field: F, joined: bool) -> Callable[[_Fields, ContentLine], None]:
+    def read(out: _Fields, line: ContentLine) -> None:
+        values = _values(line.text())
+        if joined:  # one text field in the model, a list in vCard
+            out.put(field, ",".join(values))
+        else:
+            out.add(field, values)
+
+    return read
+
+
+# Property -> the fields it feeds, and how to read it.
+_READERS: dict[str, tuple[frozenset[F], Callable[[_Fields, ContentLine], None]]] = {
+    "FN": (frozenset({F.FULL_NAME}), _text_reader(F.FULL_NAME)),
+    "N": (frozenset({F.FAMILY_NAME, F.GIVEN_NAME, F.ADDITIONAL_NAMES}), _read_n),
+    "NICKNAME": (frozenset({F.NICKNAME}), _list_reader(F.NICKNAME, joined=True)),
+    "EMAIL": (frozenset({F.EMAILS}), _text_reader(F.EMAILS)),
+    "TEL": (frozenset({F.PHONES}), _read_tel),
+    "ADR": (frozenset({F.ADDRESSES}), _read_adr),
+    "ORG": (frozenset({F.ORGANIZATION, F.DEPARTMENT}), _read_org),
+    "TITLE": (frozenset({F.TITLE}), _text_reader(F.TITLE)),
+    "BDAY": (frozenset({F.BIRTHDAY}), _text_reader(F.BIRTHDAY)),
+    "NOTE": (frozenset({F.NOTE}), _text_reader(F.NOTE)),
+    "URL": (frozenset({F.URLS}), _text_reader(F.URLS)),
+    "PHOTO": (frozenset({F.PHOTO}), _read_photo),
+    "CATEGORIES": (frozenset({F.CATEGORIES}), _list_reader(F.CATEGORIES, joined=False)),
+}
+
+
+def card_lines(data: str | bytes) -> list[ContentLine]:
+    """The properties between BEGIN:VCARD and END:VCARD of a resource holding one card."""
+    lines: list[ContentLine] = []
+    state = "before"
+    for line in content_lines(data):
+        is_vcard = line.raw.strip().upper() == b"VCARD"
+        if state == "before":
+            if line.name != "BEGIN" or not is_vcard:
+                raise MalformedVCard(f"line {line.number}: expected BEGIN:VCARD")
+            state = "inside"
+        elif state == "after":
+            raise MalformedVCard(f"line {line.number}: content after END:VCARD")
+        elif line.name == "BEGIN":
+            raise MalformedVCard(f"line {line.number}: nested BEGIN inside a vCard")
+        elif line.name == "END":
+            if not is_vcard:
+                raise MalformedVCard(f"line {line.number}: END of something other than VCARD")
+            state = "after"
+        else:
+            lines.append(line)
+    if state == "before":
+        raise MalformedVCard("no BEGIN:VCARD found")
+    if state == "inside":
+        raise MalformedVCard("missing END:VCARD")
+    return lines
+
+
+def parse_vcard(data: str | bytes, policy: FieldPolicy, *, source: str, item_id: str) -> Contact:
+    """One card as a minimized Contact: only ``policy.allowed`` fields, consent, UID."""
+    lines = card_lines(data)
+    out = _Fields(policy.allowed)
+    uid: str | None = None
+    consent: set[str] | None = None
+    consent_name = policy.consent_property.upper() if policy.consent_property else None
+    for line in lines:
+        if line.name == "VERSION" and line.raw.strip().decode("ascii", "replace") not in (
+            SUPPORTED_VERSIONS
+        ):
+            raise MalformedVCard(f"{line.where}: unsupported vCard version")
+        if line.name == consent_name:
+            consent = consent or set()
+            consent.update(p.strip() for p in unescape(line.text()).split(",") if p.strip())
+        if line.name == "UID" and uid is None and IdentityKey.UID in policy.identity:
+            uid = unescape(line.text()).strip() or None
+        reader = _READERS.get(line.name)
+        if reader is not None and reader[0] & policy.allowed:
+            reader[1](out, line)
+    return Contact(
+        source=source,
+        item_id=item_id,
+        fields=out.result(),
+        uid=uid,
+        consent=frozenset(consent) if consent is not None else None,
+    )
+
+
+def read_properties(data: str | bytes, names: Iterable[str]) -> dict[str, list[str]]:
+    """Unescaped values of the named properties, e.g. our own X-CONTACTSYNC-* markers."""
+    wanted = {name.upper() for name in names}
+    found: dict[str, list[str]] = {}
+    for line in card_lines(data):
+        if line.name in wanted:
+            found.setdefault(line.name, []).append(unescape(line.text()).strip())
+    return found
+
+
+# --- writing -----------------------------------------------------------------------------
+
+_DATE_LIKE = re.compile(r"[0-9TZ:+.\-]+")
+
+
+def serialize_vcard(
+    fields: Mapping[F, FieldValue],
+    *,
+    uid: str | None = None,
+    version: Version = "4.0",
+    extra: Sequence[tuple[str, str]] = (),
+) -> str:
+    """A card holding exactly ``fields`` (plus ``extra`` properties), folded, CRLF-terminated."""
+
+    def one(field: F) -> str:
+        value = fields.get(field)
+        return value if isinstance(value, str) else ",".join(value or ())
+
+    def many(field: F) -> tuple[str, ...]:
+        value = fields.get(field)
+        return (value,) if isinstance(value, str) else tuple(value or ())
+
+    lines = ["BEGIN:VCARD", f"VERSION:{version}"]
+    if uid:
+        lines.append(f"UID:{escape(uid)}")
+    lines.append(f"FN:{escape(one(F.FULL_NAME))}")  # FN is required in 3.0 and 4.0
+    names = (one(F.FAMILY_NAME), one(F.GIVEN_NAME), many(F.ADDITIONAL_NAMES))
+    if any(names) or version == "3.0":  # N is required in 3.0
+        additional = ",".join(escape(v) for v in names[2])
+        lines.append(f"N:{escape(names[0])};{escape(names[1])};{additional};;")
+    if one(F.NICKNAME):
+        lines.append(f"NICKNAME:{escape(one(F.NICKNAME))}")
+    lines += [f"EMAIL:{escape(v)}" for v in many(F.EMAILS)]
+    lines += [f"TEL:{escape(v)}" for v in many(F.PHONES)]
+    lines += [f"ADR:{address_text(address_components(v))}" for v in many(F.ADDRESSES)]
+    if one(F.ORGANIZATION) or one(F.DEPARTMENT):
+        department = f";{escape(one(F.DEPARTMENT))}" if one(F.DEPARTMENT) else ""
+        lines.append(f"ORG:{escape(one(F.ORGANIZATION))}{department}")
+    if one(F.TITLE):
+        lines.append(f"TITLE:{escape(one(F.TITLE))}")
+    if birthday := one(F.BIRTHDAY):
+        free_text = version == "4.0" and not _DATE_LIKE.fullmatch(birthday)
+        lines.append(f"BDAY{';VALUE=text' if free_text else ''}:{escape(birthday)}")
+    if one(F.NOTE):
+        lines.append(f"NOTE:{escape(one(F.NOTE))}")
+    lines += [f"URL:{_uri(v, version)}" for v in many(F.URLS)]
+    if one(F.PHOTO):
+        lines.append(_photo(one(F.PHOTO), version))
+    if many(F.CATEGORIES):
+        lines.append("CATEGORIES:" + ",".join(escape(v) for v in many(F.CATEGORIES)))
+    lines += [f"{name.upper()}:{escape(value)}" for name, value in extra]
+    lines.append("END:VCARD")
+    return "".join(fold(line) + "\r\n" for line in lines)
+
+
+def _uri(uri: str, version: Version) -> str:
+    # 4.0 URI values are written as they are (RFC 6350). In 3.0 we escape them like text:
+    # vobject-based servers (Radicale) otherwise cut a 3.0 value at its first comma.
+    return escape(uri) if version == "3.0" else uri.replace("\r", "").replace("\n", "")
+
+
+def _photo(photo: str, version: Version) -> str:
+    if version == "3.0" and photo.startswith("data:") and ";base64," in photo:
+        media, _, payload = photo[5:].partition(";base64,")
+        kind = media[6:].upper() if media.startswith("image/") else media
+        return f"PHOTO;ENCODING=b;TYPE={kind}:{payload}"
+    return f"PHOTO{';VALUE=uri' if version == '3.0' else ''}:{_uri(photo, version)}"
+
+
+def fold(line: str, limit: int = 75) -> str:
+    """Fold at ``limit`` octets (RFC 6350 §3.2) without splitting a UTF-8 sequence."""
+    if len(line.encode("utf-8")) <= limit:
+        return line
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for char in line:
+        width = len(char.encode("utf-8"))
+        room = limit if not chunks else limit - 1  # a continuation starts with a space
+        if size + width > room:
+            chunks.append("".join(current))
+            current, size = [], 0
+        current.append(char)
+        size += width
+    chunks.append("".join(current))
+    return "\r\n ".join(chunks)

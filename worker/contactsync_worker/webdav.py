@@ -1,0 +1,232 @@
+"""WebDAV/CardDAV plumbing shared by the CardDAV source and destination.
+
+Request bodies (RFC 6578 sync-collection, RFC 6352 multiget and query), a multistatus
+reader, href handling, and one HTTP session that turns every transport failure and
+unexpected status into the adapter's own "unavailable" error, keeping the cause.
+Messages carry the host and the status, never a URL path, credentials or card content.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import NoReturn
+from urllib.parse import quote, unquote, urljoin, urlsplit
+
+import httpx
+
+DAV = "DAV:"
+CARDDAV = "urn:ietf:params:xml:ns:carddav"
+XML_HEADERS = {"Content-Type": "application/xml; charset=utf-8"}
+VCARD_CONTENT_TYPE = "text/vcard; charset=utf-8"
+
+ClientSource = httpx.AsyncClient | Callable[[], httpx.AsyncClient]
+
+
+class InvalidDavResponse(ValueError):
+    """A body that is not the XML WebDAV promises."""
+
+
+@dataclass(frozen=True)
+class DavResponse:
+    """One <response> of a multistatus: an href and what came back for it."""
+
+    href: str  # the decoded path, e.g. /dav/book/a b.vcf
+    status: int | None  # the response-level status (404 for a removed member), if any
+    etag: str | None = None
+    address_data: str | None = None
+
+
+@dataclass(frozen=True)
+class Multistatus:
+    responses: list[DavResponse]
+    sync_token: str | None
+
+
+def _tag(namespace: str, name: str) -> str:
+    return f"{{{namespace}}}{name}"
+
+
+def _element(parent: ET.Element | None, namespace: str, name: str) -> ET.Element:
+    tag = _tag(namespace, name)
+    return ET.Element(tag) if parent is None else ET.SubElement(parent, tag)
+
+
+def _serialize(root: ET.Element) -> bytes:
+    ET.register_namespace("D", DAV)
+    ET.register_namespace("C", CARDDAV)
+    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return body
+
+
+def sync_collection_body(token: str) -> bytes:
+    """RFC 6578 §3.2: changes since ``token`` (empty: every member), one level deep."""
+    root = _element(None, DAV, "sync-collection")
+    _element(root, DAV, "sync-token").text = token or None
+    _element(root, DAV, "sync-level").text = "1"
+    _element(_element(root, DAV, "prop"), DAV, "getetag")
+    return _serialize(root)
+
+
+def multiget_body(hrefs: Iterable[str]) -> bytes:
+    """RFC 6352 §8.7: the etag and card of each href (decoded paths)."""
+    root = _element(None, CARDDAV, "addressbook-multiget")
+    prop = _element(root, DAV, "prop")
+    _element(prop, DAV, "getetag")
+    _element(prop, CARDDAV, "address-data")
+    for href in hrefs:
+        _element(root, DAV, "href").text = quote_path(href)
+    return _serialize(root)
+
+
+def query_defined_body(property_name: str) -> bytes:
+    """RFC 6352 §8.6: members whose card has ``property_name``, returning only that property
+    where the server supports partial retrieval (others send whole cards)."""
+    root = _element(None, CARDDAV, "addressbook-query")
+    prop = _element(root, DAV, "prop")
+    _element(prop, DAV, "getetag")
+    _element(_element(prop, CARDDAV, "address-data"), CARDDAV, "prop").set("name", property_name)
+    _element(_element(root, CARDDAV, "filter"), CARDDAV, "prop-filter").set("name", property_name)
+    return _serialize(root)
+
+
+def _parse_xml(content: bytes) -> ET.Element:
+    # A WebDAV body never needs a DTD; refusing one shuts out entity-expansion tricks from
+    # a hostile server before the parser sees them.
+    if b"<!DOCTYPE" in content or b"<!ENTITY" in content:
+        raise InvalidDavResponse("XML with a DTD")
+    try:
+        return ET.fromstring(content)  # noqa: S314 - DTDs refused above
+    except ET.ParseError as exc:
+        raise InvalidDavResponse(f"not well-formed XML ({exc.code})") from None
+
+
+def _status_code(text: str | None) -> int | None:
+    parts = (text or "").split()
+    if len(parts) >= 2 and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+def parse_multistatus(content: bytes) -> Multistatus:
+    root = _parse_xml(content)
+    if root.tag != _tag(DAV, "multistatus"):
+        raise InvalidDavResponse("expected a DAV:multistatus")
+    responses = []
+    for item in root.iterfind(_tag(DAV, "response")):
+        href = item.findtext(_tag(DAV, "href"))
+        if not href:
+            raise InvalidDavResponse("a DAV:response without DAV:href")
+        etag = data = None
+        for propstat in item.iterfind(_tag(DAV, "propstat")):
+            if _status_code(propstat.findtext(_tag(DAV, "status"))) != 200:
+                continue
+            etag = propstat.findtext(f"{_tag(DAV, 'prop')}/{_tag(DAV, 'getetag')}") or etag
+            data = propstat.findtext(f"{_tag(DAV, 'prop')}/{_tag(CARDDAV, 'address-data')}") or data
+        status = _status_code(item.findtext(_tag(DAV, "status")))
+        responses.append(DavResponse(href_path(href), status, etag, data))
+    return Multistatus(responses, root.findtext(_tag(DAV, "sync-token")))
+
+
+def error_conditions(content: bytes) -> frozenset[str]:
+    """The pre/postcondition names of a DAV:error body, e.g. {"valid-sync-token"}."""
+    try:
+        root = _parse_xml(content)
+    except InvalidDavResponse:
+        return frozenset()
+    if root.tag != _tag(DAV, "error"):
+        return frozenset()
+    return frozenset(child.tag.rpartition("}")[2] for child in root)
+
+
+def href_path(href: str) -> str:
+    """The decoded path of an href, so a server's and our own spelling compare equal."""
+    return unquote(urlsplit(href).path)
+
+
+def quote_path(path: str) -> str:
+    return quote(path, safe="/@:!$&'()*+,;=~")
+
+
+def collection_url(url: str) -> str:
+    """The collection URL without user info, ending in a slash."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return parts._replace(netloc=netloc, path=path, query="", fragment="").geturl()
+
+
+class DavSession:
+    """HTTP to one collection with one kind of error: every failure becomes ``unavailable``."""
+
+    def __init__(
+        self,
+        url: str,
+        client: ClientSource,
+        credentials: tuple[str, str] | None,
+        unavailable: type[RuntimeError],
+        label: str,
+    ) -> None:
+        self.url = collection_url(url)
+        self.path = href_path(self.url)
+        # A client passed in belongs to the caller; one we make from a factory is ours to close.
+        self._factory = None if isinstance(client, httpx.AsyncClient) else client
+        self._client = client if isinstance(client, httpx.AsyncClient) else None
+        self._auth = httpx.BasicAuth(*credentials) if credentials else None
+        self._unavailable = unavailable
+        self.label = f"{label} at {urlsplit(self.url).netloc}"
+
+    def member_url(self, path: str) -> str:
+        return urljoin(self.url, quote_path(path))
+
+    async def request(
+        self,
+        method: str,
+        path: str | None = None,
+        *,
+        body: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send; a transport failure raises ``unavailable`` (the status is the caller's)."""
+        url = self.member_url(path) if path else self.url
+        try:
+            return await self._http().request(
+                method, url, content=body, headers=dict(headers or {}), auth=self._auth
+            )
+        except httpx.HTTPError as exc:
+            raise self._unavailable(
+                f"{self.label}: {method} request failed ({type(exc).__name__}: {exc})"
+            ) from exc
+
+    async def report(self, body: bytes, depth: str) -> Multistatus:
+        response = await self.request("REPORT", body=body, headers={**XML_HEADERS, "Depth": depth})
+        if response.status_code != 207:
+            self.fail(response, "REPORT")
+        return self.multistatus(response)
+
+    def multistatus(self, response: httpx.Response) -> Multistatus:
+        try:
+            return parse_multistatus(response.content)
+        except InvalidDavResponse as exc:
+            raise self._unavailable(f"{self.label}: invalid response: {exc}") from exc
+
+    def fail(self, response: httpx.Response, what: str) -> NoReturn:
+        status = response.status_code
+        reason = {
+            401: "authentication failed",
+            403: "access denied",
+            404: "collection not found",
+        }.get(status, "server error" if status >= 500 else "unexpected response")
+        raise self._unavailable(f"{self.label}: {what}: {reason} (HTTP {status})")
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            assert self._factory is not None
+            self._client = self._factory()
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._factory is not None and self._client is not None:
+            await self._client.aclose()
+            self._client = None
