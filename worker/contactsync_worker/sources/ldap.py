@@ -1,0 +1,470 @@
+"""LDAP source: a paged subtree search (RFC 2696) of inetOrgPerson entries, as a snapshot.
+
+Minimization happens in the query: the search asks for exactly the attributes the
+allowed fields, the identity and consent need (:func:`requested_attributes`), so the
+server never sends the rest. ``entryUUID`` is always asked for, which also keeps the
+list from being empty (an empty list would mean "all user attributes").
+
+Mapping (inetOrgPerson, RFC 2798; first value where the field holds one):
+
+    fullName      displayName, else cn   (displayName is the name meant for display)
+    givenName     givenName
+    familyName    sn
+    emails        mail
+    phones        telephoneNumber, then mobile
+    organization  o
+    department    ou
+    title         title
+    addresses     postalAddress          (its $-separated lines become the ADR street)
+    urls          labeledURI             (the URI, without its label)
+    note          description            (several values joined by newlines)
+    photo         jpegPhoto              (data:image/jpeg;base64,...)
+
+uid (identity key ``uid``) is the ``uid`` attribute, the login other systems share;
+it is read only when ``uid`` is an identity key.
+
+item_id is the entry's ``entryUUID`` (RFC 4530): a rename or a move to another OU
+changes the DN but not the UUID, so it stays one contact instead of a delete plus a
+create, and a UUID names no one. Servers without entryUUID (Active Directory) fall
+back to the DN.
+
+An entry that cannot be mapped (an attribute not UTF-8, a jpegPhoto that is no JPEG,
+no displayName or cn while fullName is allowed) is quarantined under its entryUUID,
+or under ``dn-sha256:<16 hex>`` when it has none: a DN usually holds a name.
+
+Paging cookies are bound to the connection that made them, so an adapter keeps its
+connection between pages of a run; a cursor the adapter did not issue (another worker,
+a lost connection) raises :class:`CursorExpired` and the run starts again.
+ldap3 is synchronous: every call runs in a thread so the event loop stays free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import ldap3
+from ldap3.core.exceptions import LDAPException, LDAPInvalidDnError
+from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import parse_dn
+
+from contactsync_worker import credentials
+from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue, Page, Quarantined
+from contactsync_worker.contracts import ContactField, IdentityKey
+from contactsync_worker.contracts.spec import LdapSource as LdapSpec
+from contactsync_worker.sources import SourceUnavailable
+from contactsync_worker.sources.files import CursorExpired
+from contactsync_worker.transport import ldap_tls
+
+PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+ENTRY_UUID = "entryUUID"
+UID = "uid"
+FIELD_ATTRIBUTES: Mapping[ContactField, tuple[str, ...]] = {
+    ContactField.FULL_NAME: ("displayName", "cn"),
+    ContactField.GIVEN_NAME: ("givenName",),
+    ContactField.FAMILY_NAME: ("sn",),
+    ContactField.EMAILS: ("mail",),
+    ContactField.PHONES: ("telephoneNumber", "mobile"),
+    ContactField.ORGANIZATION: ("o",),
+    ContactField.DEPARTMENT: ("ou",),
+    ContactField.TITLE: ("title",),
+    ContactField.ADDRESSES: ("postalAddress",),
+    ContactField.URLS: ("labeledURI",),
+    ContactField.NOTE: ("description",),
+    ContactField.PHOTO: ("jpegPhoto",),
+}
+_FIRST_VALUE = {
+    ContactField.GIVEN_NAME,
+    ContactField.FAMILY_NAME,
+    ContactField.ORGANIZATION,
+    ContactField.DEPARTMENT,
+    ContactField.TITLE,
+}
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_POSTAL_ESCAPE = re.compile(r"\\(24|5c)", re.IGNORECASE)
+_FETCH_CHUNK = 50  # entryUUIDs per OR-filter in fetch_items
+_SUCCESS = 0
+_NO_SUCH_OBJECT = 32
+
+_Attributes = Mapping[str, list[bytes]]
+
+
+class Unmappable(ValueError):
+    """An entry cannot become a Contact; the message names attributes, never values."""
+
+
+def requested_attributes(policy: FieldPolicy) -> list[str]:
+    """The attributes a search asks for under ``policy``: nothing a field does not need."""
+    wanted = {ENTRY_UUID}
+    for field in policy.allowed:
+        wanted.update(FIELD_ATTRIBUTES.get(field, ()))
+    if IdentityKey.UID in policy.identity:
+        wanted.add(UID)
+    if policy.consent_property:
+        wanted.add(policy.consent_property)
+    return sorted(wanted, key=str.lower)
+
+
+class LdapSource:
+    """A SourceAdapter reading one LDAP directory; see the module docstring."""
+
+    def __init__(
+        self,
+        name: str,
+        config: LdapSpec,
+        policy: FieldPolicy,
+        *,
+        secrets_dir: Path | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.name = name
+        self.attributes = requested_attributes(policy)
+        self._config = config
+        self._policy = policy
+        self._secrets_dir = secrets_dir
+        self._timeout = timeout
+        self._conn: Any = None  # the connection of the run in progress
+        self._next_cursor: str | None = None
+        self._lock = asyncio.Lock()  # one ldap3 connection, one operation at a time
+
+    async def fetch(self, cursor: str | None, checkpoint: str | None) -> Page:
+        # A snapshot source ignores the checkpoint: the pipeline diffs by content hash.
+        async with self._lock:
+            return await asyncio.to_thread(self._fetch_page, cursor)
+
+    async def fetch_items(self, item_ids: list[str]) -> list[Contact]:
+        async with self._lock:
+            return await asyncio.to_thread(self._fetch_items, item_ids)
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self._close)
+
+    # --- the run, in a worker thread --------------------------------------------------
+
+    def _fetch_page(self, cursor: str | None) -> Page:
+        if cursor is None:
+            self._close()
+            self._conn = self._connect()
+            cookie = None
+        elif self._conn is None or cursor != self._next_cursor:
+            raise CursorExpired(
+                f"LDAP source {self.name!r}: the paged search of this run is gone "
+                "(cookies live on one connection); start the run again"
+            )
+        else:
+            cookie = _decode_cursor(cursor)
+        try:
+            response, next_cookie = self._search_page(self._conn, cookie)
+        except SourceUnavailable:
+            self._close()
+            raise
+        page = Page(snapshot=True)
+        for dn, attributes in response:
+            record = self._record(dn, attributes)
+            if isinstance(record, Contact):
+                page.contacts.append(record)
+            else:
+                page.quarantined.append(record)
+        if next_cookie:
+            self._next_cursor = page.cursor = base64.urlsafe_b64encode(next_cookie).decode()
+        else:
+            page.complete = True
+            self._close()  # frees the server's paging state at once
+        return page
+
+    def _search_page(
+        self, conn: Any, cookie: bytes | None
+    ) -> tuple[list[tuple[str, _Attributes]], bytes]:
+        self._search(
+            conn,
+            self._config.base_dn,
+            self._config.filter,
+            ldap3.SUBTREE,
+            paged_size=self._config.page_size,
+            paged_cookie=cookie,
+        )
+        control = conn.result.get("controls", {}).get(PAGED_RESULTS_OID, {})
+        next_cookie: bytes = control.get("value", {}).get("cookie") or b""
+        return _entries(conn), next_cookie
+
+    def _fetch_items(self, item_ids: list[str]) -> list[Contact]:
+        uuids = sorted({i.lower() for i in item_ids if _UUID.fullmatch(i.lower())})
+        dns = [i for i in dict.fromkeys(item_ids) if "=" in i and self._under_base(i)]
+        found: list[tuple[str, _Attributes]] = []
+        conn = self._connect()
+        try:
+            for start in range(0, len(uuids), _FETCH_CHUNK):
+                alternatives = "".join(
+                    f"({ENTRY_UUID}={escape_filter_chars(u)})"
+                    for u in uuids[start : start + _FETCH_CHUNK]
+                )
+                search_filter = f"(&{self._config.filter}(|{alternatives}))"
+                self._search(conn, self._config.base_dn, search_filter, ldap3.SUBTREE)
+                found += _entries(conn)
+            for dn in dns:
+                # The spec's filter still applies: an entry it no longer matches is gone.
+                if self._search(conn, dn, self._config.filter, ldap3.BASE, missing_ok=True):
+                    found += _entries(conn)
+        finally:
+            _unbind(conn)
+        records = (self._record(dn, attributes) for dn, attributes in found)
+        return [r for r in records if isinstance(r, Contact)]
+
+    def _search(
+        self,
+        conn: Any,
+        base: str,
+        search_filter: str,
+        scope: str,
+        *,
+        missing_ok: bool = False,
+        **paging: Any,
+    ) -> bool:
+        """Run one search; False only when ``missing_ok`` and the base does not exist."""
+        try:
+            conn.search(
+                base,
+                search_filter,
+                search_scope=scope,
+                attributes=self.attributes,
+                time_limit=int(self._timeout),
+                **paging,
+            )
+        except LDAPException as exc:
+            raise self._unavailable("search failed", exc) from exc
+        code = conn.result.get("result")
+        if code == _NO_SUCH_OBJECT and missing_ok:
+            return False
+        if code != _SUCCESS:
+            # sizeLimitExceeded and the like land here too: a partial snapshot would
+            # make the missing entries look deleted.
+            raise SourceUnavailable(
+                f"LDAP source {self.name!r}: search failed ({conn.result.get('description')})"
+            )
+        return True
+
+    def _connect(self) -> Any:
+        config = self._config
+        ca_bundle = (
+            credentials.ca_bundle(
+                config.ca_bundle_secret_ref.name,
+                config.ca_bundle_secret_ref.key,
+                secrets_dir=self._secrets_dir,
+            )
+            if config.ca_bundle_secret_ref
+            else None
+        )
+        bind = (
+            credentials.ldap_bind(config.credentials_secret_ref.name, secrets_dir=self._secrets_dir)
+            if config.credentials_secret_ref
+            else None
+        )
+        # Always our Tls: ldap3's start_tls() without one would not verify the server.
+        tls = ldap_tls(
+            config.url,
+            start_tls=config.start_tls,
+            allow_insecure=config.allow_insecure,
+            ca_bundle=ca_bundle,
+        )
+        server = ldap3.Server(
+            config.url, tls=tls, get_info=ldap3.NONE, connect_timeout=min(self._timeout, 10.0)
+        )
+        conn = ldap3.Connection(
+            server,
+            user=bind.bind_dn if bind else None,
+            password=bind.password.reveal() if bind else None,
+            authentication=ldap3.SIMPLE if bind else ldap3.ANONYMOUS,
+            read_only=True,
+            # A referral could point at a server in another region, and ldap3 would
+            # send the bind credentials along.
+            auto_referrals=False,
+            receive_timeout=self._timeout,
+            raise_exceptions=False,
+        )
+        try:
+            conn.open()
+            if config.start_tls and not server.ssl and not conn.start_tls(read_server_info=False):
+                raise SourceUnavailable(
+                    f"LDAP source {self.name!r}: StartTLS refused "
+                    f"({(conn.result or {}).get('description')})"
+                )
+            if not conn.bind():
+                raise SourceUnavailable(
+                    f"LDAP source {self.name!r}: bind refused ({conn.result.get('description')})"
+                )
+        except LDAPException as exc:
+            _unbind(conn)
+            raise self._unavailable("cannot connect", exc) from exc
+        except SourceUnavailable:
+            _unbind(conn)
+            raise
+        finally:
+            # ldap3's Connection repr prints the password; it is not needed after the bind.
+            conn.password = None
+        return conn
+
+    def _close(self) -> None:
+        conn, self._conn, self._next_cursor = self._conn, None, None
+        if conn is not None:
+            _unbind(conn)
+
+    def _unavailable(self, what: str, exc: LDAPException) -> SourceUnavailable:
+        # ldap3 messages carry socket and TLS reasons; it is never given the password text
+        # in a message, and the password is cleared from the connection after the bind.
+        return SourceUnavailable(f"LDAP source {self.name!r}: {what} ({type(exc).__name__}: {exc})")
+
+    def _under_base(self, dn: str) -> bool:
+        """fetch_items must not read outside the configured base, whatever id it is given."""
+        try:
+            entry, base = _dn_key(dn), _dn_key(self._config.base_dn)
+        except LDAPInvalidDnError:
+            return False
+        return len(entry) >= len(base) and entry[len(entry) - len(base) :] == base
+
+    # --- mapping ------------------------------------------------------------------------
+
+    def _record(self, dn: str, raw: _Attributes) -> Contact | Quarantined:
+        attributes = _by_type(raw)
+        uuid = _entry_uuid(attributes)
+        item_id = uuid or dn
+        try:
+            fields = self._fields(attributes)
+            uid = (
+                _first(_texts(attributes, UID))
+                if IdentityKey.UID in self._policy.identity
+                else None
+            )
+            consent = self._consent(attributes)
+        except Unmappable as exc:
+            pseudonym = uuid or "dn-sha256:" + hashlib.sha256(dn.lower().encode()).hexdigest()[:16]
+            return Quarantined(self.name, pseudonym, str(exc))
+        return Contact(self.name, item_id, fields, uid=uid, consent=consent)
+
+    def _fields(self, attributes: _Attributes) -> dict[ContactField, FieldValue]:
+        fields: dict[ContactField, FieldValue] = {}
+        for field in sorted(self._policy.allowed):
+            names = FIELD_ATTRIBUTES.get(field)
+            if names is None:
+                continue  # no inetOrgPerson attribute holds it (nickname, birthday, ...)
+            value = _field_value(field, names, attributes)
+            if value:
+                fields[field] = value
+        return fields
+
+    def _consent(self, attributes: _Attributes) -> frozenset[str] | None:
+        prop = self._policy.consent_property
+        if not prop or prop.lower() not in attributes:
+            return None
+        purposes = {p.strip() for value in _texts(attributes, prop) for p in value.split(",")}
+        purposes.discard("")
+        return frozenset(purposes) if purposes else None
+
+
+def _field_value(
+    field: ContactField, names: tuple[str, ...], attributes: _Attributes
+) -> FieldValue | None:
+    if field is ContactField.FULL_NAME:
+        name = _first(_texts(attributes, "displayName")) or _first(_texts(attributes, "cn"))
+        if not name:
+            raise Unmappable("no displayName or cn to take the full name from")
+        return name
+    if field is ContactField.PHOTO:
+        photos = attributes.get("jpegphoto", [])
+        if not photos:
+            return None
+        if not photos[0].startswith(b"\xff\xd8\xff"):
+            raise Unmappable("jpegPhoto is not a JPEG image")
+        return "data:image/jpeg;base64," + base64.b64encode(photos[0]).decode()
+    texts = [t for name in names for t in _texts(attributes, name)]
+    if field in _FIRST_VALUE:
+        return _first(texts)
+    if field is ContactField.NOTE:
+        return "\n".join(texts) or None
+    if field is ContactField.ADDRESSES:
+        texts = [_adr_from_postal(t) for t in texts]
+    elif field is ContactField.URLS:
+        texts = [t.split(" ", 1)[0] for t in texts]  # "URI label" → URI
+    return tuple(dict.fromkeys(t for t in texts if t)) or None
+
+
+def _adr_from_postal(value: str) -> str:
+    """RFC 4517 PostalAddress ("line $ line", \\24 and \\5C escapes) → vCard ADR, lines in
+    the street component, since the lines carry no structure."""
+    lines = [
+        _POSTAL_ESCAPE.sub(lambda m: "$" if m.group(1) == "24" else "\\", line).strip()
+        for line in value.split("$")
+    ]
+    street = "\n".join(line for line in lines if line)
+    if not street:
+        return ""
+    escaped = (
+        street.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\n", "\\n")
+    )
+    return f";;{escaped};;;;"
+
+
+def _by_type(raw: _Attributes) -> dict[str, list[bytes]]:
+    """Lower-cased attribute type → values; tagged subtypes (cn;lang-de) after the plain one."""
+    grouped: dict[str, list[bytes]] = {}
+    for name in sorted(raw, key=lambda n: ";" in n):
+        grouped.setdefault(name.split(";", 1)[0].lower(), []).extend(raw[name])
+    return grouped
+
+
+def _texts(attributes: _Attributes, name: str) -> list[str]:
+    texts: list[str] = []
+    for value in attributes.get(name.lower(), []):
+        try:
+            text = value.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise Unmappable(f"{name} is not valid UTF-8") from None
+        if text:
+            texts.append(text)
+    return texts
+
+
+def _first(values: list[str]) -> str | None:
+    return values[0] if values else None
+
+
+def _entry_uuid(attributes: _Attributes) -> str | None:
+    values = attributes.get(ENTRY_UUID.lower(), [])
+    try:
+        text = values[0].decode("ascii").lower() if values else ""
+    except UnicodeDecodeError:
+        return None
+    return text if _UUID.fullmatch(text) else None
+
+
+def _entries(conn: Any) -> list[tuple[str, _Attributes]]:
+    """(dn, raw attributes) of the entries in the last response; referrals are skipped."""
+    return [
+        (item["dn"], item.get("raw_attributes") or {})
+        for item in conn.response or []
+        if item.get("type") == "searchResEntry"
+    ]
+
+
+def _dn_key(dn: str) -> list[tuple[str, str]]:
+    return [(attr.lower(), value.lower()) for attr, value, _ in parse_dn(dn)]
+
+
+def _decode_cursor(cursor: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(cursor.encode())
+    except (binascii.Error, ValueError) as exc:
+        raise CursorExpired("not a cursor of this LDAP source") from exc
+
+
+def _unbind(conn: Any) -> None:
+    # Closing a broken connection raises; there is nothing left to release then.
+    with contextlib.suppress(LDAPException):
+        conn.unbind()

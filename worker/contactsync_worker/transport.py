@@ -1,0 +1,161 @@
+"""The one place network clients get their TLS: HTTP clients for file and CardDAV sources,
+TLS settings for LDAP.
+
+Policy (DESIGN §4, encryption in transit):
+
+- TLS is always verified: hostname and chain, TLS 1.2 or newer. A CA bundle from a
+  Secret replaces the system trust store rather than adding to it, so a private
+  directory's CA cannot vouch for public hosts and vice versa.
+- ``http://`` and ``ldap://`` without StartTLS are refused unless the spec says
+  ``allowInsecure`` (development only).
+- A redirect never downgrades: once a client was made for ``https://`` it sends no
+  request over ``http://``, whatever ``allowInsecure`` says; that flag allows a URL the
+  user wrote, not one a server chose.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Generator
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import ldap3
+
+from contactsync_worker.credentials import Redacted
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+MAX_REDIRECTS = 5
+
+
+def _user_agent() -> str:
+    try:
+        version = metadata.version("contactsync")
+    except metadata.PackageNotFoundError:
+        version = "0+unknown"
+    return f"contactsync/{version} (+https://contactsync.dev)"
+
+
+USER_AGENT = _user_agent()
+
+# httpx logs every request URL at INFO; CardDAV hrefs and file URLs can carry names.
+# Quiet it unless someone configured the logger on purpose (level other than NOTSET).
+_httpx_logger = logging.getLogger("httpx")
+if _httpx_logger.level == logging.NOTSET:
+    _httpx_logger.setLevel(logging.WARNING)
+
+
+class InsecureTransportError(ValueError):
+    """A connection would send contacts or credentials in clear text."""
+
+
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer <token>``; the token stays wrapped until the header is set."""
+
+    def __init__(self, token: Redacted) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(token=Redacted)"
+
+
+def tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
+    """A client context that verifies chain and hostname: system CAs, or only ``ca_bundle``."""
+    # create_default_context loads the system store only when no cafile is given.
+    context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def check_http_url(url: str, *, allow_insecure: bool) -> None:
+    """Refuse a URL that is not https://, or http:// without ``allow_insecure``."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "https":
+        return
+    if scheme == "http":
+        if allow_insecure:
+            return
+        raise InsecureTransportError(
+            "http:// sends contacts and credentials in clear text; use https:// "
+            "or set allowInsecure: true (development only)"
+        )
+    raise InsecureTransportError(f"unsupported URL scheme {scheme!r}: use https://")
+
+
+def http_client(
+    url: str,
+    *,
+    allow_insecure: bool,
+    ca_bundle: Path | None,
+    timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+    auth: httpx.Auth | None = None,
+) -> httpx.AsyncClient:
+    """An AsyncClient for ``url``'s server under the transport policy above.
+
+    ``url`` is checked here and decides the redirect rule; the client has no base URL,
+    so callers pass absolute URLs. Close it with ``aclose()`` or ``async with``.
+    """
+    check_http_url(url, allow_insecure=allow_insecure)
+    origin_is_secure = urlsplit(url).scheme.lower() == "https"
+
+    async def refuse_clear_text(request: httpx.Request) -> None:
+        # Runs before every request, redirects included, so a Location: http://...
+        # is refused before anything (the Authorization header above all) is sent.
+        if request.url.scheme == "https":
+            return
+        if origin_is_secure:
+            raise InsecureTransportError(
+                "refused a redirect from https:// to http://: it would send the request "
+                "in clear text"
+            )
+        check_http_url(str(request.url.copy_with(query=None)), allow_insecure=allow_insecure)
+
+    return httpx.AsyncClient(
+        # An SSLContext, not True: httpx would otherwise trust certifi or SSL_CERT_FILE.
+        # The environment still supplies proxies (HTTPS_PROXY, NO_PROXY).
+        verify=tls_context(ca_bundle),
+        timeout=timeout,
+        auth=auth,
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        event_hooks={"request": [refuse_clear_text]},
+    )
+
+
+def ldap_tls(
+    url: str, *, start_tls: bool, allow_insecure: bool, ca_bundle: Path | None
+) -> ldap3.Tls | None:
+    """The ``ldap3.Tls`` for ``url``, or None for clear-text ldap:// that ``allow_insecure``
+    permits.
+
+    ldaps:// and ldap:// with StartTLS verify the server: CERT_REQUIRED, the CA bundle
+    (or the system store) and ldap3's hostname check, which runs whenever validation
+    is required.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("ldap", "ldaps"):
+        raise InsecureTransportError(f"unsupported URL scheme {scheme!r}: use ldaps://")
+    if scheme == "ldap" and not start_tls:
+        if allow_insecure:
+            return None
+        raise InsecureTransportError(
+            "ldap:// sends contacts and credentials in clear text; use ldaps://, "
+            "set startTLS: true, or set allowInsecure: true (development only)"
+        )
+    return ldap3.Tls(
+        validate=ssl.CERT_REQUIRED,
+        ca_certs_file=str(ca_bundle) if ca_bundle else None,
+        # Without SNI a server hosting several names may present the wrong certificate.
+        sni=parts.hostname,
+    )
