@@ -11,59 +11,13 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from contactsync_worker.contracts import (
-    SYNC_WORKFLOW,
-    RegionRunRequest,
-    SyncInput,
-    SyncSummary,
-)
-from contactsync_worker.contracts.spec import RegionConfig
-from tests.servers.process import free_port
+from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest, SyncInput
+from tests.carddav_sync import CORPUS, VCARD, carddav_region, cards, sync, upload_corpus
 from tests.servers.radicale import RadicaleServer
 from tests.servers.temporal import TemporalDevServer
-from tests.worker_env import WorkerFiles, running_worker
+from tests.worker_env import WorkerFiles
 
 pytestmark = [pytest.mark.carddav, pytest.mark.temporal]
-CORPUS = Path(__file__).parents[1] / "corpus" / "vcards"
-VCARD = {"Content-Type": "text/vcard; charset=utf-8"}
-ALLOWED = ["fullName", "emails", "phones", "organization"]
-
-
-def region_config(source_book: str, destination_book: str, **overrides: object) -> RegionConfig:
-    document: dict[str, object] = {
-        "contactSync": "tests/phonebook",
-        "region": {"name": "local"},
-        "sources": [
-            {
-                "name": "team",
-                "region": "local",
-                "carddav": {
-                    "url": source_book,
-                    "allowInsecure": True,
-                    "credentialsSecretRef": {"name": "dav"},
-                },
-            }
-        ],
-        "destinations": [
-            {
-                "name": "phonebook",
-                "region": "local",
-                "carddav": {
-                    "url": destination_book,
-                    "allowInsecure": True,
-                    "credentialsSecretRef": {"name": "dav"},
-                },
-            }
-        ],
-        "fields": ALLOWED,
-        "identity": ["email", "uid"],
-        "consent": {"mode": "NotRequired"},
-        "deletes": {"propagate": True, "maxDeletePercent": 50},
-        "retention": {"removedContacts": "0d", "auditLog": "400d", "workflowHistory": "7d"},
-        "deletionPolicy": "Retain",
-    }
-    document.update(overrides)
-    return RegionConfig.model_validate(document)
 
 
 @pytest.fixture
@@ -73,63 +27,12 @@ async def dav(radicale_server: RadicaleServer) -> AsyncIterator[httpx.AsyncClien
         yield client
 
 
-async def upload_corpus(dav: httpx.AsyncClient, book: str) -> list[str]:
-    """Put every corpus card into the book; returns the names the server accepted."""
-    stored = []
-    for card in sorted(CORPUS.glob("*.vcf")):
-        response = await dav.put(f"{book}{card.name}", content=card.read_bytes(), headers=VCARD)
-        if response.status_code == 201:
-            stored.append(card.name)
-    return stored
-
-
-async def cards(dav: httpx.AsyncClient, book: str) -> dict[str, str]:
-    """href → vCard text of every card in the book."""
-    body = (
-        '<?xml version="1.0"?><C:addressbook-query xmlns:D="DAV:" '
-        'xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/>'
-        "</D:prop></C:addressbook-query>"
-    )
-    response = await dav.request("REPORT", book, content=body, headers={"Depth": "1"})
-    assert response.status_code == 207, response.text
-    hrefs = re.findall(r"<(?:\w+:)?href>([^<]+)</(?:\w+:)?href>", response.text)
-    texts = re.findall(
-        r"<(?:\w+:)?address-data[^>]*>(.*?)</(?:\w+:)?address-data>", response.text, re.S
-    )
-    return dict(zip(hrefs, texts, strict=True))
-
-
 @pytest.fixture
 async def region(
     tmp_path: Path, radicale_server: RadicaleServer, temporal_server: TemporalDevServer
 ) -> AsyncIterator[tuple[WorkerFiles, str, str]]:
-    source_book = radicale_server.create_addressbook()
-    destination_book = radicale_server.create_addressbook()
-    files = WorkerFiles(
-        tmp_path,
-        region_config(source_book, destination_book),
-        task_queue=f"sync-{uuid.uuid4().hex[:8]}",
-        temporal_address=temporal_server.address,
-    )
-    files.add_key("k0001")
-    files.write_secret(
-        "dav", {"username": radicale_server.username, "password": radicale_server.password}
-    )
-    async with running_worker(files, free_port()):
-        yield files, source_book, destination_book
-
-
-async def sync(files: WorkerFiles, client: Client | None = None) -> SyncSummary:
-    client = client or await files.client()
-    request = RegionRunRequest("tests", "phonebook", "local")
-    result: SyncSummary = await client.execute_workflow(
-        SYNC_WORKFLOW,
-        SyncInput(request),
-        id=f"sync-{uuid.uuid4().hex}",
-        task_queue=files.task_queue,
-        result_type=SyncSummary,
-    )
-    return result
+    async with carddav_region(tmp_path, radicale_server, temporal_server) as running:
+        yield running
 
 
 async def test_first_sync_writes_every_valid_card_once_with_only_allowed_fields(
