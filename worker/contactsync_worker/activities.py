@@ -26,11 +26,13 @@ from contactsync_worker.contracts import (
     RemovalsResult,
     RetentionResult,
 )
+from contactsync_worker.credentials import CredentialsError
 from contactsync_worker.destinations import DestinationUnavailable
 from contactsync_worker.engine import pages, removals, subjects
 from contactsync_worker.engine.region import ConfigurationError, Region
 from contactsync_worker.health import BLOCKED_DELETES, SOURCE_ERRORS, SYNCED
 from contactsync_worker.sources import SourceUnavailable
+from contactsync_worker.sources.files import CursorExpired
 from contactsync_worker.store import StoreUnavailable
 from contactsync_worker.transport import InsecureTransportError
 
@@ -58,7 +60,9 @@ class RegionActivities:
         except removals.MassDeleteBlocked as exc:
             BLOCKED_DELETES.inc()
             raise ApplicationError(str(exc), type="MassDeleteBlocked", non_retryable=True) from exc
-        except (ConfigurationError, InsecureTransportError) as exc:
+        except CursorExpired as exc:
+            raise ApplicationError(str(exc), type="CursorExpired", non_retryable=True) from exc
+        except (ConfigurationError, InsecureTransportError, CredentialsError) as exc:
             raise ApplicationError(str(exc), type="ConfigurationError", non_retryable=True) from exc
         except SourceUnavailable as exc:
             raise ApplicationError(str(exc), type="SourceUnavailable") from exc

@@ -59,11 +59,16 @@ WRITE_RETRY = RetryPolicy(
     non_retryable_error_types=["ConfigurationError", "MassDeleteBlocked"],
 )
 PAGE_TIMEOUT = timedelta(minutes=10)
+# A source read again from the start because its cursor expired, at most this often a run.
+MAX_SOURCE_RESTARTS = 3
 
 
 @workflow.defn(name=SYNC_WORKFLOW)
 class ContactSyncWorkflow:
     """One sync run of one region: every source page by page, then removals under the guard."""
+
+    def __init__(self) -> None:
+        self.pages = 0  # pages read in this workflow run (not across continue-as-new)
 
     @workflow.run
     async def run(self, sync: SyncInput) -> SyncSummary:
@@ -76,41 +81,8 @@ class ContactSyncWorkflow:
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=WRITE_RETRY,
         )
-        pages = 0
         for index in range(progress.source_index, len(plan.sources)):
-            source = plan.sources[index]
-            cursor = progress.cursor if index == progress.source_index else None
-            # A full read in several pages: only the whole run tells which items are gone.
-            snapshot = progress.source_is_snapshot if index == progress.source_index else False
-            while True:
-                if pages >= PAGES_PER_RUN or workflow.info().is_continue_as_new_suggested():
-                    here = replace(
-                        progress, source_index=index, cursor=cursor, source_is_snapshot=snapshot
-                    )
-                    workflow.continue_as_new(SyncInput(request, here))
-                try:
-                    page = await workflow.execute_activity(
-                        SYNC_PAGE,
-                        PageInput(request, progress.run_id, source, cursor),
-                        result_type=PageResult,
-                        start_to_close_timeout=PAGE_TIMEOUT,
-                        retry_policy=SOURCE_RETRY,
-                    )
-                except ActivityError:
-                    # The source is unreachable or failing: its step fails, the others go on,
-                    # and nothing is deleted on its account.
-                    progress = replace(progress, failed_sources=(*progress.failed_sources, source))
-                    break
-                pages += 1
-                progress = replace(progress, totals=progress.totals.plus(page.summary))
-                cursor = page.cursor
-                snapshot = snapshot or page.snapshot
-                if page.complete:
-                    if snapshot:
-                        progress = replace(
-                            progress, completed_sources=(*progress.completed_sources, source)
-                        )
-                    break
+            progress = await self._read_source(request, progress, index, plan.sources[index])
         removals = await workflow.execute_activity(
             APPLY_REMOVALS,
             RemovalsInput(request, progress.run_id, progress.completed_sources),
@@ -127,6 +99,57 @@ class ContactSyncWorkflow:
                 non_retryable=True,
             )
         return totals
+
+    async def _read_source(
+        self, request: RegionRunRequest, progress: SyncProgress, index: int, source: str
+    ) -> SyncProgress:
+        """Every page of one source. A full read that set records aside proves nothing about
+        absent ones, so only a clean full read lets removals count on this source."""
+        resumed = index == progress.source_index
+        cursor = progress.cursor if resumed else None
+        snapshot = progress.source_is_snapshot if resumed else False
+        quarantined = progress.source_quarantined if resumed else False
+        restarts = 0
+        while True:
+            if self.pages >= PAGES_PER_RUN or workflow.info().is_continue_as_new_suggested():
+                here = replace(
+                    progress,
+                    source_index=index,
+                    cursor=cursor,
+                    source_is_snapshot=snapshot,
+                    source_quarantined=quarantined,
+                )
+                workflow.continue_as_new(SyncInput(request, here))
+            try:
+                page = await workflow.execute_activity(
+                    SYNC_PAGE,
+                    PageInput(request, progress.run_id, source, cursor),
+                    result_type=PageResult,
+                    start_to_close_timeout=PAGE_TIMEOUT,
+                    retry_policy=SOURCE_RETRY,
+                )
+            except ActivityError as failure:
+                cause = failure.cause
+                expired = isinstance(cause, ApplicationError) and cause.type == "CursorExpired"
+                if expired and restarts < MAX_SOURCE_RESTARTS:
+                    # The source changed under the run (or its paging session is gone):
+                    # read it again from the start.
+                    restarts += 1
+                    cursor, snapshot, quarantined = None, False, False
+                    continue
+                # Unreachable or failing: this source's step fails, the others go on, and
+                # nothing is deleted on its account.
+                return replace(progress, failed_sources=(*progress.failed_sources, source))
+            self.pages += 1
+            progress = replace(progress, totals=progress.totals.plus(page.summary))
+            cursor = page.cursor
+            snapshot = snapshot or page.snapshot
+            quarantined = quarantined or page.summary.quarantined > 0
+            if page.complete:
+                if snapshot and not quarantined:
+                    done = (*progress.completed_sources, source)
+                    progress = replace(progress, completed_sources=done)
+                return replace(progress, cursor=None)
 
 
 @workflow.defn(name=RETENTION_WORKFLOW)

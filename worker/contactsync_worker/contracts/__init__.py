@@ -91,6 +91,7 @@ class SyncProgress:
     completed_sources: tuple[str, ...] = ()
     failed_sources: tuple[str, ...] = ()
     source_is_snapshot: bool = False  # the current source's run so far lists it whole
+    source_quarantined: bool = False  # and set records aside, so absence proves nothing
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,290 @@
+"""PostgreSQL destination: one row per contact, upserted by its stable id.
+
+The table (created if missing) has ``contact_id`` as primary key, one column per canonical
+field (``text``, or ``text[]`` for multi-valued fields; snake_case names such as
+``full_name``), ``uid``, ``content_hash`` and ``updated_at``. A row is rewritten only when
+its content hash changes, so an unchanged contact keeps its ``updated_at`` and costs no
+table churn. A deployment may create the table itself with fewer columns: the adapter
+reads the real columns and reports fields it cannot hold as unsupported, by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import TupleRow
+
+from contactsync_worker.contacts.model import MULTI_VALUED, FieldValue
+from contactsync_worker.contracts import ContactField
+from contactsync_worker.contracts.spec import PostgresDestination as PostgresDestinationSpec
+from contactsync_worker.destinations import (
+    DestinationAdapter,
+    DestinationUnavailable,
+    Record,
+    WriteResult,
+    supported,
+)
+
+CONNECT_TIMEOUT_SECONDS = 10
+_CHUNK = 500
+_TEXT_TYPES = frozenset({"text", "character varying", "character"})
+_TEXT_ARRAYS = frozenset({"_text", "_varchar", "_bpchar"})
+
+
+def column_name(field: ContactField) -> str:
+    """The column a field is stored in: ``fullName`` → ``full_name``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", field.value).lower()
+
+
+COLUMNS: Mapping[ContactField, str] = {f: column_name(f) for f in ContactField}
+
+
+class IncompatibleTable(RuntimeError):
+    """The existing table lacks what every upsert needs (contact_id, content_hash)."""
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What the actual table can hold."""
+
+    fields: frozenset[ContactField]
+    has_uid: bool
+    has_updated_at: bool
+
+
+class PostgresDestination(DestinationAdapter):
+    """Writes merged contacts to ``schema.table``; the table belongs to one ContactSync."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "public",
+        table: str = "contacts",
+        connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
+    ) -> None:
+        self._dsn = dsn
+        self._where = f"{schema}.{table}"  # for messages: names only, never the DSN
+        self._schema = schema
+        self._table_name = table
+        self._table = sql.Identifier(schema, table)
+        self._connect_timeout = connect_timeout
+        self._conn: psycopg.AsyncConnection[TupleRow] | None = None
+        self._layout: _Layout | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_spec(cls, spec: PostgresDestinationSpec, dsn: str) -> PostgresDestination:
+        """From the spec's destination and the DSN read from its Secret."""
+        return cls(dsn, schema=spec.schema_name, table=spec.table)
+
+    def __repr__(self) -> str:
+        return f"PostgresDestination({self._where!r})"
+
+    async def upsert(self, records: list[Record]) -> WriteResult:
+        result = WriteResult()
+        if not records:
+            return result
+        async with self._session() as (conn, layout):
+            statement = self._upsert_statement(layout)
+            rows, unsupported = _rows(records, layout)
+            async with conn.transaction(), conn.cursor() as cursor:
+                await cursor.executemany(statement, rows, returning=True)
+                async for result_set in cursor.results():
+                    # One row per inserted or changed contact; none when the hash matched.
+                    for (inserted,) in await result_set.fetchall():
+                        if inserted:
+                            result.created += 1
+                        else:
+                            result.updated += 1
+        result.unchanged = len(rows) - result.created - result.updated
+        result.unsupported_fields = dict(sorted(unsupported.items()))
+        return result
+
+    async def delete(self, contact_ids: list[str]) -> WriteResult:
+        result = WriteResult()
+        ids = sorted(set(contact_ids))
+        if not ids:
+            return result
+        statement = sql.SQL("DELETE FROM {} WHERE contact_id = ANY(%s)").format(self._table)
+        async with self._session() as (conn, _), conn.transaction():
+            for start in range(0, len(ids), _CHUNK):
+                cursor = await conn.execute(statement, (ids[start : start + _CHUNK],))
+                result.deleted += cursor.rowcount
+        return result
+
+    async def count(self) -> int:
+        async with self._session() as (conn, _):
+            cursor = await conn.execute(sql.SQL("SELECT count(*) FROM {}").format(self._table))
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def aclose(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[tuple[psycopg.AsyncConnection[TupleRow], _Layout]]:
+        """The connection and table layout; connection trouble becomes DestinationUnavailable.
+
+        One session at a time: calls share one connection, and their transactions must
+        not interleave on it.
+        """
+        async with self._lock:
+            try:
+                yield await self._open()
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                raise self._unavailable(exc) from exc
+
+    async def _open(self) -> tuple[psycopg.AsyncConnection[TupleRow], _Layout]:
+        if self._conn is None or self._conn.closed:
+            self._layout = None
+            self._conn = await psycopg.AsyncConnection.connect(
+                self._dsn, autocommit=True, connect_timeout=self._connect_timeout
+            )
+        if self._layout is None:
+            self._layout = await self._ensure_table(self._conn)
+        return self._conn, self._layout
+
+    def _unavailable(self, exc: Exception) -> DestinationUnavailable:
+        conn = self._conn
+        if conn is not None and (conn.closed or conn.broken):
+            self._conn = None
+        # The cause keeps psycopg's detail; this message names only the table.
+        return DestinationUnavailable(
+            f"PostgreSQL destination {self._where} is unavailable ({type(exc).__name__})"
+        )
+
+    async def _ensure_table(self, conn: psycopg.AsyncConnection[TupleRow]) -> _Layout:
+        columns = [
+            sql.SQL("contact_id text PRIMARY KEY"),
+            sql.SQL("uid text"),
+            *(
+                sql.SQL("{} {}").format(
+                    sql.Identifier(COLUMNS[f]), sql.SQL("text[]" if f in MULTI_VALUED else "text")
+                )
+                for f in ContactField
+            ),
+            sql.SQL("content_hash text NOT NULL"),
+            sql.SQL("updated_at timestamptz NOT NULL DEFAULT now()"),
+        ]
+        async with conn.transaction():
+            # Workers of one region may start together; without the lock both CREATEs race.
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._where,))
+            found = await conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self._schema,)
+            )
+            if await found.fetchone() is None:
+                await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(self._schema)))
+            await conn.execute(
+                sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                    self._table, sql.SQL(", ").join(columns)
+                )
+            )
+            cursor = await conn.execute(
+                """SELECT column_name, data_type, udt_name FROM information_schema.columns
+                   WHERE table_schema = %s AND table_name = %s""",
+                (self._schema, self._table_name),
+            )
+            actual = {
+                str(name): (str(dtype), str(udt)) for name, dtype, udt in await cursor.fetchall()
+            }
+        return _layout(actual, self._where)
+
+    def _upsert_statement(self, layout: _Layout) -> sql.Composed:
+        names = ["contact_id", *(["uid"] if layout.has_uid else [])]
+        names += [COLUMNS[f] for f in _ordered(layout.fields)]
+        names.append("content_hash")
+        updates = [n for n in names if n != "contact_id"]
+        stamp = ["updated_at"] if layout.has_updated_at else []
+        return sql.SQL(
+            "INSERT INTO {table} AS t ({columns}) VALUES ({values}) "
+            "ON CONFLICT (contact_id) DO UPDATE SET {updates} "
+            "WHERE t.content_hash IS DISTINCT FROM excluded.content_hash "
+            # xmax is 0 on a freshly inserted row version and set on an updated one.
+            "RETURNING (xmax = 0)"
+        ).format(
+            table=self._table,
+            columns=sql.SQL(", ").join(map(sql.Identifier, [*names, *stamp])),
+            values=sql.SQL(", ").join(
+                [sql.Placeholder()] * len(names) + [sql.SQL("now()")] * len(stamp)
+            ),
+            updates=sql.SQL(", ").join(
+                [sql.SQL("{0} = excluded.{0}").format(sql.Identifier(n)) for n in updates]
+                + [sql.SQL("{} = now()").format(sql.Identifier(n)) for n in stamp]
+            ),
+        )
+
+
+def _layout(actual: Mapping[str, tuple[str, str]], where: str) -> _Layout:
+    for required in ("contact_id", "content_hash"):
+        if required not in actual:
+            raise IncompatibleTable(f"table {where} has no {required} column")
+
+    def holds_text(column: str, multi: bool) -> bool:
+        if column not in actual:
+            return False
+        data_type, udt = actual[column]
+        return udt in _TEXT_ARRAYS if multi else data_type in _TEXT_TYPES
+
+    return _Layout(
+        fields=frozenset(f for f in ContactField if holds_text(COLUMNS[f], f in MULTI_VALUED)),
+        has_uid=holds_text("uid", multi=False),
+        has_updated_at="updated_at" in actual,
+    )
+
+
+def _ordered(fields: frozenset[ContactField]) -> list[ContactField]:
+    return [f for f in ContactField if f in fields]
+
+
+def _rows(records: list[Record], layout: _Layout) -> tuple[list[tuple[object, ...]], Counter[str]]:
+    rows: list[tuple[object, ...]] = []
+    unsupported: Counter[str] = Counter()
+    for record in records:
+        kept, missing = supported(record.fields, layout.fields)
+        unsupported.update(missing)
+        uid = record.uid if layout.has_uid else None
+        if record.uid is not None and not layout.has_uid:
+            unsupported["uid"] += 1
+        values = [_column_value(record.contact_id, f, kept.get(f)) for f in _ordered(layout.fields)]
+        head: list[object] = [record.contact_id, *([uid] if layout.has_uid else [])]
+        rows.append((*head, *values, content_hash(kept, uid)))
+    return rows, unsupported
+
+
+def _column_value(contact_id: str, field: ContactField, value: FieldValue | None) -> object:
+    if value is None:
+        return None
+    if field in MULTI_VALUED:
+        return [value] if isinstance(value, str) else list(value)
+    if isinstance(value, str):
+        return value
+    # Which record and field, never the values: the error may reach logs.
+    raise ValueError(
+        f"contact {contact_id}: field {field} holds several values where the model allows one"
+    )
+
+
+def content_hash(fields: Mapping[ContactField, FieldValue], uid: str | None) -> str:
+    """Hash of what the row holds; a column added later changes it, so rows get refilled."""
+    canonical = json.dumps(
+        {
+            "fields": {str(k): list(v) if isinstance(v, tuple) else v for k, v in fields.items()},
+            "uid": uid,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()

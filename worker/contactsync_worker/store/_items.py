@@ -1,0 +1,190 @@
+"""Queries for what a scope knows about its sources: checkpoints and source items."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from contactsync_worker.store import ItemKey, ItemState, ItemWrite, PseudonymKeyMismatch
+from contactsync_worker.store._sql import Row, Tx, chunks, utc_or_none
+
+
+def item_state(row: Row) -> ItemState:
+    source, item_id, contact_id, content_hash, last_seen_run, removed_at = row
+    return ItemState(
+        source=source,
+        item_id=item_id,
+        contact_id=contact_id,
+        content_hash=content_hash,
+        last_seen_run=last_seen_run,
+        removed_at=utc_or_none(removed_at),
+    )
+
+
+async def check_pseudonym_key(tx: Tx, scope: str, fingerprint: str) -> None:
+    rows = await tx.fetchall(
+        "SELECT value FROM scope_meta WHERE scope = ? AND name = 'pseudonym_key'", (scope,)
+    )
+    if not rows:
+        await tx.execute(
+            "INSERT INTO scope_meta (scope, name, value) VALUES (?, 'pseudonym_key', ?)",
+            (scope, fingerprint),
+        )
+    elif rows[0][0] != fingerprint:
+        raise PseudonymKeyMismatch(
+            f"scope {scope!r} was written with pseudonym key {rows[0][0]}, not {fingerprint}: "
+            "restore that key (a new one would duplicate every known contact)"
+        )
+
+
+async def get_checkpoint(tx: Tx, scope: str, source: str) -> str | None:
+    rows = await tx.fetchall(
+        "SELECT checkpoint FROM checkpoints WHERE scope = ? AND source = ?", (scope, source)
+    )
+    return rows[0][0] if rows else None
+
+
+async def commit_checkpoint(
+    tx: Tx, scope: str, source: str, checkpoint: str | None, now: datetime
+) -> None:
+    if checkpoint is None:
+        await tx.execute("DELETE FROM checkpoints WHERE scope = ? AND source = ?", (scope, source))
+        return
+    await tx.execute(
+        """INSERT INTO checkpoints (scope, source, checkpoint, committed_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (scope, source) DO UPDATE
+           SET checkpoint = excluded.checkpoint, committed_at = excluded.committed_at""",
+        (scope, source, checkpoint, now),
+    )
+
+
+async def get_items(
+    tx: Tx, scope: str, source: str, item_ids: Collection[str]
+) -> dict[str, ItemState]:
+    found: dict[str, ItemState] = {}
+    for chunk in chunks(item_ids):
+        rows = await tx.fetchall(
+            """SELECT source, item_id, contact_id, content_hash, last_seen_run, removed_at
+               FROM items WHERE scope = ? AND source = ? AND item_id IN (?)""",
+            (scope, source, chunk),
+        )
+        found.update((row[1], item_state(row)) for row in rows)
+    return found
+
+
+async def upsert_items(
+    tx: Tx, scope: str, source: str, items: Sequence[ItemWrite], run: str
+) -> None:
+    await tx.executemany(
+        """INSERT INTO items
+             (scope, source, item_id, contact_id, content_hash, last_seen_run, removed_at)
+           VALUES (?, ?, ?, ?, ?, ?, NULL)
+           ON CONFLICT (scope, source, item_id) DO UPDATE
+           SET contact_id = excluded.contact_id, content_hash = excluded.content_hash,
+               last_seen_run = excluded.last_seen_run, removed_at = NULL""",
+        [(scope, source, i.item_id, i.contact_id, i.content_hash, run) for i in items],
+    )
+
+
+async def mark_seen(tx: Tx, scope: str, source: str, item_ids: Collection[str], run: str) -> int:
+    touched = 0
+    for chunk in chunks(item_ids):
+        touched += await tx.execute(
+            """UPDATE items SET last_seen_run = ?, removed_at = NULL
+               WHERE scope = ? AND source = ? AND item_id IN (?)""",
+            (run, scope, source, chunk),
+        )
+    return touched
+
+
+async def unseen_items(
+    tx: Tx, scope: str, source: str, run: str, after: str | None, limit: int
+) -> list[ItemState]:
+    # CAST gives the NULL a type: PostgreSQL cannot infer one for a bare "? IS NULL".
+    rows = await tx.fetchall(
+        """SELECT source, item_id, contact_id, content_hash, last_seen_run, removed_at
+           FROM items
+           WHERE scope = ? AND source = ? AND removed_at IS NULL
+             AND (last_seen_run IS NULL OR last_seen_run <> ?)
+             AND (CAST(? AS TEXT) IS NULL OR item_id > ?)
+           ORDER BY item_id LIMIT ?""",
+        (scope, source, run, after, after, limit),
+    )
+    return [item_state(row) for row in rows]
+
+
+async def mark_removed(
+    tx: Tx, scope: str, source: str, item_ids: Collection[str], now: datetime
+) -> int:
+    touched = 0
+    for chunk in chunks(item_ids):
+        # Only where unset: the grace period runs from the first time an item was missed.
+        touched += await tx.execute(
+            """UPDATE items SET removed_at = ?
+               WHERE scope = ? AND source = ? AND removed_at IS NULL AND item_id IN (?)""",
+            (now, scope, source, chunk),
+        )
+    return touched
+
+
+async def removed_items(
+    tx: Tx,
+    scope: str,
+    cutoff: datetime,
+    source: str | None,
+    after: ItemKey | None,
+    limit: int,
+) -> list[ItemState]:
+    after_source, after_item = (after.source, after.item_id) if after else (None, None)
+    rows = await tx.fetchall(
+        """SELECT source, item_id, contact_id, content_hash, last_seen_run, removed_at
+           FROM items
+           WHERE scope = ? AND removed_at IS NOT NULL AND removed_at <= ?
+             AND (CAST(? AS TEXT) IS NULL OR source = ?)
+             AND (CAST(? AS TEXT) IS NULL OR source > ? OR (source = ? AND item_id > ?))
+           ORDER BY source, item_id LIMIT ?""",
+        (
+            scope,
+            cutoff,
+            source,
+            source,
+            after_source,
+            after_source,
+            after_source,
+            after_item,
+            limit,
+        ),
+    )
+    return [item_state(row) for row in rows]
+
+
+async def forget_items(tx: Tx, scope: str, source: str, item_ids: Collection[str]) -> int:
+    deleted = 0
+    for chunk in chunks(item_ids):
+        deleted += await tx.execute(
+            "DELETE FROM items WHERE scope = ? AND source = ? AND item_id IN (?)",
+            (scope, source, chunk),
+        )
+    return deleted
+
+
+async def contributors(
+    tx: Tx, scope: str, contact_ids: Collection[str]
+) -> dict[str, list[ItemState]]:
+    found: dict[str, list[ItemState]] = {}
+    for item in await items_of_contacts(tx, scope, contact_ids):
+        found.setdefault(item.contact_id, []).append(item)
+    return found
+
+
+async def items_of_contacts(tx: Tx, scope: str, contact_ids: Collection[str]) -> list[ItemState]:
+    items: list[ItemState] = []
+    for chunk in chunks(contact_ids):
+        rows = await tx.fetchall(
+            """SELECT source, item_id, contact_id, content_hash, last_seen_run, removed_at
+               FROM items WHERE scope = ? AND contact_id IN (?)
+               ORDER BY contact_id, source, item_id""",
+            (scope, chunk),
+        )
+        items += [item_state(row) for row in rows]
+    return items

@@ -1,0 +1,141 @@
+"""The state store in a region's PostgreSQL database (psycopg 3, async).
+
+Tables live in their own schema (default ``contactsync``), created on first use. One
+connection per store, one transaction at a time on it: activities of one worker queue
+briefly, and several workers (or stores) use several connections. Appenders to the same
+audit chain serialize on the chain head row (``SELECT … FOR UPDATE``). A broken connection
+is dropped and the next call reconnects; connection and server trouble surfaces as
+:class:`~contactsync_worker.store.StoreUnavailable`, never with the DSN in the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import TupleRow
+
+from contactsync_worker.store import StoreUnavailable
+from contactsync_worker.store._base import Clock, SqlStore, system_clock
+from contactsync_worker.store._schema import POSTGRES, migrate
+from contactsync_worker.store._sql import Param, Params, Row, expand
+
+DEFAULT_SCHEMA = "contactsync"
+# Serializes schema creation and migration across every worker on the database.
+_MIGRATION_LOCK = 0x636F6E7453796E63  # "contSync"
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+class _PgTx:
+    locks_rows = True  # the chain head is read with SELECT … FOR UPDATE
+
+    def __init__(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
+        self._conn = conn
+
+    async def execute(self, query: str, params: Params = ()) -> int:
+        text, flat = expand(query, params, "%s")
+        # Without parameters psycopg leaves the text alone (DDL with "$$" bodies).
+        cursor = await self._conn.execute(text, flat or None)
+        return cursor.rowcount
+
+    async def executemany(self, query: str, rows: Sequence[Sequence[Param]]) -> None:
+        if not rows:
+            return
+        text, _ = expand(query, rows[0], "%s")  # rows hold no lists: one shape for all
+        async with self._conn.cursor() as cursor:
+            await cursor.executemany(text, rows)
+
+    async def fetchall(self, query: str, params: Params = ()) -> list[Row]:
+        text, flat = expand(query, params, "%s")
+        cursor = await self._conn.execute(text, flat or None)
+        return await cursor.fetchall()
+
+
+class PostgresStore(SqlStore):
+    """A :class:`~contactsync_worker.store.StateStore` in one schema of a PostgreSQL database."""
+
+    def __init__(
+        self, dsn: str, *, schema: str = DEFAULT_SCHEMA, clock: Clock = system_clock
+    ) -> None:
+        super().__init__(clock)
+        self._dsn = dsn
+        self._schema = schema
+        self._conn: psycopg.AsyncConnection[TupleRow] | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore(schema={self._schema!r})"  # never the DSN: it holds a password
+
+    @classmethod
+    async def open(
+        cls, dsn: str, *, schema: str = DEFAULT_SCHEMA, clock: Clock = system_clock
+    ) -> PostgresStore:
+        """Connect, create the schema and tables if missing, and migrate."""
+        store = cls(dsn, schema=schema, clock=clock)
+        async with store._lock:
+            await store._connection()
+        return store
+
+    async def aclose(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    async def _connection(self) -> psycopg.AsyncConnection[TupleRow]:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+            )
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(
+                f"cannot connect to the PostgreSQL state store ({type(exc).__name__})"
+            ) from exc
+        try:
+            await self._prepare(conn)
+        except psycopg.OperationalError as exc:
+            await conn.close()
+            raise StoreUnavailable(
+                f"the PostgreSQL state store is unavailable ({type(exc).__name__})"
+            ) from exc
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    async def _prepare(self, conn: psycopg.AsyncConnection[TupleRow]) -> None:
+        schema = sql.Identifier(self._schema)
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            exists = await conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self._schema,)
+            )
+            # Checked first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even
+            # when a DBA made the schema beforehand.
+            if await exists.fetchone() is None:
+                await conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
+            # Session-wide (survives the commit), so every query finds the tables unqualified.
+            await conn.execute(sql.SQL("SET search_path TO {}").format(schema))
+            await migrate(_PgTx(conn), POSTGRES, self._clock())
+
+    @asynccontextmanager
+    async def _transaction(self, *, write: bool) -> AsyncIterator[_PgTx]:
+        # PostgreSQL takes row locks as statements need them (FOR UPDATE on the chain head),
+        # so read and write transactions begin alike.
+        async with self._lock:
+            conn = await self._connection()
+            try:
+                async with conn.transaction():
+                    yield _PgTx(conn)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if conn.closed or conn.broken:
+                    self._conn = None
+                    await conn.close()
+                raise StoreUnavailable(
+                    f"the PostgreSQL state store is unavailable ({type(exc).__name__})"
+                ) from exc
