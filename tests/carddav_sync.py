@@ -92,16 +92,21 @@ async def carddav_region(
     tmp_path: Path,
     radicale: RadicaleServer,
     temporal: TemporalDevServer,
+    extra_env: dict[str, str] | None = None,
+    source_book: str | None = None,
+    destination_book: str | None = None,
     **config: Any,
 ) -> AsyncIterator[tuple[WorkerFiles, str, str]]:
-    """A running worker syncing a fresh source book into a fresh destination book."""
-    source_book = radicale.create_addressbook()
-    destination_book = radicale.create_addressbook()
+    """A running worker syncing a source book into a destination book (fresh ones unless
+    given). The worker's state lives under ``tmp_path``: a second worker there remembers."""
+    source_book = source_book or radicale.create_addressbook()
+    destination_book = destination_book or radicale.create_addressbook()
     files = WorkerFiles(
         tmp_path,
         region_config(source_book, destination_book, **config),
         task_queue=f"sync-{uuid.uuid4().hex[:8]}",
         temporal_address=temporal.address,
+        extra_env=extra_env or {},
     )
     files.add_key("k0001")
     files.write_secret("dav", {"username": radicale.username, "password": radicale.password})
@@ -120,3 +125,18 @@ async def sync(files: WorkerFiles, client: Client | None = None) -> SyncSummary:
         result_type=SyncSummary,
     )
     return result
+
+
+def vcard(uid: str, name: str, email: str, consent: str | None = None) -> bytes:
+    """A plain vCard 3.0, for tests that need many or specific cards."""
+    lines = [
+        "BEGIN:VCARD",
+        "VERSION:3.0",
+        f"UID:{uid}",
+        f"FN:{name}",
+        f"N:{name};;;;",
+        f"EMAIL:{email}",
+    ]
+    if consent is not None:
+        lines.append(f"X-CONSENT:{consent}")
+    return ("\r\n".join([*lines, "END:VCARD"]) + "\r\n").encode()

@@ -8,10 +8,11 @@ import base64
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from temporalio.client import Client
 
 from contactsync_worker.codec import data_converter
@@ -31,6 +32,7 @@ class WorkerFiles:
     task_queue: str
     temporal_address: str
     temporal_namespace: str = "default"
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def keys_dir(self) -> Path:
@@ -47,8 +49,12 @@ class WorkerFiles:
             (directory / key).write_text(value)
 
     def add_key(self, key_id: str) -> None:
+        """A new random key, unless the region already has one of that id (its pseudonyms
+        and histories depend on it)."""
         self.keys_dir.mkdir(parents=True, exist_ok=True)
-        (self.keys_dir / key_id).write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+        path = self.keys_dir / key_id
+        if not path.exists():
+            path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
 
     def keyring(self) -> Keyring:
         return Keyring.from_directory(self.keys_dir)
@@ -67,6 +73,7 @@ class WorkerFiles:
             runtime.ENV_METRICS_PORT: str(metrics_port),
             runtime.ENV_TEMPORAL_ADDRESS: self.temporal_address,
             runtime.ENV_TEMPORAL_NAMESPACE: self.temporal_namespace,
+            **self.extra_env,
         }
         return settings_from_env(env)
 
@@ -80,11 +87,29 @@ class WorkerFiles:
 
 @asynccontextmanager
 async def running_worker(files: WorkerFiles, metrics_port: int) -> AsyncIterator[asyncio.Task[Any]]:
-    """The worker's own ``run`` in a task of this event loop; stopped as SIGTERM would."""
+    """The worker's own ``run`` in a task of this event loop, ready before the body runs;
+    stopped as SIGTERM would. A worker that fails to start fails the test at once."""
     stop = asyncio.Event()
     task = asyncio.create_task(run(files.settings(metrics_port), stop, handle_signals=False))
+    await _ready(task, metrics_port)
     try:
         yield task
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=60)
+
+
+async def _ready(task: asyncio.Task[Any], port: int, within: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while asyncio.get_running_loop().time() < deadline:
+            if task.done():
+                task.result()  # raises what stopped the worker
+                raise AssertionError("the worker stopped before it was ready")
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"the worker was not ready within {within}s")

@@ -42,8 +42,12 @@ T = TypeVar("T")
 class RegionActivities:
     """Activities bound to this worker's region; the worker registers ``all()``."""
 
-    def __init__(self, region: Region) -> None:
+    def __init__(
+        self, region: Region, source_attempts: int = 8, source_retry_seconds: float = 2.0
+    ) -> None:
         self.region = region
+        self.source_attempts = source_attempts
+        self.source_retry_seconds = source_retry_seconds
 
     def _check(self, request: RegionRunRequest) -> None:
         expected = f"{request.namespace}/{request.contact_sync}/{request.region}"
@@ -78,6 +82,8 @@ class RegionActivities:
         return RegionPlan(
             sources=tuple(s.name for s in config.sources),
             destinations=tuple(d.name for d in config.destinations),
+            source_attempts=self.source_attempts,
+            source_retry_seconds=self.source_retry_seconds,
         )
 
     @activity.defn(name=workflows.SYNC_PAGE)

@@ -99,7 +99,9 @@ async def run(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=RegionActivities(region).all(),
+        activities=RegionActivities(
+            region, settings.source_attempts, settings.source_retry_seconds
+        ).all(),
         graceful_shutdown_timeout=SHUTDOWN_GRACE,
         identity=f"contactsync-worker/{settings.region}",
     )

@@ -29,6 +29,8 @@ class WorkerSettings:
     temporal_namespace: str
     temporal_tls_dir: Path | None = None
     temporal_api_key_file: Path | None = None
+    source_attempts: int = 8
+    source_retry_seconds: float = 2.0
 
     @property
     def scope(self) -> str:
@@ -77,4 +79,6 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> WorkerSettings:
         temporal_namespace=env.get(runtime.ENV_TEMPORAL_NAMESPACE, "default"),
         temporal_tls_dir=_optional_path(env, runtime.ENV_TEMPORAL_TLS_DIR),
         temporal_api_key_file=_optional_path(env, runtime.ENV_TEMPORAL_API_KEY_FILE),
+        source_attempts=int(env.get("CONTACTSYNC_SOURCE_ATTEMPTS") or 8),
+        source_retry_seconds=float(env.get("CONTACTSYNC_SOURCE_RETRY_SECONDS") or 2.0),
     )

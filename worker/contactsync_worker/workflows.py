@@ -44,14 +44,19 @@ PURGE_REGION = "purge_region"
 
 # Pages per workflow run before continue-as-new: history grows by a few events a page.
 PAGES_PER_RUN = 200
-# A source that stays unreachable for this long fails its step; nothing is deleted for it.
-SOURCE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=2),
-    maximum_attempts=8,
-    non_retryable_error_types=["ConfigurationError", "InsecureTransport"],
-)
+
+
+def source_retry(plan: RegionPlan) -> RetryPolicy:
+    """A source that stays unreachable this long fails its step; nothing is deleted for it."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=plan.source_retry_seconds),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(minutes=2),
+        maximum_attempts=plan.source_attempts,
+        non_retryable_error_types=["ConfigurationError", "CursorExpired"],
+    )
+
+
 WRITE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=2),
@@ -82,7 +87,7 @@ class ContactSyncWorkflow:
             retry_policy=WRITE_RETRY,
         )
         for index in range(progress.source_index, len(plan.sources)):
-            progress = await self._read_source(request, progress, index, plan.sources[index])
+            progress = await self._read_source(plan, request, progress, index)
         removals = await workflow.execute_activity(
             APPLY_REMOVALS,
             RemovalsInput(request, progress.run_id, progress.completed_sources),
@@ -101,10 +106,11 @@ class ContactSyncWorkflow:
         return totals
 
     async def _read_source(
-        self, request: RegionRunRequest, progress: SyncProgress, index: int, source: str
+        self, plan: RegionPlan, request: RegionRunRequest, progress: SyncProgress, index: int
     ) -> SyncProgress:
         """Every page of one source. A full read that set records aside proves nothing about
         absent ones, so only a clean full read lets removals count on this source."""
+        source = plan.sources[index]
         resumed = index == progress.source_index
         cursor = progress.cursor if resumed else None
         snapshot = progress.source_is_snapshot if resumed else False
@@ -126,7 +132,7 @@ class ContactSyncWorkflow:
                     PageInput(request, progress.run_id, source, cursor),
                     result_type=PageResult,
                     start_to_close_timeout=PAGE_TIMEOUT,
-                    retry_policy=SOURCE_RETRY,
+                    retry_policy=source_retry(plan),
                 )
             except ActivityError as failure:
                 cause = failure.cause

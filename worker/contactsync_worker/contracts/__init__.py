@@ -108,6 +108,9 @@ class RegionPlan:
 
     sources: tuple[str, ...]
     destinations: tuple[str, ...]
+    # How hard to try an unreachable source before its step fails (worker settings).
+    source_attempts: int = 8
+    source_retry_seconds: float = 2.0
 
 
 @dataclass(frozen=True)

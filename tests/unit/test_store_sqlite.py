@@ -1,0 +1,335 @@
+"""The state store keeps sync state per scope, without contact content, on SQLite.
+
+The test bodies are shared: ``tests/integration/test_store_postgres.py`` runs the same
+classes against PostgreSQL by overriding the ``harness`` fixture, so both stores are held
+to one behaviour.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from contactsync_worker.audit import AuditEvent
+from contactsync_worker.pseudonym import Pseudonymizer
+from contactsync_worker.store import (
+    ItemKey,
+    ItemWrite,
+    PseudonymKeyMismatch,
+    StateStore,
+    WrittenRef,
+)
+from contactsync_worker.store.sqlite import SqliteStore
+
+SCOPE = "sales/crm-to-phonebook/eu-central-1"
+OTHER_SCOPE = "sales/crm-to-phonebook/us-east-1"
+
+
+class FakeClock:
+    """A clock the test moves by hand, so grace periods and retention are exact."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+class StoreHarness(Protocol):
+    """Opens stores on one test database and reaches under them to tamper."""
+
+    async def open(self, clock: FakeClock) -> StateStore: ...
+
+    async def execute(self, statement: str, params: Sequence[str | None] = ()) -> None:
+        """Run raw SQL (``?`` placeholders) as the database owner: an attacker, for audit tests."""
+        ...
+
+    async def rows(self, query: str) -> list[tuple[object, ...]]:
+        """Read raw rows, to check what the database itself holds."""
+        ...
+
+    async def allow_audit_updates(self) -> None:
+        """Drop the append-only trigger, as an attacker with DDL rights could."""
+        ...
+
+
+class SqliteHarness:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.opened: list[SqliteStore] = []
+
+    async def open(self, clock: FakeClock) -> StateStore:
+        store = await SqliteStore.open(self.path, clock=clock)
+        self.opened.append(store)
+        return store
+
+    async def execute(self, statement: str, params: Sequence[str | None] = ()) -> None:
+        await self.rows(statement, params)
+
+    async def rows(self, query: str, params: Sequence[str | None] = ()) -> list[tuple[object, ...]]:
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            return conn.execute(query, params).fetchall()
+        finally:
+            conn.close()
+
+    async def allow_audit_updates(self) -> None:
+        await self.execute("DROP TRIGGER audit_log_append_only")
+
+    async def close(self) -> None:
+        for store in self.opened:
+            await store.aclose()
+
+
+class StoreCase:
+    """Fixtures every store test uses; subclasses pick the database via ``harness``."""
+
+    @pytest.fixture
+    async def harness(self, tmp_path: Path) -> AsyncIterator[StoreHarness]:
+        harness = SqliteHarness(tmp_path / "state.db")
+        yield harness
+        await harness.close()
+
+    @pytest.fixture
+    def clock(self) -> FakeClock:
+        return FakeClock()
+
+    @pytest.fixture
+    async def store(self, harness: StoreHarness, clock: FakeClock) -> StateStore:
+        return await harness.open(clock)
+
+
+def writes(*triples: tuple[str, str, str]) -> list[ItemWrite]:
+    return [ItemWrite(item_id, contact_id, digest) for item_id, contact_id, digest in triples]
+
+
+class TestStateStore(StoreCase):
+    async def test_checkpoint_round_trips_per_source_and_scope(self, store: StateStore) -> None:
+        assert await store.get_checkpoint(SCOPE, "hr") is None
+
+        await store.commit_checkpoint(SCOPE, "hr", "token-1")
+        await store.commit_checkpoint(SCOPE, "hr", "token-2")
+        await store.commit_checkpoint(SCOPE, "sales", "s-1")
+
+        assert await store.get_checkpoint(SCOPE, "hr") == "token-2"
+        assert await store.get_checkpoint(SCOPE, "sales") == "s-1"
+        assert await store.get_checkpoint(OTHER_SCOPE, "hr") is None
+
+    async def test_clearing_a_checkpoint_forces_a_full_read(self, store: StateStore) -> None:
+        await store.commit_checkpoint(SCOPE, "hr", "token-1")
+        await store.commit_checkpoint(SCOPE, "hr", None)
+        assert await store.get_checkpoint(SCOPE, "hr") is None
+
+    async def test_items_round_trip_and_upsert_overwrites(self, store: StateStore) -> None:
+        await store.upsert_items(SCOPE, "hr", writes(("a", "c1", "h1"), ("b", "c2", "h2")), "r1")
+        await store.upsert_items(SCOPE, "hr", writes(("b", "c2", "h2-new")), "r2")
+
+        items = await store.get_items(SCOPE, "hr", ["a", "b", "missing"])
+
+        assert sorted(items) == ["a", "b"]
+        assert (items["a"].contact_id, items["a"].content_hash) == ("c1", "h1")
+        assert (items["b"].content_hash, items["b"].last_seen_run) == ("h2-new", "r2")
+        assert items["a"].removed_at is None
+        assert await store.get_items(SCOPE, "sales", ["a"]) == {}
+
+    async def test_a_page_larger_than_one_in_list_round_trips(self, store: StateStore) -> None:
+        ids = [f"item-{n:05d}" for n in range(1234)]
+        await store.upsert_items(SCOPE, "hr", [ItemWrite(i, f"c-{i}", "h") for i in ids], "r1")
+
+        assert len(await store.get_items(SCOPE, "hr", ids)) == 1234
+        assert await store.mark_seen(SCOPE, "hr", ids, "r2") == 1234
+        assert await store.forget_items(SCOPE, "hr", ids) == 1234
+
+    async def test_unseen_lists_only_items_the_run_missed(self, store: StateStore) -> None:
+        await store.upsert_items(
+            SCOPE, "hr", writes(("a", "c1", "h"), ("b", "c2", "h"), ("c", "c3", "h")), "r1"
+        )
+        await store.upsert_items(SCOPE, "hr", writes(("d", "c4", "h")), "r2")
+        await store.mark_seen(SCOPE, "hr", ["a"], "r2")
+
+        unseen = await store.unseen_items(SCOPE, "hr", "r2")
+
+        assert [i.item_id for i in unseen] == ["b", "c"]
+        assert await store.unseen_items(SCOPE, "other-source", "r2") == []
+
+    async def test_unseen_pages_by_item_id(self, store: StateStore) -> None:
+        ids = [f"i{n}" for n in range(5)]
+        await store.upsert_items(SCOPE, "hr", [ItemWrite(i, i, "h") for i in ids], "r1")
+
+        first = await store.unseen_items(SCOPE, "hr", "r2", limit=2)
+        rest = await store.unseen_items(SCOPE, "hr", "r2", after=first[-1].item_id, limit=10)
+
+        assert [i.item_id for i in first + rest] == ids
+
+    async def test_removed_items_wait_out_the_grace_period(
+        self, store: StateStore, clock: FakeClock
+    ) -> None:
+        await store.upsert_items(SCOPE, "hr", writes(("a", "c1", "h"), ("b", "c2", "h")), "r1")
+        assert await store.mark_removed(SCOPE, "hr", ["a"]) == 1
+        clock.advance(timedelta(days=2))
+        # Marking again must not restart the grace period.
+        assert await store.mark_removed(SCOPE, "hr", ["a", "b"]) == 1
+
+        removed = await store.removed_items(SCOPE, timedelta(days=1))
+
+        assert [i.item_id for i in removed] == ["a"]
+        assert removed[0].removed_at == clock.now - timedelta(days=2)
+        assert [i.item_id for i in await store.removed_items(SCOPE, timedelta(0))] == ["a", "b"]
+        assert await store.unseen_items(SCOPE, "hr", "r2") == []
+
+    async def test_removed_items_filter_by_source_and_page(self, store: StateStore) -> None:
+        for source in ("hr", "sales"):
+            await store.upsert_items(
+                SCOPE, source, writes(("a", "c1", "h"), ("b", "c2", "h")), "r1"
+            )
+            await store.mark_removed(SCOPE, source, ["a", "b"])
+
+        first = await store.removed_items(SCOPE, timedelta(0), limit=3)
+        after = ItemKey(first[-1].source, first[-1].item_id)
+        rest = await store.removed_items(SCOPE, timedelta(0), after=after)
+        only_sales = await store.removed_items(SCOPE, timedelta(0), source="sales")
+
+        assert [(i.source, i.item_id) for i in first + rest] == [
+            ("hr", "a"),
+            ("hr", "b"),
+            ("sales", "a"),
+            ("sales", "b"),
+        ]
+        assert {i.source for i in only_sales} == {"sales"}
+
+    async def test_an_item_seen_again_is_no_longer_removed(self, store: StateStore) -> None:
+        await store.upsert_items(SCOPE, "hr", writes(("a", "c1", "h"), ("b", "c2", "h")), "r1")
+        await store.mark_removed(SCOPE, "hr", ["a", "b"])
+
+        await store.mark_seen(SCOPE, "hr", ["a"], "r2")
+        await store.upsert_items(SCOPE, "hr", writes(("b", "c2", "h2")), "r2")
+
+        assert await store.removed_items(SCOPE, timedelta(0)) == []
+
+    async def test_forget_items_and_contributors(self, store: StateStore) -> None:
+        await store.upsert_items(SCOPE, "hr", writes(("a", "c1", "h"), ("b", "c2", "h")), "r1")
+        await store.upsert_items(SCOPE, "sales", writes(("x", "c1", "h")), "r1")
+        await store.mark_removed(SCOPE, "sales", ["x"])
+
+        contributors = await store.contributors(SCOPE, ["c1", "c2", "none"])
+
+        assert {
+            cid: [(i.source, i.item_id) for i in items] for cid, items in contributors.items()
+        } == {
+            "c1": [("hr", "a"), ("sales", "x")],
+            "c2": [("hr", "b")],
+        }
+        assert contributors["c1"][1].removed_at is not None
+        assert await store.forget_items(SCOPE, "hr", ["a", "zzz"]) == 1
+        assert [i.item_id for i in (await store.contributors(SCOPE, ["c1"]))["c1"]] == ["x"]
+
+    async def test_identities_bind_look_up_and_rebind_on_merge(self, store: StateStore) -> None:
+        await store.bind_identities(SCOPE, {"p-mail": "c1", "p-uid": "c1", "p-other": "c2"})
+        await store.upsert_items(SCOPE, "hr", writes(("a", "c1", "h"), ("b", "c2", "h")), "r1")
+
+        assert await store.lookup_identities(SCOPE, ["p-mail", "p-other", "p-none"]) == {
+            "p-mail": "c1",
+            "p-other": "c2",
+        }
+        assert await store.rebind_contacts(SCOPE, ["c2"], "c1") == 1
+
+        assert await store.identities_of(SCOPE, ["c1", "c2"]) == {
+            "c1": ["p-mail", "p-other", "p-uid"]
+        }
+        assert sorted((await store.contributors(SCOPE, ["c1"]))["c1"], key=str) == sorted(
+            (await store.get_items(SCOPE, "hr", ["a", "b"])).values(), key=str
+        )
+
+    async def test_binding_moves_an_identity_and_unbinding_drops_it(
+        self, store: StateStore
+    ) -> None:
+        await store.bind_identities(SCOPE, {"p1": "c1"})
+        await store.bind_identities(SCOPE, {"p1": "c2"})
+        assert await store.lookup_identities(SCOPE, ["p1"]) == {"p1": "c2"}
+
+        assert await store.unbind_identities(SCOPE, ["p1"]) == 1
+        assert await store.lookup_identities(SCOPE, ["p1"]) == {}
+
+    async def test_written_hashes_list_count_and_forget(self, store: StateStore) -> None:
+        await store.record_written(SCOPE, "phonebook", {"c1": "h1", "c2": "h2", "c3": "h3"})
+        await store.record_written(SCOPE, "phonebook", {"c2": "h2-new"})
+        await store.record_written(SCOPE, "archive", {"c1": "h1"})
+
+        assert await store.written_hashes(SCOPE, "phonebook", ["c1", "c2", "c9"]) == {
+            "c1": "h1",
+            "c2": "h2-new",
+        }
+        assert await store.count_written(SCOPE, "phonebook") == 3
+        assert await store.written_ids(SCOPE, "phonebook", limit=2) == ["c1", "c2"]
+        assert await store.written_ids(SCOPE, "phonebook", after="c2") == ["c3"]
+        assert await store.forget_written(SCOPE, "phonebook", ["c1", "c3"]) == 2
+        assert await store.written_ids(SCOPE, "phonebook") == ["c2"]
+        assert await store.count_written(SCOPE, "archive") == 1
+        assert await store.count_written(OTHER_SCOPE, "phonebook") == 0
+
+    async def test_erasure_removes_every_row_of_the_subject_and_only_those(
+        self, store: StateStore
+    ) -> None:
+        keys = Pseudonymizer(b"k" * 32)
+        erika, uid, max_ = keys.identities(
+            ["email:erika@example.org", "uid:erika-1", "email:max@example.org"]
+        )
+        for scope in (SCOPE, OTHER_SCOPE):
+            await store.bind_identities(scope, {erika: "c-erika", uid: "c-erika", max_: "c-max"})
+            await store.upsert_items(
+                scope, "hr", writes(("e", "c-erika", "h"), ("m", "c-max", "h")), "r1"
+            )
+            await store.upsert_items(scope, "sales", writes(("e2", "c-erika", "h")), "r1")
+            await store.record_written(scope, "phonebook", {"c-erika": "h", "c-max": "h"})
+        await store.append_audit(SCOPE, [AuditEvent("created", subject=keys.subject("c-erika"))])
+
+        found = await store.find_subject(SCOPE, [keys.identity("email:erika@example.org")])
+        erased = await store.erase_subject(SCOPE, [erika])
+
+        assert found == erased
+        assert erased.contact_ids == ("c-erika",)
+        assert erased.identities == tuple(sorted([erika, uid]))
+        assert [(i.source, i.item_id) for i in erased.items] == [("hr", "e"), ("sales", "e2")]
+        assert erased.written == (WrittenRef("phonebook", "c-erika"),)
+        assert (await store.find_subject(SCOPE, [erika, uid])).empty
+        assert await store.lookup_identities(SCOPE, [erika, uid, max_]) == {max_: "c-max"}
+        assert await store.contributors(SCOPE, ["c-erika"]) == {}
+        assert await store.written_ids(SCOPE, "phonebook") == ["c-max"]
+        # The other scope is another ContactSync: its rows are its own erasure to make.
+        assert (await store.find_subject(OTHER_SCOPE, [erika])).contact_ids == ("c-erika",)
+        # The audit record names a pseudonym only, so the chain survives the erasure.
+        assert (await store.audit_records(SCOPE))[0].subject == keys.subject("c-erika")
+
+    async def test_erasing_an_unknown_subject_changes_nothing(self, store: StateStore) -> None:
+        await store.bind_identities(SCOPE, {"p1": "c1"})
+        assert (await store.erase_subject(SCOPE, ["p-unknown"])).empty
+        assert await store.lookup_identities(SCOPE, ["p1"]) == {"p1": "c1"}
+
+    async def test_a_changed_pseudonym_key_is_refused(self, store: StateStore) -> None:
+        old, new = Pseudonymizer(b"a" * 32), Pseudonymizer(b"b" * 32)
+        await store.check_pseudonym_key(SCOPE, old.fingerprint)
+        await store.check_pseudonym_key(SCOPE, old.fingerprint)
+        await store.check_pseudonym_key(OTHER_SCOPE, new.fingerprint)
+
+        with pytest.raises(PseudonymKeyMismatch, match="restore that key"):
+            await store.check_pseudonym_key(SCOPE, new.fingerprint)
+
+    async def test_reopening_keeps_state_and_migrates_once(
+        self, harness: StoreHarness, clock: FakeClock
+    ) -> None:
+        first = await harness.open(clock)
+        await first.commit_checkpoint(SCOPE, "hr", "t1")
+        await first.aclose()
+
+        second = await harness.open(clock)
+
+        assert await second.get_checkpoint(SCOPE, "hr") == "t1"
+        assert await harness.rows("SELECT version FROM schema_migrations") == [(1,)]
