@@ -95,6 +95,7 @@ async def carddav_region(
     extra_env: dict[str, str] | None = None,
     source_book: str | None = None,
     destination_book: str | None = None,
+    task_queue: str | None = None,
     **config: Any,
 ) -> AsyncIterator[tuple[WorkerFiles, str, str]]:
     """A running worker syncing a source book into a destination book (fresh ones unless
@@ -104,7 +105,7 @@ async def carddav_region(
     files = WorkerFiles(
         tmp_path,
         region_config(source_book, destination_book, **config),
-        task_queue=f"sync-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue or f"sync-{uuid.uuid4().hex[:8]}",
         temporal_address=temporal.address,
         extra_env=extra_env or {},
     )

@@ -108,7 +108,61 @@ def build_parser() -> argparse.ArgumentParser:
     )
     operator.add_argument("--verbose", action="store_true", help="debug logging")
     commands.add_parser("worker", help="run a region's Temporal worker (configured by environment)")
+    audit = commands.add_parser("audit", help="the region's tamper-evident audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_commands.add_parser(
+        "verify", help="verify the hash chain (in a worker pod, or of a local SQLite state file)"
+    )
+    verify.add_argument(
+        "--sqlite", type=Path, help="a local state file instead of the worker's store"
+    )
+    verify.add_argument("--scope", help="namespace/name/region, with --sqlite")
+    erase = commands.add_parser("erase", help="erase one data subject (by email or uid)")
+    erase.add_argument("--email")
+    erase.add_argument("--uid")
+    erase.add_argument("--contactsync", required=True, metavar="NAMESPACE/NAME")
+    erase.add_argument("--region", required=True)
+    erase.add_argument("--temporal-address", default="localhost:7233")
+    erase.add_argument("--temporal-namespace", default="default")
+    erase.add_argument("--keys-dir", type=Path, required=True, help="the region's payload keys")
     return parser
+
+
+def _audit_verify(sqlite: Path | None, scope: str | None) -> int:
+    from contactsync_worker import commands
+
+    if sqlite is not None:
+        if not scope:
+            print("contactsync audit verify: --sqlite needs --scope", file=sys.stderr)
+            return EXIT_INVALID
+        ok, words = asyncio.run(commands.verify_sqlite(sqlite, scope))
+    else:
+        ok, words = asyncio.run(commands.verify_from_env())
+    print(words, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from contactsync_worker import commands
+    from contactsync_worker.contracts import RegionRunRequest
+
+    namespace, _, name = args.contactsync.partition("/")
+    target = commands.ErasureTarget(
+        args.temporal_address,
+        args.temporal_namespace,
+        args.keys_dir,
+        RegionRunRequest(namespace, name, args.region),
+    )
+    try:
+        result = asyncio.run(commands.erase(target, args.email, args.uid))
+    except ValueError as exc:
+        print(f"contactsync erase: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(
+        f"erased {result.contacts_erased} contact(s); "
+        f"{result.destination_deletes} deletion(s) in destinations"
+    )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,6 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "operator":
         return _operator(args.liveness, args.standalone, args.verbose)
+    if args.command == "audit":
+        return _audit_verify(args.sqlite, args.scope)
+    if args.command == "erase":
+        return _erase(args)
     if args.command == "worker":
         from contactsync_worker.main import main as worker_main
 

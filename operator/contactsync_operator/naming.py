@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 
+from contactsync_worker.contracts import runtime
+
 PREFIX = "contactsync"
 _K8S_NAME_LIMIT = 63
 
@@ -18,7 +20,7 @@ def resource_prefix(namespace: str, name: str) -> str:
 
 
 def task_queue(namespace: str, name: str, region: str) -> str:
-    return f"{resource_prefix(namespace, name)}{region}"
+    return runtime.task_queue(namespace, name, region)
 
 
 def sync_schedule_id(namespace: str, name: str, region: str) -> str:

@@ -36,3 +36,9 @@ METRICS_PORT = 9464
 def secret_dir(secrets_dir: PurePosixPath, secret_name: str) -> PurePosixPath:
     """Where a Secret named in the spec (credentials, CA bundle, DSN) is mounted: one dir each."""
     return secrets_dir / secret_name
+
+
+def task_queue(namespace: str, name: str, region: str) -> str:
+    """The Temporal task queue of one region of one ContactSync: the operator's schedules
+    start runs on it, the region's workers poll it, the CLI sends erasures to it."""
+    return f"contactsync/{namespace}/{name}/{region}"
