@@ -9,7 +9,7 @@ setup:
 # The main job: a sample ContactSync run locally on an embedded Temporal dev server.
 quickstart:
 	tests/env/setup.sh --no-build
-	$(VENV)/contactsync local examples/quickstart.yaml
+	$(VENV)/contactsync local examples/quickstart.yaml --demo examples/sample-contacts
 
 # The whole suite: lint, types, unit, integration and end-to-end tests against real servers.
 test: setup lint

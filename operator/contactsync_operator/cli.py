@@ -41,7 +41,8 @@ def _check(paths: Sequence[Path]) -> int:
     return status
 
 
-def _local(path: Path) -> int:
+def _local(path: Path, demo: Path | None, secrets_dir: Path | None) -> int:
+    from contactsync_operator.demo import DemoError, count_cards, start_demo, write_demo_secrets
     from contactsync_operator.local import (
         LocalModeError,
         describe_resource,
@@ -62,9 +63,25 @@ def _local(path: Path) -> int:
     describe_resource(resource, _say)
     try:
         binary = temporal_binary()
-        with tempfile.TemporaryDirectory(prefix="contactsync-local-") as workdir:
-            asyncio.run(run_local(resource, _say, Path(workdir), binary))
-    except LocalModeError as exc:
+        with tempfile.TemporaryDirectory(prefix="contactsync-local-") as directory:
+            workdir = Path(directory)
+            credentials = secrets_dir or workdir / "secrets"
+            server = None
+            if demo is not None:
+                server = start_demo(resource, demo, workdir)
+                samples = len(list(demo.glob("*.vcf")))
+                _say(f"Demo CardDAV server (Radicale) started, {samples} sample vCards per source")
+                write_demo_secrets(resource, server, credentials)
+            try:
+                asyncio.run(run_local(resource, _say, workdir, binary, credentials))
+                if server is not None:
+                    for url in server.books:
+                        held = count_cards(server, url)
+                        _say(f"  {url} holds {held} contacts (read back over CardDAV)")
+            finally:
+                if server is not None:
+                    server.stop()
+    except (LocalModeError, DemoError) as exc:
         print(f"contactsync local: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     return 0
@@ -97,6 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("crd", help="print the CustomResourceDefinition YAML")
     local = commands.add_parser("local", help="run a ContactSync locally on embedded Temporal")
     local.add_argument("file", type=Path)
+    local.add_argument(
+        "--demo",
+        type=Path,
+        metavar="DIR",
+        help="serve the manifest's loopback CardDAV URLs from a local Radicale, sources filled "
+        "with the vCards in DIR",
+    )
+    local.add_argument(
+        "--secrets-dir",
+        type=Path,
+        help="credentials: one directory per Secret name, one file per key",
+    )
     operator = commands.add_parser("operator", help="run the Kubernetes operator")
     operator.add_argument(
         "--liveness", metavar="URL", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz"
@@ -182,7 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from contactsync_worker.main import main as worker_main
 
         return worker_main()
-    return _local(args.file)
+    return _local(args.file, args.demo, args.secrets_dir)
 
 
 if __name__ == "__main__":

