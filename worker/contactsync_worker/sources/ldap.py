@@ -286,7 +286,8 @@ class LdapSource:
             # A referral could point at a server in another region, and ldap3 would
             # send the bind credentials along.
             auto_referrals=False,
-            receive_timeout=self._timeout,
+            # ldap3 packs this into a socket option as an integer: a float fails every open.
+            receive_timeout=max(1, int(self._timeout)),
             raise_exceptions=False,
         )
         try:

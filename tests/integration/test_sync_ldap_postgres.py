@@ -1,0 +1,134 @@
+"""LDAP and CardDAV into PostgreSQL, state in PostgreSQL: several sources merged by identity."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+
+from contactsync_worker.contracts.spec import RegionConfig
+from tests.carddav_sync import VCARD, sync
+from tests.servers.postgres import PostgresServer
+from tests.servers.process import free_port
+from tests.servers.radicale import RadicaleServer
+from tests.servers.slapd import LdapPerson, SlapdServer
+from tests.servers.temporal import TemporalDevServer
+from tests.worker_env import WorkerFiles, running_worker
+
+pytestmark = [pytest.mark.ldap, pytest.mark.postgres, pytest.mark.carddav, pytest.mark.temporal]
+
+
+def config(ldap: SlapdServer, ou_dn: str, book: str, table: str) -> RegionConfig:
+    return RegionConfig.model_validate(
+        {
+            "contactSync": "tests/phonebook",
+            "region": {
+                "name": "local",
+                "store": {"postgres": {"dsnSecretRef": {"name": "pg", "key": "dsn"}}},
+            },
+            "sources": [
+                {
+                    "name": "hr",
+                    "region": "local",
+                    "ldap": {
+                        "url": ldap.url,
+                        "baseDN": ou_dn,
+                        "allowInsecure": True,
+                        "credentialsSecretRef": {"name": "ldap-bind"},
+                    },
+                },
+                {
+                    "name": "sales",
+                    "region": "local",
+                    "carddav": {
+                        "url": book,
+                        "allowInsecure": True,
+                        "credentialsSecretRef": {"name": "dav"},
+                    },
+                },
+            ],
+            "destinations": [
+                {
+                    "name": "phonebook",
+                    "region": "local",
+                    "postgres": {"dsnSecretRef": {"name": "pg", "key": "dsn"}, "table": table},
+                }
+            ],
+            "fields": ["fullName", "emails", "phones"],
+            "identity": ["email", "uid"],
+            "consent": {"mode": "NotRequired"},
+            "deletes": {"propagate": True, "maxDeletePercent": 50},
+            "retention": {"removedContacts": "0d", "auditLog": "400d", "workflowHistory": "7d"},
+            "deletionPolicy": "Retain",
+        }
+    )
+
+
+async def test_ldap_and_carddav_records_of_one_person_become_one_row(
+    tmp_path: Path,
+    slapd_server: SlapdServer,
+    radicale_server: RadicaleServer,
+    postgres_server: PostgresServer,
+    temporal_server: TemporalDevServer,
+) -> None:
+    ou = f"people-{uuid.uuid4().hex[:6]}"
+    ou_dn = slapd_server.add_people(
+        [
+            LdapPerson("ada", "Ada", "Lovelace", "ada@example.org"),
+            LdapPerson("alan", "Alan", "Turing", "alan@example.org"),
+            LdapPerson("grace", "Grace", "Hopper", "grace@example.org"),
+        ],
+        ou=ou,
+    )
+    book = radicale_server.create_addressbook()
+    card = (
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:sales-1\r\nFN:Countess of Lovelace\r\n"
+        "EMAIL:ADA@example.org\r\nTEL:+44 20 7946 0101\r\nTITLE:Analyst\r\nEND:VCARD\r\n"
+    )
+    async with httpx.AsyncClient(auth=(radicale_server.username, radicale_server.password)) as dav:
+        assert (
+            await dav.put(f"{book}ada.vcf", content=card.encode(), headers=VCARD)
+        ).status_code == 201
+    table = f"phonebook_{uuid.uuid4().hex[:8]}"
+    files = WorkerFiles(
+        tmp_path,
+        config(slapd_server, ou_dn, book, table),
+        task_queue=f"sync-{uuid.uuid4().hex[:8]}",
+        temporal_address=temporal_server.address,
+    )
+    files.add_key("k0001")
+    files.write_secret("pg", {"dsn": postgres_server.dsn})
+    files.write_secret(
+        "ldap-bind", {"bindDN": slapd_server.bind_dn, "password": slapd_server.password}
+    )
+    files.write_secret(
+        "dav", {"username": radicale_server.username, "password": radicale_server.password}
+    )
+    async with running_worker(files, free_port()):
+        first = await sync(files)
+        again = await sync(files)
+    assert first.created == 3
+    assert (again.created, again.updated, again.deleted) == (0, 0, 0)
+    with psycopg.connect(postgres_server.dsn) as db:
+        query = sql.SQL("SELECT full_name, emails, phones FROM {} ORDER BY full_name").format(
+            sql.Identifier("public", table)
+        )
+        rows = db.execute(query).fetchall()
+        columns = {
+            r[0]
+            for r in db.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,)
+            )
+        }
+    # LDAP comes first in the spec, so its name wins; the phone only CardDAV knew is kept.
+    assert rows == [
+        ("Ada Lovelace", ["ada@example.org"], ["+44 20 7946 0101"]),
+        ("Alan Turing", ["alan@example.org"], None),
+        ("Grace Hopper", ["grace@example.org"], None),
+    ]
+    assert "Analyst" not in str(rows)
+    assert "full_name" in columns
