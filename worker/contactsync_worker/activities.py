@@ -30,7 +30,7 @@ from contactsync_worker.credentials import CredentialsError
 from contactsync_worker.destinations import DestinationUnavailable
 from contactsync_worker.engine import pages, removals, subjects
 from contactsync_worker.engine.region import ConfigurationError, Region
-from contactsync_worker.health import BLOCKED_DELETES, SOURCE_ERRORS, SYNCED
+from contactsync_worker.health import BLOCKED_DELETES, PAGE_SECONDS, SOURCE_ERRORS, SYNCED
 from contactsync_worker.sources import SourceUnavailable
 from contactsync_worker.sources.files import CursorExpired
 from contactsync_worker.store import StoreUnavailable
@@ -90,9 +90,10 @@ class RegionActivities:
     async def sync_page(self, page: PageInput) -> PageResult:
         self._check(page.request)
         try:
-            outcome = await self._translated(
-                lambda: pages.sync_page(self.region, page.run_id, page.source, page.cursor)
-            )
+            with PAGE_SECONDS.time():
+                outcome = await self._translated(
+                    lambda: pages.sync_page(self.region, page.run_id, page.source, page.cursor)
+                )
         except ApplicationError as exc:
             if exc.type == "SourceUnavailable":
                 SOURCE_ERRORS.labels(page.source).inc()
