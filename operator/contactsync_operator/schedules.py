@@ -26,7 +26,12 @@ from temporalio.client import (
 
 from contactsync_operator import naming
 from contactsync_operator.api.manifest import ContactSync
-from contactsync_worker.contracts import RETENTION_WORKFLOW, SYNC_WORKFLOW, RegionRunRequest
+from contactsync_worker.contracts import (
+    RETENTION_WORKFLOW,
+    SYNC_WORKFLOW,
+    RegionRunRequest,
+    SyncInput,
+)
 from contactsync_worker.contracts.durations import to_timedelta
 from contactsync_worker.contracts.spec import Overlap
 from contactsync_worker.contracts.spec import Schedule as ScheduleSettings
@@ -98,10 +103,13 @@ def _desired(
             intervals=[ScheduleIntervalSpec(every=RETENTION_EVERY)], jitter=RETENTION_JITTER
         )
         policy = SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP)
+    # Each workflow takes its own input dataclass: the sync carries progress across
+    # continue-as-new, the others take the bare request.
+    argument: object = SyncInput(request) if workflow == SYNC_WORKFLOW else request
     schedule = Schedule(
         action=ScheduleActionStartWorkflow(
             workflow,
-            request,
+            argument,
             id=schedule_id,
             task_queue=queue,
             memo={FINGERPRINT_MEMO: fingerprint, PAUSED_MEMO: paused},

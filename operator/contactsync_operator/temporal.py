@@ -157,8 +157,8 @@ async def _last_run(client: Client, started: object) -> ObservedRun | None:
         try:
             await handle.result()
         except WorkflowFailureError as failure:
-            cause = failure.cause
-            return dataclasses.replace(run, failure=f"{type(cause).__name__}: {cause}")
+            # Our failures are ApplicationErrors whose message starts with their type.
+            return dataclasses.replace(run, failure=str(failure.cause))
     return run
 
 

@@ -12,7 +12,7 @@ from temporalio.client import (
 
 from contactsync_operator import naming, schedules
 from contactsync_operator.api.manifest import parse_contact_sync
-from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest
+from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest, SyncInput
 from tests.corpus.manifests import example
 
 
@@ -49,7 +49,9 @@ def test_cron_schedule_carries_time_zone_jitter_and_overlap() -> None:
     assert isinstance(action, ScheduleActionStartWorkflow)
     assert action.workflow == SYNC_WORKFLOW
     assert action.task_queue == naming.task_queue("contacts", "global-phonebook", "eu-central-1")
-    assert action.args == [RegionRunRequest("contacts", "global-phonebook", "eu-central-1")]
+    assert action.args == [
+        SyncInput(RegionRunRequest("contacts", "global-phonebook", "eu-central-1"))
+    ]
 
 
 def test_interval_schedule_and_pause() -> None:

@@ -1,0 +1,170 @@
+"""What the operator deploys is what runs: a worker started from the Deployment's own
+command, environment and volumes (paths mapped to a temp dir) syncs when the schedule fires,
+and the operator reports the run's counts in the ContactSync's status."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from kubernetes import client as k8s
+from temporalio.client import Client
+
+from contactsync_operator import naming
+from tests.carddav_sync import VCARD, cards, vcard
+from tests.e2e.conftest import EU
+from tests.e2e.operator_env import OperatorRun, contact_sync_status
+from tests.servers.kube import KubeControlPlane
+from tests.servers.process import ManagedProcess, free_port
+from tests.servers.radicale import RadicaleServer
+from tests.servers.temporal import TemporalDevServer
+from tests.support import eventually, kubectl
+
+pytestmark = [pytest.mark.kube, pytest.mark.temporal, pytest.mark.carddav]
+
+
+def manifest(namespace: str, source: str, destination: str) -> dict[str, Any]:
+    dav = {"allowInsecure": True, "credentialsSecretRef": {"name": "dav"}}
+    return {
+        "apiVersion": "contactsync.dev/v1alpha1",
+        "kind": "ContactSync",
+        "metadata": {"name": "deployed", "namespace": namespace},
+        "spec": {
+            "schedule": {"interval": "1h"},
+            "regions": [{"name": EU, "encryption": {"keysSecretRef": {"name": "keys"}}}],
+            "sources": [{"name": "team", "region": EU, "carddav": {"url": source, **dav}}],
+            "destinations": [
+                {"name": "book", "region": EU, "carddav": {"url": destination, **dav}}
+            ],
+            "fields": ["fullName", "emails"],
+            "consent": {"mode": "NotRequired"},
+            "deletes": {"maxDeletePercent": 50},
+        },
+    }
+
+
+def materialize(
+    api: k8s.ApiClient, namespace: str, pod: dict[str, Any], root: Path
+) -> dict[str, str]:
+    """Lay out the pod's ConfigMap and Secret volumes under ``root`` and return the container's
+    environment with every mount path mapped there: the worker reads exactly what it would."""
+    core = k8s.CoreV1Api(api)
+    container = pod["containers"][0]
+    mounts = {m["name"]: m["mountPath"] for m in container.get("volumeMounts", [])}
+    for volume in pod.get("volumes", []):
+        target = root / mounts[volume["name"]].lstrip("/")
+        target.mkdir(parents=True, exist_ok=True)
+        if "configMap" in volume:
+            data = core.read_namespaced_config_map(volume["configMap"]["name"], namespace).data
+            for key, text in (data or {}).items():
+                (target / key).write_text(text)
+        elif "secret" in volume:
+            secret = core.read_namespaced_secret(volume["secret"]["secretName"], namespace)
+            for key, encoded in (secret.data or {}).items():
+                (target / key).write_bytes(base64.b64decode(encoded))
+    env: dict[str, str] = {}
+    for variable in container.get("env", []):
+        value = str(variable.get("value", ""))
+        # Every absolute path in the environment is a path inside the pod.
+        env[variable["name"]] = str(root / value.lstrip("/")) if value.startswith("/") else value
+    env["CONTACTSYNC_METRICS_PORT"] = str(free_port())
+    return env
+
+
+@pytest.fixture
+async def dav(radicale_server: RadicaleServer) -> AsyncIterator[httpx.AsyncClient]:
+    auth = (radicale_server.username, radicale_server.password)
+    async with httpx.AsyncClient(auth=auth, timeout=10.0) as client:
+        yield client
+
+
+async def test_the_deployed_worker_syncs_on_schedule_and_status_reports_the_run(
+    operator: OperatorRun,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    temporal: TemporalDevServer,
+    radicale_server: RadicaleServer,
+    dav: httpx.AsyncClient,
+    tmp_path: Path,
+) -> None:
+    namespace = f"deployed-{uuid.uuid4().hex[:6]}"
+    core = k8s.CoreV1Api(kube_api)
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
+    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    core.create_namespaced_secret(
+        namespace, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="keys"), string_data={"k0001": key})
+    )
+    core.create_namespaced_secret(
+        namespace,
+        k8s.V1Secret(
+            metadata=k8s.V1ObjectMeta(name="dav"),
+            string_data={
+                "username": radicale_server.username,
+                "password": radicale_server.password,
+            },
+        ),
+    )
+    source, destination = radicale_server.create_addressbook(), radicale_server.create_addressbook()
+    for n in range(5):
+        card = vcard(f"d{n}", f"Deployed Person {n}", f"d{n}@example.org")
+        assert (await dav.put(f"{source}d{n}.vcf", content=card, headers=VCARD)).status_code == 201
+    kubectl(
+        kube_control_plane.admin_kubeconfig,
+        "apply",
+        "--server-side",
+        "--filename=-",
+        stdin=yaml.safe_dump(manifest(namespace, source, destination)),
+    )
+
+    apps = k8s.AppsV1Api(kube_api)
+    name = naming.object_name("deployed", EU, "worker")
+    deployment = eventually(
+        lambda: next(
+            iter(
+                apps.list_namespaced_deployment(
+                    namespace, field_selector=f"metadata.name={name}"
+                ).items
+            ),
+            None,
+        ),
+        what="the worker Deployment",
+    )
+    pod = kube_api.sanitize_for_serialization(deployment)["spec"]["template"]["spec"]
+    env = materialize(kube_api, namespace, pod, tmp_path / "pod")
+    program, *arguments = pod["containers"][0]["command"]
+    command = [str(Path(sys.executable).parent / program), *arguments]
+    worker = ManagedProcess("deployed-worker", command, tmp_path / "worker.log", env=env).start()
+    try:
+        port = env["CONTACTSYNC_METRICS_PORT"]
+        eventually(lambda: _ready(port), timeout=60, what="the deployed worker to poll")
+        client = await Client.connect(temporal.address)
+        schedule = client.get_schedule_handle(naming.sync_schedule_id(namespace, "deployed", EU))
+        await schedule.trigger()
+
+        def last_sync() -> dict[str, Any] | None:
+            regions = contact_sync_status(kube_api, namespace, "deployed").get("regions", [])
+            last = regions[0].get("lastSync") if regions else None
+            return last if last and last.get("result") == "Succeeded" else None
+
+        reported = eventually(last_sync, timeout=90, what="the operator to report the run")
+        assert reported["created"] == 5
+        assert reported["quarantined"] == 0
+        assert len(await cards(dav, destination)) == 5
+        assert "Deployed Person" not in worker.log_tail(200), "no contact data in the worker's logs"
+    finally:
+        worker.stop()
+
+
+def _ready(port: str) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
