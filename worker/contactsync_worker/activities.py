@@ -7,6 +7,7 @@ the payload codec as well, and carry no contact data by construction.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -37,6 +38,7 @@ from contactsync_worker.store import StoreUnavailable
 from contactsync_worker.transport import InsecureTransportError
 
 T = TypeVar("T")
+HEARTBEAT_INTERVAL_SECONDS = 5.0  # well inside workflows.HEARTBEAT_TIMEOUT
 
 
 class RegionActivities:
@@ -59,6 +61,7 @@ class RegionActivities:
             )
 
     async def _translated(self, work: Callable[[], Awaitable[T]]) -> T:
+        beating = asyncio.create_task(_heartbeat())
         try:
             return await work()
         except removals.MassDeleteBlocked as exc:
@@ -74,6 +77,8 @@ class RegionActivities:
             raise ApplicationError(str(exc), type="DestinationUnavailable") from exc
         except StoreUnavailable as exc:
             raise ApplicationError(str(exc), type="StoreUnavailable") from exc
+        finally:
+            beating.cancel()
 
     @activity.defn(name=workflows.PLAN_REGION)
     async def plan_region(self, request: RegionRunRequest) -> RegionPlan:
@@ -136,6 +141,14 @@ class RegionActivities:
             self.erase_subject,
             self.purge_region,
         ]
+
+
+async def _heartbeat() -> None:
+    """Tell Temporal this worker is alive while a page runs, so a dead one is noticed in
+    HEARTBEAT_TIMEOUT rather than after the page's whole start-to-close timeout."""
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
 
 
 def _count(summary: object) -> None:

@@ -64,6 +64,9 @@ WRITE_RETRY = RetryPolicy(
     non_retryable_error_types=["ConfigurationError", "MassDeleteBlocked"],
 )
 PAGE_TIMEOUT = timedelta(minutes=10)
+# A worker that dies mid-page (kill -9, node loss) stops heartbeating; after this long the
+# page is retried on another worker instead of waiting out PAGE_TIMEOUT.
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 # A source read again from the start because its cursor expired, at most this often a run.
 MAX_SOURCE_RESTARTS = 3
 
@@ -93,6 +96,7 @@ class ContactSyncWorkflow:
             RemovalsInput(request, progress.run_id, progress.completed_sources),
             result_type=RemovalsResult,
             start_to_close_timeout=PAGE_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=WRITE_RETRY,
         )
         totals = progress.totals.plus(removals.summary)
@@ -132,6 +136,7 @@ class ContactSyncWorkflow:
                     PageInput(request, progress.run_id, source, cursor),
                     result_type=PageResult,
                     start_to_close_timeout=PAGE_TIMEOUT,
+                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
                     retry_policy=source_retry(plan),
                 )
             except ActivityError as failure:
@@ -169,6 +174,7 @@ class RetentionWorkflow:
             request,
             result_type=RetentionResult,
             start_to_close_timeout=PAGE_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=WRITE_RETRY,
         )
         return result
@@ -185,6 +191,7 @@ class ErasureWorkflow:
             erasure,
             result_type=ErasureResult,
             start_to_close_timeout=PAGE_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=WRITE_RETRY,
         )
         return result
@@ -201,6 +208,7 @@ class PurgeWorkflow:
             request,
             result_type=PurgeResult,
             start_to_close_timeout=PAGE_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=WRITE_RETRY,
         )
         return result

@@ -18,6 +18,7 @@ from contactsync_worker.engine.writes import current_contributions, delete_every
 from contactsync_worker.store import ItemState, ItemWrite
 
 log = logging.getLogger(__name__)
+PENDING = "pending"  # the content hash of an item whose writes are not done yet
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,7 @@ async def sync_page(region: Region, run: str, source: str, cursor: str | None) -
     ]
 
     changed, unchanged = await _split_changed(region, allowed, states)
-    summary, write_events = await _write_changed(region, run, source, changed, states)
-    events += write_events
+    summary = await _write_changed(region, run, source, changed, states)
     await store.mark_seen(scope, source, [c.item_id for c in unchanged], run)
     removed = [*page.removed, *withdrawn]
     if removed:
@@ -108,9 +108,9 @@ async def _split_changed(
 
 async def _write_changed(
     region: Region, run: str, source: str, changed: list[Contact], states: dict[str, ItemState]
-) -> tuple[SyncSummary, list[AuditEvent]]:
+) -> SyncSummary:
     if not changed:
-        return SyncSummary(), []
+        return SyncSummary()
     store, scope = region.store, region.scope
     keys = region.policy.identity
     identities = {c.item_id: region.pseudonyms.identities(c.identity(keys)) for c in changed}
@@ -136,20 +136,26 @@ async def _write_changed(
     await store.bind_identities(
         scope, {p: assignments[i] for i, ps in identities.items() for p in ps}
     )
+    # The items are recorded before the writes (merging reads contributors from the store),
+    # but with a hash no content has: a worker that dies before the writes are done leaves
+    # them looking changed, so the retried page writes them instead of skipping them.
+    await store.upsert_items(
+        scope, source, [ItemWrite(c.item_id, assignments[c.item_id], PENDING) for c in changed], run
+    )
+    live = affected - merged_away
+    contributions = await current_contributions(region, sorted(live), changed)
+    orphaned = {i for i, contacts in contributions.items() if not contacts}
+    summary = await write_merged(region, {i: c for i, c in contributions.items() if c})
+    deleted = await delete_everywhere(region, sorted(merged_away | orphaned))
     await store.upsert_items(
         scope,
         source,
         [ItemWrite(c.item_id, assignments[c.item_id], c.content_hash()) for c in changed],
         run,
     )
-    live = affected - merged_away
-    contributions = await current_contributions(region, sorted(live), changed)
-    orphaned = {i for i, contacts in contributions.items() if not contacts}
-    summary, events = await write_merged(region, {i: c for i, c in contributions.items() if c})
-    deleted, delete_events = await delete_everywhere(region, sorted(merged_away | orphaned))
     return SyncSummary(
         created=summary.created,
         updated=summary.updated,
         unchanged=summary.unchanged,
         deleted=deleted,
-    ), events + delete_events
+    )

@@ -78,17 +78,14 @@ async def apply_removals(
         blocked = [v for v in await guard(region, gone) if v.blocked]
         if blocked:
             await _refuse(region, blocked)
-    summary, events = await write_merged(region, survivors)
+    summary = await write_merged(region, survivors)
     deleted = 0
     if gone and propagate:
-        deleted, delete_events = await delete_everywhere(region, gone)
-        events += delete_events
+        deleted = await delete_everywhere(region, gone)
     for source in {i.source for i in due}:
         await store.forget_items(scope, source, [i.item_id for i in due if i.source == source])
     identities = await store.identities_of(scope, gone)
     await store.unbind_identities(scope, [p for ps in identities.values() for p in ps])
-    if events:
-        await store.append_audit(scope, events)
     return SyncSummary(created=summary.created, updated=summary.updated, deleted=deleted, held=held)
 
 

@@ -27,9 +27,9 @@ async def erase(region: Region, email: str | None, uid: str | None) -> ErasureRe
             region.scope, [AuditEvent(AuditAction.ERASED, detail={"found": False})]
         )
         return ErasureResult()
-    deleted, events = await delete_everywhere(region, found.contact_ids)
+    deleted = await delete_everywhere(region, found.contact_ids)
     await region.store.erase_subject(region.scope, pseudonyms)
-    events += [
+    events = [
         AuditEvent(AuditAction.ERASED, region.pseudonyms.subject(i), detail={"found": True})
         for i in found.contact_ids
     ]
@@ -42,9 +42,7 @@ async def purge(region: Region) -> PurgeResult:
     total = 0
     for destination in region.config.destinations:
         while ids := await region.store.written_ids(region.scope, destination.name, limit=BATCH):
-            deleted, events = await delete_everywhere(region, ids)
-            total += deleted
-            await region.store.append_audit(region.scope, events)
+            total += await delete_everywhere(region, ids)
     return PurgeResult(destination_deletes=total)
 
 

@@ -44,16 +44,13 @@ async def current_contributions(
     return result
 
 
-async def write_merged(
-    region: Region, contributions: Mapping[str, list[Contact]]
-) -> tuple[SyncSummary, list[AuditEvent]]:
+async def write_merged(region: Region, contributions: Mapping[str, list[Contact]]) -> SyncSummary:
     """Upsert each contact's merged record into every destination fed by its sources.
 
     A destination gets the merge of only the sources it receives. Records whose hash equals
     what was last written there are not sent at all.
     """
     created = updated = unchanged = 0
-    events: list[AuditEvent] = []
     fields = list(region.config.fields)
     for destination in region.config.destinations:
         feeds = set(region.feeds(destination))
@@ -81,46 +78,49 @@ async def write_merged(
         created += result.created
         updated += result.updated
         unchanged += result.unchanged
-        await region.store.record_written(
-            region.scope, destination.name, {r.contact_id: hashes[r.contact_id] for r in changed}
+        batch = [
+            AuditEvent(
+                AuditAction.UPDATED if record.contact_id in written else AuditAction.CREATED,
+                region.pseudonyms.subject(record.contact_id),
+                destination=destination.name,
+            )
+            for record in changed
+        ]
+        batch += [
+            AuditEvent(
+                "unsupported_field",
+                destination=destination.name,
+                detail={"field": field, "contacts": count},
+            )
+            for field, count in result.unsupported_fields.items()
+        ]
+        # One transaction: a worker killed before it rewrites the batch (idempotently) on
+        # retry and audits it then; killed after, the retry finds it written and audited.
+        await region.store.record_written_audited(
+            region.scope,
+            destination.name,
+            {r.contact_id: hashes[r.contact_id] for r in changed},
+            batch,
         )
-        for record in changed:
-            action = AuditAction.UPDATED if record.contact_id in written else AuditAction.CREATED
-            events.append(
-                AuditEvent(
-                    action,
-                    region.pseudonyms.subject(record.contact_id),
-                    destination=destination.name,
-                )
-            )
-        for field, count in result.unsupported_fields.items():
-            events.append(
-                AuditEvent(
-                    "unsupported_field",
-                    destination=destination.name,
-                    detail={"field": field, "contacts": count},
-                )
-            )
-    return SyncSummary(created=created, updated=updated, unchanged=unchanged), events
+    return SyncSummary(created=created, updated=updated, unchanged=unchanged)
 
 
-async def delete_everywhere(
-    region: Region, contact_ids: Collection[str]
-) -> tuple[int, list[AuditEvent]]:
-    """Delete contacts from every destination that holds them, and forget them there."""
+async def delete_everywhere(region: Region, contact_ids: Collection[str]) -> int:
+    """Delete contacts from every destination that holds them, audit, and forget them there."""
     deleted = 0
-    events: list[AuditEvent] = []
     for destination in region.config.destinations:
         held = await region.store.written_hashes(region.scope, destination.name, contact_ids)
         if not held:
             continue
         result = await region.destination(destination.name).delete(sorted(held))
         deleted += result.deleted
-        await region.store.forget_written(region.scope, destination.name, list(held))
-        events += [
+        events = [
             AuditEvent(
                 AuditAction.DELETED, region.pseudonyms.subject(i), destination=destination.name
             )
             for i in sorted(held)
         ]
-    return deleted, events
+        await region.store.forget_written_audited(
+            region.scope, destination.name, list(held), events
+        )
+    return deleted

@@ -187,6 +187,27 @@ class StateStore(Protocol):
         self, scope: str, destination: str, hashes: Mapping[str, str]
     ) -> None: ...
 
+    async def record_written_audited(
+        self,
+        scope: str,
+        destination: str,
+        hashes: Mapping[str, str],
+        events: Sequence[AuditEvent],
+    ) -> None:
+        """record_written and append_audit in one transaction: what was written downstream
+        is remembered exactly when it is audited, so a retry neither loses nor repeats it."""
+        ...
+
+    async def forget_written_audited(
+        self,
+        scope: str,
+        destination: str,
+        contact_ids: Collection[str],
+        events: Sequence[AuditEvent],
+    ) -> int:
+        """forget_written and append_audit in one transaction."""
+        ...
+
     async def written_ids(
         self, scope: str, destination: str, *, after: str | None = None, limit: int = 1000
     ) -> list[str]: ...

@@ -136,6 +136,32 @@ class SqlStore(ABC):
         if hashes:
             await self._write(_links.record_written, scope, destination, hashes, self._clock())
 
+    async def record_written_audited(
+        self,
+        scope: str,
+        destination: str,
+        hashes: Mapping[str, str],
+        events: Sequence[AuditEvent],
+    ) -> None:
+        async with self._transaction(write=True) as tx:
+            if hashes:
+                await _links.record_written(tx, scope, destination, hashes, self._clock())
+            if events:
+                await _chain.append(tx, scope, events, self._clock())
+
+    async def forget_written_audited(
+        self,
+        scope: str,
+        destination: str,
+        contact_ids: Collection[str],
+        events: Sequence[AuditEvent],
+    ) -> int:
+        async with self._transaction(write=True) as tx:
+            forgotten = await _links.forget_written(tx, scope, destination, contact_ids)
+            if events:
+                await _chain.append(tx, scope, events, self._clock())
+            return forgotten
+
     async def written_ids(
         self, scope: str, destination: str, *, after: str | None = None, limit: int = 1000
     ) -> list[str]:
