@@ -137,3 +137,46 @@ async def test_unreachable_source_fails_its_step_and_deletes_nothing(
         again = await sync(files)
         assert (again.created, again.deleted) == (0, 0)
     assert len(await cards(dav, destination)) == 3
+
+
+async def test_changing_one_percent_of_the_source_writes_only_that_one_percent(
+    tmp_path: Path,
+    radicale_server: RadicaleServer,
+    temporal_server: TemporalDevServer,
+    dav: httpx.AsyncClient,
+) -> None:
+    async with carddav_region(tmp_path, radicale_server, temporal_server) as (
+        files,
+        source,
+        destination,
+    ):
+        for n in range(100):
+            await put(dav, source, f"c{n}", vcard(f"u{n}", f"Person {n}", f"p{n}@example.org"))
+        assert (await sync(files)).created == 100
+        before = await cards(dav, destination)
+        await put(dav, source, "c42", vcard("u42", "Person Forty-Two", "p42@example.org"))
+        changed = await sync(files)
+        assert (changed.created, changed.updated, changed.deleted) == (0, 1, 0)
+        after = await cards(dav, destination)
+        assert len(after) == 100
+        assert sum(after[href] != before.get(href) for href in after) == 1
+
+
+async def test_a_removed_contact_is_held_for_the_grace_period(
+    tmp_path: Path,
+    radicale_server: RadicaleServer,
+    temporal_server: TemporalDevServer,
+    dav: httpx.AsyncClient,
+) -> None:
+    retention = {"removedContacts": "1d", "auditLog": "400d", "workflowHistory": "7d"}
+    deletes = {"propagate": True, "maxDeletePercent": 100}
+    async with carddav_region(
+        tmp_path, radicale_server, temporal_server, retention=retention, deletes=deletes
+    ) as (files, source, destination):
+        for n in range(3):
+            await put(dav, source, f"c{n}", vcard(f"u{n}", f"Person {n}", f"p{n}@example.org"))
+        await sync(files)
+        assert (await dav.delete(f"{source}c1.vcf")).status_code in (200, 204)
+        held = await sync(files)
+        assert (held.deleted, held.held) == (0, 1)
+        assert len(await cards(dav, destination)) == 3, "kept until the grace period is over"
