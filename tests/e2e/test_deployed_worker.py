@@ -9,6 +9,7 @@ import secrets
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,17 +87,19 @@ async def dav(radicale_server: RadicaleServer) -> AsyncIterator[httpx.AsyncClien
         yield client
 
 
-async def test_the_deployed_worker_syncs_on_schedule_and_status_reports_the_run(
-    operator: OperatorRun,
-    kube_control_plane: KubeControlPlane,
-    kube_api: k8s.ApiClient,
-    temporal: TemporalDevServer,
-    radicale_server: RadicaleServer,
+@asynccontextmanager
+async def deployed(
+    plane: KubeControlPlane,
+    api: k8s.ApiClient,
+    radicale: RadicaleServer,
     dav: httpx.AsyncClient,
-    tmp_path: Path,
-) -> None:
+    workdir: Path,
+    **spec: Any,
+) -> AsyncIterator[tuple[str, str, ManagedProcess]]:
+    """A ContactSync of five contacts applied, and its worker running from its Deployment.
+    Yields the namespace, the destination book and the worker process."""
     namespace = f"deployed-{uuid.uuid4().hex[:6]}"
-    core = k8s.CoreV1Api(kube_api)
+    core = k8s.CoreV1Api(api)
     core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
     key = base64.b64encode(secrets.token_bytes(32)).decode()
     core.create_namespaced_secret(
@@ -106,25 +109,23 @@ async def test_the_deployed_worker_syncs_on_schedule_and_status_reports_the_run(
         namespace,
         k8s.V1Secret(
             metadata=k8s.V1ObjectMeta(name="dav"),
-            string_data={
-                "username": radicale_server.username,
-                "password": radicale_server.password,
-            },
+            string_data={"username": radicale.username, "password": radicale.password},
         ),
     )
-    source, destination = radicale_server.create_addressbook(), radicale_server.create_addressbook()
+    source, destination = radicale.create_addressbook(), radicale.create_addressbook()
     for n in range(5):
         card = vcard(f"d{n}", f"Deployed Person {n}", f"d{n}@example.org")
         assert (await dav.put(f"{source}d{n}.vcf", content=card, headers=VCARD)).status_code == 201
+    document = manifest(namespace, source, destination)
+    document["spec"].update(spec)
     kubectl(
-        kube_control_plane.admin_kubeconfig,
+        plane.admin_kubeconfig,
         "apply",
         "--server-side",
         "--filename=-",
-        stdin=yaml.safe_dump(manifest(namespace, source, destination)),
+        stdin=yaml.safe_dump(document),
     )
-
-    apps = k8s.AppsV1Api(kube_api)
+    apps = k8s.AppsV1Api(api)
     name = naming.object_name("deployed", EU, "worker")
     deployment = eventually(
         lambda: next(
@@ -137,30 +138,88 @@ async def test_the_deployed_worker_syncs_on_schedule_and_status_reports_the_run(
         ),
         what="the worker Deployment",
     )
-    pod = kube_api.sanitize_for_serialization(deployment)["spec"]["template"]["spec"]
-    env = materialize(kube_api, namespace, pod, tmp_path / "pod")
+    pod = api.sanitize_for_serialization(deployment)["spec"]["template"]["spec"]
+    env = materialize(api, namespace, pod, workdir / "pod")
     program, *arguments = pod["containers"][0]["command"]
     command = [str(Path(sys.executable).parent / program), *arguments]
-    worker = ManagedProcess("deployed-worker", command, tmp_path / "worker.log", env=env).start()
+    worker = ManagedProcess("deployed-worker", command, workdir / "worker.log", env=env).start()
     try:
         port = env["CONTACTSYNC_METRICS_PORT"]
         eventually(lambda: _ready(port), timeout=60, what="the deployed worker to poll")
+        yield namespace, destination, worker
+    finally:
+        worker.stop()
+
+
+def reported_run(api: k8s.ApiClient, namespace: str) -> dict[str, Any] | None:
+    regions = contact_sync_status(api, namespace, "deployed").get("regions", [])
+    last = regions[0].get("lastSync") if regions else None
+    return last if last and last.get("result") == "Succeeded" else None
+
+
+async def test_the_deployed_worker_syncs_on_schedule_and_status_reports_the_run(
+    operator: OperatorRun,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    temporal: TemporalDevServer,
+    radicale_server: RadicaleServer,
+    dav: httpx.AsyncClient,
+    tmp_path: Path,
+) -> None:
+    async with deployed(kube_control_plane, kube_api, radicale_server, dav, tmp_path) as (
+        namespace,
+        destination,
+        worker,
+    ):
         client = await Client.connect(temporal.address)
         schedule = client.get_schedule_handle(naming.sync_schedule_id(namespace, "deployed", EU))
         await schedule.trigger()
-
-        def last_sync() -> dict[str, Any] | None:
-            regions = contact_sync_status(kube_api, namespace, "deployed").get("regions", [])
-            last = regions[0].get("lastSync") if regions else None
-            return last if last and last.get("result") == "Succeeded" else None
-
-        reported = eventually(last_sync, timeout=90, what="the operator to report the run")
+        reported = eventually(
+            lambda: reported_run(kube_api, namespace),
+            timeout=90,
+            what="the operator to report the run",
+        )
         assert reported["created"] == 5
         assert reported["quarantined"] == 0
         assert len(await cards(dav, destination)) == 5
         assert "Deployed Person" not in worker.log_tail(200), "no contact data in the worker's logs"
-    finally:
-        worker.stop()
+
+
+async def test_deleting_with_purge_policy_erases_what_was_synced_before_it_goes(
+    operator: OperatorRun,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    temporal: TemporalDevServer,
+    radicale_server: RadicaleServer,
+    dav: httpx.AsyncClient,
+    tmp_path: Path,
+) -> None:
+    async with deployed(
+        kube_control_plane, kube_api, radicale_server, dav, tmp_path, deletionPolicy="Purge"
+    ) as (namespace, destination, _):
+        client = await Client.connect(temporal.address)
+        schedule = client.get_schedule_handle(naming.sync_schedule_id(namespace, "deployed", EU))
+        await schedule.trigger()
+        eventually(lambda: reported_run(kube_api, namespace), timeout=90, what="a synced run")
+        assert len(await cards(dav, destination)) == 5
+        kubectl(
+            kube_control_plane.admin_kubeconfig,
+            "delete",
+            "contactsync/deployed",
+            f"--namespace={namespace}",
+            "--timeout=120s",
+        )
+        assert await cards(dav, destination) == {}, "the purge ran before the resource went"
+        events = kubectl(
+            kube_control_plane.admin_kubeconfig,
+            "get",
+            "events",
+            f"--namespace={namespace}",
+            "--field-selector=reason=CleanedUp",
+            "-o",
+            "jsonpath={.items[*].message}",
+        )
+        assert "purged regions eu-central-1" in events
 
 
 def _ready(port: str) -> bool:
