@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from contactsync_worker.contacts.model import Contact
 from contactsync_worker.contracts.spec import Consent, ConsentMode
 
@@ -14,11 +16,12 @@ def may_write(contact: Contact, policy: Consent) -> bool:
         return True
     if not contact.consent:
         return False
-    return set(policy.purposes) <= contact.consent
+    return {purpose.lower() for purpose in policy.purposes} <= contact.consent
 
 
-def parse_purposes(values: list[str] | tuple[str, ...] | str | None) -> frozenset[str] | None:
-    """'directory, newsletter' or ['directory', 'newsletter'] → purposes; None when absent."""
+def parse_purposes(values: Sequence[str] | str | None) -> frozenset[str] | None:
+    """'directory, newsletter' or ['directory', 'newsletter'] → purposes, lowercased (a
+    record's 'Directory' is the policy's 'directory'); None when absent."""
     if values is None:
         return None
     items = [values] if isinstance(values, str) else list(values)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote_to_bytes
 
+from contactsync_worker.contacts.consent import parse_purposes
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
 from contactsync_worker.contracts import ContactField as F
 from contactsync_worker.contracts import IdentityKey
@@ -389,7 +390,7 @@ def parse_vcard(data: str | bytes, policy: FieldPolicy, *, source: str, item_id:
             raise MalformedVCard(f"{line.where}: unsupported vCard version")
         if line.name == consent_name:
             consent = consent or set()
-            consent.update(p.strip() for p in unescape(line.text()).split(",") if p.strip())
+            consent.update(parse_purposes(unescape(line.text())) or ())
         if line.name == "UID" and uid is None and IdentityKey.UID in policy.identity:
             uid = unescape(line.text()).strip() or None
         reader = _READERS.get(line.name)

@@ -50,6 +50,7 @@ from typing import ClassVar
 import httpx
 
 from contactsync_worker import credentials
+from contactsync_worker.contacts.consent import parse_purposes
 from contactsync_worker.contacts.model import (
     MULTI_VALUED,
     Contact,
@@ -316,9 +317,7 @@ class _FileSource:
         if raw is None:
             return None
         parts = raw if isinstance(raw, tuple) else (raw,)
-        purposes = {p.strip() for part in parts for p in _PURPOSE_SEPARATOR.split(part)}
-        purposes.discard("")
-        return frozenset(purposes) if purposes else None
+        return parse_purposes([p for part in parts for p in _PURPOSE_SEPARATOR.split(part)]) or None
 
 
 def _single(value: _Value | None, key: str) -> str | None:

@@ -56,6 +56,7 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from contactsync_worker import credentials
+from contactsync_worker.contacts.consent import parse_purposes
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue, Page, Quarantined
 from contactsync_worker.contracts import ContactField, IdentityKey
 from contactsync_worker.contracts.spec import LdapSource as LdapSpec
@@ -364,9 +365,7 @@ class LdapSource:
         prop = self._policy.consent_property
         if not prop or prop.lower() not in attributes:
             return None
-        purposes = {p.strip() for value in _texts(attributes, prop) for p in value.split(",")}
-        purposes.discard("")
-        return frozenset(purposes) if purposes else None
+        return parse_purposes(_texts(attributes, prop)) or None
 
 
 def _field_value(
