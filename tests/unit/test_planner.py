@@ -7,12 +7,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from contactsync_operator.api.manifest import ContactSync, parse_contact_sync
-from contactsync_operator.children import HASH_ANNOTATION, worker_objects
+from contactsync_operator.children import worker_objects
 from contactsync_operator.observed import (
     ChildRef,
     Observed,
-    ObservedChild,
-    ObservedSchedule,
     RegionAccess,
 )
 from contactsync_operator.planner import (
@@ -23,9 +21,9 @@ from contactsync_operator.planner import (
     plan,
     ref_of,
 )
-from contactsync_operator.schedules import desired_schedules
 from contactsync_operator.settings import OperatorSettings
 from tests.corpus.manifests import example
+from tests.operator_state import in_sync as observed_in_sync
 
 SETTINGS = OperatorSettings()
 EU, US = "eu-central-1", "us-east-1"
@@ -41,24 +39,7 @@ def resource(**spec_changes: object) -> ContactSync:
 def in_sync(
     res: ContactSync, *, paused_by_hand: bool = False, regions: tuple[str, ...] = (EU, US)
 ) -> Observed:
-    """What the operator sees once everything it wants exists."""
-    observed = Observed()
-    for region in res.spec.regions:
-        if region.name not in regions:
-            continue
-        for manifest in worker_objects(res, region, SETTINGS):
-            ref = ref_of(manifest)
-            applied = manifest["metadata"]["annotations"][HASH_ANNOTATION]
-            observed.children[ref] = ObservedChild(ref, region.name, applied)
-        for desired in desired_schedules(res, region.name):
-            observed.schedules[desired.schedule_id] = ObservedSchedule(
-                desired.schedule_id,
-                desired.fingerprint,
-                desired.paused,
-                paused_by_hand or desired.paused,
-            )
-            observed.schedule_ids.add(desired.schedule_id)
-    return observed
+    return observed_in_sync(res, SETTINGS, regions=regions, paused_by_hand=paused_by_hand)
 
 
 def kinds(result: Plan) -> list[str]:

@@ -1,0 +1,140 @@
+"""Status from plan, observation and outcome: conditions a person and kubectl wait can trust."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from contactsync_operator.api.manifest import ContactSync, parse_contact_sync
+from contactsync_operator.conditions import Outcome, Problem, build_status
+from contactsync_operator.observed import (
+    Observed,
+    ObservedRun,
+)
+from contactsync_operator.planner import plan
+from contactsync_operator.settings import OperatorSettings
+from contactsync_worker.contracts import SyncSummary
+from tests.corpus.manifests import example
+from tests.operator_state import in_sync
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+SETTINGS = OperatorSettings()
+
+
+def resource() -> ContactSync:
+    document = example("multi-region")
+    document["metadata"].update(uid="uid-1", generation=3)
+    return parse_contact_sync(document)
+
+
+def running(res: ContactSync, ready: int = 2, last: ObservedRun | None = None) -> Observed:
+    return in_sync(res, SETTINGS, ready=ready, next_run=NOW + timedelta(minutes=15), last_run=last)
+
+
+def status_of(
+    observed: Observed, outcome: Outcome | None = None, previous: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    res = resource()
+    the_plan = plan(res, observed, SETTINGS)
+    outcome = outcome or Outcome(schedules_present=set(observed.schedules))
+    return build_status(res, the_plan, observed, outcome, previous or [], NOW)
+
+
+def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+
+
+@pytest.mark.parametrize(
+    ("ready", "problem", "expected"),
+    [
+        (
+            2,
+            None,
+            {
+                "Ready": ("True", "Reconciled"),
+                "Progressing": ("False", "Idle"),
+                "Degraded": ("False", "AsExpected"),
+            },
+        ),
+        (
+            0,
+            None,
+            {
+                "Ready": ("False", "WorkersNotReady"),
+                "Progressing": ("True", "WaitingForWorkers"),
+                "Degraded": ("False", "AsExpected"),
+            },
+        ),
+        (
+            2,
+            Problem("ScheduleFailed", "boom"),
+            {
+                "Ready": ("False", "ScheduleFailed"),
+                "Progressing": ("False", "Idle"),
+                "Degraded": ("True", "ScheduleFailed"),
+            },
+        ),
+    ],
+)
+def test_conditions(
+    ready: int, problem: Problem | None, expected: dict[str, tuple[str, str]]
+) -> None:
+    observed = running(resource(), ready=ready)
+    outcome = Outcome(
+        problems=[problem] if problem else [], schedules_present=set(observed.schedules)
+    )
+    status = status_of(observed, outcome)
+    assert conditions(status) == expected
+    assert status["observedGeneration"] == 3
+    assert all(c["observedGeneration"] == 3 for c in status["conditions"])
+
+
+def test_temporal_down_is_degraded_and_named() -> None:
+    observed = running(resource())
+    observed.temporal_error = "connect to localhost:7233: connection refused"
+    status = status_of(observed)
+    assert conditions(status)["Degraded"] == ("True", "TemporalUnavailable")
+    assert (
+        "connection refused"
+        in next(c for c in status["conditions"] if c["type"] == "Degraded")["message"]
+    )
+
+
+def test_transition_time_moves_only_when_the_status_does() -> None:
+    earlier = "2026-11-25T08:00:00+00:00"
+    previous = [
+        {"type": "Ready", "status": "True", "lastTransitionTime": earlier},
+        {"type": "Degraded", "status": "True", "lastTransitionTime": earlier},
+    ]
+    status = status_of(running(resource()), previous=previous)
+    times = {c["type"]: c["lastTransitionTime"] for c in status["conditions"]}
+    assert times["Ready"] == earlier
+    assert times["Degraded"] == NOW.isoformat()
+
+
+def test_last_run_counts_and_a_blocked_run_are_reported() -> None:
+    done = ObservedRun(
+        "wf-1",
+        NOW - timedelta(minutes=2),
+        NOW - timedelta(minutes=1),
+        "COMPLETED",
+        summary=SyncSummary(created=10, updated=3, deleted=1, skipped_no_consent=4),
+    )
+    status = status_of(running(resource(), last=done))
+    last = status["regions"][0]["lastSync"]
+    assert (
+        last["result"],
+        last["created"],
+        last["updated"],
+        last["deleted"],
+        last["skippedNoConsent"],
+    ) == ("Succeeded", 10, 3, 1, 4)
+    assert status["lastSyncTime"] == done.closed_at.isoformat()  # type: ignore[union-attr]
+    assert status["regionsReady"] == "2/2"
+    blocked = ObservedRun("wf-2", NOW, NOW, "FAILED", failure="MassDeleteBlocked: 5 of 10 contacts")
+    assert (
+        status_of(running(resource(), last=blocked))["regions"][0]["lastSync"]["result"]
+        == "Blocked"
+    )
