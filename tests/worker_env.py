@@ -59,11 +59,18 @@ class WorkerFiles:
     def keyring(self) -> Keyring:
         return Keyring.from_directory(self.keys_dir)
 
-    def settings(self, metrics_port: int) -> WorkerSettings:
+    def env(self, metrics_port: int) -> dict[str, str]:
+        """The worker's environment as the operator sets it, with the config file written.
+
+        Optional variables are set empty unless the test sets them, so nothing in the test
+        runner's own environment (a TLS dir, an API key) reaches the worker.
+        """
         config_file = self.root / "config" / runtime.CONFIG_FILE_NAME
         config_file.parent.mkdir(parents=True, exist_ok=True)
         config_file.write_text(self.config.model_dump_json(by_alias=True, exclude_none=True))
-        env = {
+        return {
+            runtime.ENV_TEMPORAL_TLS_DIR: "",
+            runtime.ENV_TEMPORAL_API_KEY_FILE: "",
             runtime.ENV_REGION: self.config.region.name,
             runtime.ENV_TASK_QUEUE: self.task_queue,
             runtime.ENV_CONFIG_FILE: str(config_file),
@@ -75,7 +82,9 @@ class WorkerFiles:
             runtime.ENV_TEMPORAL_NAMESPACE: self.temporal_namespace,
             **self.extra_env,
         }
-        return settings_from_env(env)
+
+    def settings(self, metrics_port: int) -> WorkerSettings:
+        return settings_from_env(self.env(metrics_port))
 
     async def client(self) -> Client:
         return await Client.connect(

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 
-from contactsync_worker.contracts import runtime
 from tests.servers.process import ManagedProcess, ServerStartError, free_port
 from tests.worker_env import WorkerFiles
 
@@ -29,31 +28,6 @@ def contactsync_command() -> Path:
     if not command.exists():
         raise FileNotFoundError(f"{command} is missing: install the project into this venv")
     return command
-
-
-def worker_env(files: WorkerFiles, metrics_port: int) -> dict[str, str]:
-    """The worker's environment, written as ``WorkerFiles.settings`` writes its config.
-
-    Optional variables are set empty unless the test sets them, so nothing in the test
-    runner's own environment (a TLS dir, an API key) reaches the worker.
-    """
-    config_file = files.root / "config" / runtime.CONFIG_FILE_NAME
-    config_file.parent.mkdir(parents=True, exist_ok=True)
-    config_file.write_text(files.config.model_dump_json(by_alias=True, exclude_none=True))
-    return {
-        runtime.ENV_TEMPORAL_TLS_DIR: "",
-        runtime.ENV_TEMPORAL_API_KEY_FILE: "",
-        runtime.ENV_REGION: files.config.region.name,
-        runtime.ENV_TASK_QUEUE: files.task_queue,
-        runtime.ENV_CONFIG_FILE: str(config_file),
-        runtime.ENV_KEYS_DIR: str(files.keys_dir),
-        runtime.ENV_SECRETS_DIR: str(files.secrets_dir),
-        runtime.ENV_STATE_DIR: str(files.root / "state"),
-        runtime.ENV_METRICS_PORT: str(metrics_port),
-        runtime.ENV_TEMPORAL_ADDRESS: files.temporal_address,
-        runtime.ENV_TEMPORAL_NAMESPACE: files.temporal_namespace,
-        **files.extra_env,
-    }
 
 
 class WorkerProcess:
@@ -86,7 +60,7 @@ class WorkerProcess:
             name=f"worker-{self.files.config.region.name}",
             argv=[str(contactsync_command()), "worker"],
             log_path=self.log_path,
-            env=worker_env(self.files, self.metrics_port),
+            env=self.files.env(self.metrics_port),
             cwd=self.files.root,
         ).start()
         await self._ready()
