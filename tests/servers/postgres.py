@@ -90,6 +90,9 @@ def _run_as_prefix() -> list[str]:
         f"--reuid={SERVICE_ACCOUNT}",
         f"--regid={SERVICE_ACCOUNT}",
         "--init-groups",
+        # Linux clears the parent-death signal when credentials change; setpriv sets it again
+        # after the switch, so a killed test run takes the postmaster with it.
+        "--pdeathsig=KILL",
     ]
 
 
