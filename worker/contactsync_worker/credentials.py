@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import NoReturn
 
 from contactsync_worker.contracts.runtime import ENV_SECRETS_DIR, SECRETS_DIR, secret_dir
+from contactsync_worker.contracts.values import SecretKeyRef
 
 # Secret names are DNS subdomains and keys are [-._a-zA-Z0-9]+ in Kubernetes; checking
 # both keeps a crafted name from reading a file outside the Secret's directory.
@@ -170,6 +171,11 @@ def ca_bundle(secret: str, key: str, *, secrets_dir: Path | None = None) -> Path
             f"Secret {secret!r} key {key!r} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
         )
     return path
+
+
+def ca_bundle_for(ref: SecretKeyRef | None, *, secrets_dir: Path | None = None) -> Path | None:
+    """The CA bundle an endpoint's ``caBundleSecretRef`` names, or None (system trust)."""
+    return ca_bundle(ref.name, ref.key, secrets_dir=secrets_dir) if ref is not None else None
 
 
 def _missing(secret: str, key: str, exc: FileNotFoundError) -> NoReturn:

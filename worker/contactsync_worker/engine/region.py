@@ -99,10 +99,9 @@ class Region:
                 endpoint.credentials_secret_ref.name, secrets_dir=self.secrets_dir
             )
             login = (secret.username, secret.password.reveal())
-        bundle = None
-        if endpoint.ca_bundle_secret_ref is not None:
-            ref = endpoint.ca_bundle_secret_ref
-            bundle = credentials.ca_bundle(ref.name, ref.key, secrets_dir=self.secrets_dir)
+        bundle = credentials.ca_bundle_for(
+            endpoint.ca_bundle_secret_ref, secrets_dir=self.secrets_dir
+        )
 
         def client() -> httpx.AsyncClient:
             return transport.http_client(

@@ -187,14 +187,8 @@ class _FileSource:
 
     async def _download(self, url: str) -> bytes:
         config = self._config
-        ca_bundle = (
-            credentials.ca_bundle(
-                config.ca_bundle_secret_ref.name,
-                config.ca_bundle_secret_ref.key,
-                secrets_dir=self._secrets_dir,
-            )
-            if config.ca_bundle_secret_ref
-            else None
+        ca_bundle = credentials.ca_bundle_for(
+            config.ca_bundle_secret_ref, secrets_dir=self._secrets_dir
         )
         auth = (
             BearerAuth(

@@ -254,14 +254,8 @@ class LdapSource:
 
     def _connect(self) -> Any:
         config = self._config
-        ca_bundle = (
-            credentials.ca_bundle(
-                config.ca_bundle_secret_ref.name,
-                config.ca_bundle_secret_ref.key,
-                secrets_dir=self._secrets_dir,
-            )
-            if config.ca_bundle_secret_ref
-            else None
+        ca_bundle = credentials.ca_bundle_for(
+            config.ca_bundle_secret_ref, secrets_dir=self._secrets_dir
         )
         bind = (
             credentials.ldap_bind(config.credentials_secret_ref.name, secrets_dir=self._secrets_dir)
