@@ -111,11 +111,15 @@ async def test_regions_get_pinned_workers_and_schedules_as_declared(
         pods = eventually(bound, timeout=60, what=f"{region} worker pods to be scheduled")
         assert {p.spec.node_name for p in pods if p.spec} <= region_nodes[region]
 
-        description = (
-            await temporal_clients[region]
-            .get_schedule_handle(naming.sync_schedule_id(namespace, "global", region))
-            .describe()
-        )
+        # The operator applies the Deployment before it creates the schedules: wait for them.
+        schedule_id = naming.sync_schedule_id(namespace, "global", region)
+        client = temporal_clients[region]
+
+        async def present(c: Client = client, i: str = schedule_id) -> bool:
+            return await _exists(c, i)
+
+        await _eventually_async(present, what=f"{region} schedule")
+        description = await client.get_schedule_handle(schedule_id).describe()
         spec = description.schedule.spec
         assert spec.jitter == timedelta(minutes=2)
         assert spec.time_zone_name == "Europe/Berlin"
