@@ -4,9 +4,11 @@ and the operator reports the run's counts in the ContactSync's status."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,7 +19,8 @@ import httpx
 import pytest
 import yaml
 from kubernetes import client as k8s
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleHandle
+from temporalio.service import RPCError
 
 from contactsync_operator import naming
 from tests.carddav_sync import VCARD, cards, vcard
@@ -173,7 +176,7 @@ async def test_the_deployed_worker_syncs_on_schedule_and_status_reports_the_run(
     ):
         client = await Client.connect(temporal.address)
         schedule = client.get_schedule_handle(naming.sync_schedule_id(namespace, "deployed", EU))
-        await schedule.trigger()
+        await trigger_when_created(schedule)
         reported = eventually(
             lambda: reported_run(kube_api, namespace),
             timeout=90,
@@ -199,7 +202,7 @@ async def test_deleting_with_purge_policy_erases_what_was_synced_before_it_goes(
     ) as (namespace, destination, _):
         client = await Client.connect(temporal.address)
         schedule = client.get_schedule_handle(naming.sync_schedule_id(namespace, "deployed", EU))
-        await schedule.trigger()
+        await trigger_when_created(schedule)
         eventually(lambda: reported_run(kube_api, namespace), timeout=90, what="a synced run")
         assert len(await cards(dav, destination)) == 5
         kubectl(
@@ -220,6 +223,19 @@ async def test_deleting_with_purge_policy_erases_what_was_synced_before_it_goes(
             "jsonpath={.items[*].message}",
         )
         assert "purged regions eu-central-1" in events
+
+
+async def trigger_when_created(schedule: ScheduleHandle) -> None:
+    """Start a run now; the operator may still be creating the schedule after the Deployment."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            await schedule.trigger()
+            return
+        except RPCError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
 
 
 def _ready(port: str) -> bool:
