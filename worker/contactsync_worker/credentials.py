@@ -115,15 +115,7 @@ def secret_key_path(secret: str, key: str, *, secrets_dir: Path | None = None) -
 
 def read_secret(secret: str, key: str, *, secrets_dir: Path | None = None) -> Redacted:
     """The value of one key, UTF-8, with trailing newlines (from ``echo`` or editors) removed."""
-    path = secret_key_path(secret, key, secrets_dir=secrets_dir)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        _missing(secret, key, exc)
-    except OSError as exc:
-        raise CredentialsError(
-            f"Secret {secret!r} key {key!r} cannot be read ({type(exc).__name__})"
-        ) from exc
+    raw = _read(secret, key, secrets_dir)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -156,14 +148,7 @@ def bearer_token(secret: str, *, secrets_dir: Path | None = None) -> Redacted:
 def ca_bundle(secret: str, key: str, *, secrets_dir: Path | None = None) -> Path:
     """The mounted file of PEM CA certificates; TLS libraries want a path, not the text."""
     path = secret_key_path(secret, key, secrets_dir=secrets_dir)
-    try:
-        pem = path.read_bytes()
-    except FileNotFoundError as exc:
-        _missing(secret, key, exc)
-    except OSError as exc:
-        raise CredentialsError(
-            f"Secret {secret!r} key {key!r} cannot be read ({type(exc).__name__})"
-        ) from exc
+    pem = _read(secret, key, secrets_dir)
     # A CA bundle is public, but a wrong key (a password file) must not reach the TLS layer,
     # whose parse errors could quote it.
     if b"-----BEGIN CERTIFICATE-----" not in pem:
@@ -176,6 +161,19 @@ def ca_bundle(secret: str, key: str, *, secrets_dir: Path | None = None) -> Path
 def ca_bundle_for(ref: SecretKeyRef | None, *, secrets_dir: Path | None = None) -> Path | None:
     """The CA bundle an endpoint's ``caBundleSecretRef`` names, or None (system trust)."""
     return ca_bundle(ref.name, ref.key, secrets_dir=secrets_dir) if ref is not None else None
+
+
+def _read(secret: str, key: str, secrets_dir: Path | None) -> bytes:
+    """One mounted key's bytes; errors name the Secret and key, never the content."""
+    path = secret_key_path(secret, key, secrets_dir=secrets_dir)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        _missing(secret, key, exc)
+    except OSError as exc:
+        raise CredentialsError(
+            f"Secret {secret!r} key {key!r} cannot be read ({type(exc).__name__})"
+        ) from exc
 
 
 def _missing(secret: str, key: str, exc: FileNotFoundError) -> NoReturn:
