@@ -33,6 +33,12 @@ need_apt=()
 command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || need_apt+=(slapd)
 command -v ldapsearch >/dev/null 2>&1 || need_apt+=(ldap-utils)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
+# The node that runs the project's image as real pods, and the tools that build that image
+# without a Docker engine (tests/env/build-image.sh).
+for tool in containerd runc iptables buildah mmdebstrap; do
+  command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
+done
+[ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
 if [ ${#need_apt[@]} -gt 0 ]; then
   t=$(date +%s)
   if [ "$(id -u)" -ne 0 ]; then
@@ -44,7 +50,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   say "installed Debian packages: ${need_apt[*]} ($(elapsed "$t"))"
 else
-  say "Debian packages present: slapd, ldap-utils, postgresql"
+  say "Debian packages present: slapd, ldap-utils, postgresql, containerd, runc, iptables, buildah, mmdebstrap, CNI plugins"
 fi
 
 # --- Python virtualenv -----------------------------------------------------------------
@@ -89,7 +95,7 @@ if [ "$build_go" = 1 ]; then
   kube_ldflags="-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
   kube_ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
   kube_ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
-  for component in kube-apiserver kube-controller-manager kube-scheduler; do
+  for component in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy; do
     build "$component" "$KUBERNETES_VERSION" kube "k8s.io/kubernetes/cmd/$component" "$kube_ldflags"
   done
   build helm "$HELM_VERSION" helm helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
