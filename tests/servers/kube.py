@@ -1,8 +1,10 @@
 """A real Kubernetes control plane on loopback: etcd, API server, controller manager, scheduler.
 
-There is no kubelet: Pods are scheduled onto Node objects the tests create, but
+On its own it has no kubelet: Pods are scheduled onto Node objects the tests create, but
 never run. Neither the node-lifecycle controller nor the admission plugin that
-taints new Nodes not-ready is on, so those Nodes stay schedulable.
+taints new Nodes not-ready is on, so those Nodes stay schedulable. ``tests/servers/node.py``
+adds a real node; the API server then listens on the pod network's host address (``host``)
+so pods reach it, and talks to that node's kubelet with its own client certificate.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ _CLIENTS = {
     "admin": ("contactsync-test-admin", "system:masters"),
     "controller-manager": ("system:kube-controller-manager", None),
     "scheduler": ("system:kube-scheduler", None),
+    # The API server's identity towards kubelets (logs, exec): the kubelet asks the API server
+    # whether this user may, and system:masters may.
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", "system:masters"),
 }
 
 
@@ -55,17 +60,18 @@ class KubeControlPlane:
     """The running control plane; ``admin_kubeconfig`` has cluster-admin rights."""
 
     workdir: Path
+    host: str = "127.0.0.1"
     server: str = ""
     admin_kubeconfig: Path = field(default_factory=Path)
     pki: ControlPlanePki | None = None
     processes: list[ManagedProcess] = field(default_factory=list)
 
     def start(self, timeout: float = 120.0) -> KubeControlPlane:
-        pki = make_control_plane_pki(self.workdir / "pki", _CLIENTS)
+        pki = make_control_plane_pki(self.workdir / "pki", _CLIENTS, host=self.host)
         self.pki = pki
         etcd_url = self._start_etcd(timeout)
         port = free_port()
-        self.server = f"https://127.0.0.1:{port}"
+        self.server = f"https://{self.host}:{port}"
         self.admin_kubeconfig = write_kubeconfig(
             self.workdir / "admin.kubeconfig",
             self.server,
@@ -137,8 +143,8 @@ class KubeControlPlane:
     def _apiserver_args(self, etcd_url: str, port: int, pki: ControlPlanePki) -> list[str]:
         return [
             f"--etcd-servers={etcd_url}",
-            "--bind-address=127.0.0.1",
-            "--advertise-address=127.0.0.1",
+            f"--bind-address={self.host}",
+            f"--advertise-address={self.host}",
             f"--secure-port={port}",
             f"--cert-dir={self.workdir / 'apiserver-certs'}",
             f"--tls-cert-file={pki.apiserver.cert}",
@@ -150,6 +156,11 @@ class KubeControlPlane:
             f"--service-account-signing-key-file={pki.service_account_key}",
             "--service-cluster-ip-range=10.0.0.0/24",
             "--allow-privileged=false",
+            # A kubelet registers its pod-network address as InternalIP; there is no DNS here.
+            "--kubelet-preferred-address-types=InternalIP",
+            f"--kubelet-certificate-authority={pki.ca.cert}",
+            f"--kubelet-client-certificate={pki.clients['apiserver-kubelet-client'].cert}",
+            f"--kubelet-client-key={pki.clients['apiserver-kubelet-client'].key}",
             # Without a kubelet nothing would ever clear the not-ready taint this plugin sets
             # on new Nodes; the tests' Nodes are declared ready by the tests themselves.
             "--disable-admission-plugins=TaintNodesByCondition",

@@ -103,11 +103,40 @@ def _issue(
     return pair, key
 
 
+def issue(
+    ca: CertPair,
+    directory: Path,
+    stem: str,
+    common_name: str,
+    organization: str | None = None,
+    *,
+    server_names: tuple[str, ...] = (),
+    client: bool = False,
+) -> CertPair:
+    """A certificate signed by an existing CA: a kubelet's serving cert or a node's identity."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    pair, _ = _issue(
+        directory,
+        stem,
+        _name(common_name, organization),
+        (ca_cert.subject, ca_key),
+        server_names=server_names,
+        client=client,
+    )
+    return pair
+
+
 def make_control_plane_pki(
-    directory: Path, client_identities: dict[str, tuple[str, str | None]]
+    directory: Path,
+    client_identities: dict[str, tuple[str, str | None]],
+    host: str = "127.0.0.1",
 ) -> ControlPlanePki:
     """A CA, the API server's serving cert, client certs and the ServiceAccount signing key.
 
+    ``host`` is the address the API server listens on besides loopback's name.
     ``client_identities`` maps a file stem to (user name, group); the API server
     reads the user from CN and the group from O.
     """
@@ -120,7 +149,7 @@ def make_control_plane_pki(
         _name("kube-apiserver"),
         (ca_name, ca_key),
         server_names=(
-            "127.0.0.1",
+            *dict.fromkeys(("127.0.0.1", host)),
             "localhost",
             "10.0.0.1",
             "kubernetes",

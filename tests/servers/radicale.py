@@ -18,7 +18,7 @@ PASSWORD = "radicale-test-password"
 
 _CONFIG = """\
 [server]
-hosts = 127.0.0.1:{port}
+hosts = {host}:{port}
 
 [auth]
 type = htpasswd
@@ -82,15 +82,16 @@ class RadicaleServer:
 
 
 @contextmanager
-def running_radicale(workdir: Path) -> Iterator[RadicaleServer]:
-    """Start Radicale with its state under ``workdir``; stop it when the block ends."""
+def running_radicale(workdir: Path, host: str = "127.0.0.1") -> Iterator[RadicaleServer]:
+    """Start Radicale with its state under ``workdir``; stop it when the block ends.
+    ``host``: the address it listens on (the pod network's host address for pods)."""
     port = free_port()
     htpasswd = workdir / "users"
     htpasswd.write_text(f"{USERNAME}:{PASSWORD}\n")
     htpasswd.chmod(0o600)
     config = workdir / "config"
     config.write_text(
-        _CONFIG.format(port=port, htpasswd=htpasswd, collections=workdir / "collections")
+        _CONFIG.format(host=host, port=port, htpasswd=htpasswd, collections=workdir / "collections")
     )
     # --config replaces the default search path, so /etc and ~ cannot leak in.
     process = ManagedProcess(
@@ -100,9 +101,9 @@ def running_radicale(workdir: Path) -> Iterator[RadicaleServer]:
         cwd=workdir,
     ).start()
     try:
-        wait_until(lambda: port_open(port), timeout=30, what="radicale", process=process)
+        wait_until(lambda: port_open(port, host), timeout=30, what="radicale", process=process)
         yield RadicaleServer(
-            url=f"http://127.0.0.1:{port}",
+            url=f"http://{host}:{port}",
             username=USERNAME,
             password=PASSWORD,
             process=process,

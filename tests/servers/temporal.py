@@ -25,12 +25,14 @@ def temporal_cli() -> Path:
 class TemporalDevServer:
     workdir: Path
     port: int = 0
+    # Pods on the test node dial the server on the pod network's host address.
+    host: str = "127.0.0.1"
     namespaces: tuple[str, ...] = ()
     process: ManagedProcess | None = field(default=None, repr=False)
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def start(self, timeout: float = 60.0) -> TemporalDevServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -39,7 +41,7 @@ class TemporalDevServer:
             str(temporal_cli()),
             "server",
             "start-dev",
-            "--ip=127.0.0.1",
+            f"--ip={self.host}",
             f"--port={self.port}",
             "--headless",
             f"--http-port={free_port()}",
