@@ -39,7 +39,10 @@ LABEL org.opencontainers.image.title="contactsync" \
 # The interpreter and the CA bundle only: no compiler, no pip, no package cache.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 ca-certificates \
-    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/* \
+    && groupadd --system --gid 10001 contactsync \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin contactsync
 COPY --from=build /opt/contactsync /opt/contactsync
 # Bytecode was compiled at install time; a read-only root filesystem cannot take more.
 ENV PATH=/opt/contactsync/bin:${PATH} \

@@ -1,5 +1,5 @@
 # The commands the README names. Each one installs what it needs first.
-.PHONY: setup quickstart test lint unit integration e2e
+.PHONY: setup quickstart test lint unit integration e2e image
 
 VENV := .venv/bin
 
@@ -14,6 +14,10 @@ quickstart:
 # The whole suite: lint, types, unit, integration and end-to-end tests against real servers.
 test: setup lint
 	$(VENV)/pytest tests
+
+# The operator and worker image, from ./Dockerfile: docker where an engine runs, else buildah.
+image:
+	tests/env/build-image.sh
 
 lint:
 	$(VENV)/ruff check .

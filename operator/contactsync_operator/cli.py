@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -89,6 +91,7 @@ def _local(path: Path, demo: Path | None, secrets_dir: Path | None) -> int:
 
 def _operator(liveness: str | None, standalone: bool, verbose: bool) -> int:
     import kopf
+    from kopf._core.engines.peering import Identity  # kopf names the type only internally
 
     from contactsync_operator import handlers
 
@@ -101,9 +104,17 @@ def _operator(liveness: str | None, standalone: bool, verbose: bool) -> int:
             liveness_endpoint=liveness,
             standalone=standalone,
             peering_name=None if standalone else "contactsync",
+            identity=Identity(peering_identity()),
         )
     )
     return 0
+
+
+def peering_identity() -> str:
+    """This replica's name among its Kopf peers: the pod's name (its hostname) and a random
+    suffix, so a restarted container is a new peer. Kopf's default asks the password database
+    for the user's name, and the UID a cluster runs the image as may have no entry there."""
+    return f"{socket.gethostname()}/{secrets.token_hex(4)}"
 
 
 def build_parser() -> argparse.ArgumentParser:

