@@ -12,6 +12,8 @@ import os
 import re
 import shutil
 import subprocess
+import tarfile
+import tomllib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -287,6 +289,30 @@ def without(
 def test_chart_lints_cleanly(helm: Helm) -> None:
     output = helm.ok("lint", "--strict", str(CHART))
     assert "0 chart(s) failed" in output
+
+
+def test_chart_packages_and_defaults_to_the_image_this_repo_builds(
+    helm: Helm, tmp_path: Path
+) -> None:
+    helm.ok("package", str(CHART), f"--destination={tmp_path}")
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    [archive] = tmp_path.glob("*.tgz")
+    assert archive.name == f"contactsync-{chart['version']}.tgz"
+    with tarfile.open(archive) as packed:
+        names = set(packed.getnames())
+    for member in ("values.schema.json", "templates/crd-contactsync.yaml", "templates/NOTES.txt"):
+        assert f"contactsync/{member}" in names
+    # docker build and tests/env/build-image.sh tag the project's version; the chart's
+    # appVersion must be that version, so the default image is the one the repo builds.
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert chart["appVersion"] == project
+    packaged = [
+        d
+        for d in yaml.safe_load_all(helm.ok("template", "p", str(archive), "--namespace=ops"))
+        if d
+    ]
+    (container,) = find(packaged, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == f"ghcr.io/contactsync/contactsync:{project}"
 
 
 def test_default_values_render_an_ha_operator(helm: Helm) -> None:

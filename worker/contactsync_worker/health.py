@@ -34,7 +34,11 @@ async def serve(port: int, ready: Callable[[], Awaitable[bool]]) -> web.AppRunne
         return web.Response(text="ok")
 
     async def readyz(_: web.Request) -> web.Response:
-        return web.Response(text="ready") if await ready() else web.Response(status=503, text="not ready")
+        return (
+            web.Response(text="ready")
+            if await ready()
+            else web.Response(status=503, text="not ready")
+        )
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
