@@ -581,10 +581,11 @@ def _unmount_marked() -> None:
 
 
 def _remove_pod_cgroups() -> None:
-    """Remove the kubepods hierarchy from every cgroup v1 controller, leaves first."""
+    """Remove the kubepods hierarchy the kubelet made (cgroupfs driver), leaves first."""
     if not _CGROUP_ROOT.is_dir():
         return
-    for controller in _CGROUP_ROOT.iterdir():
+    # cgroup v1 has a hierarchy per controller; v2 one, at the root.
+    for controller in (_CGROUP_ROOT, *_CGROUP_ROOT.iterdir()):
         top = controller / "kubepods"
         if not top.is_dir():
             continue

@@ -50,7 +50,8 @@ def project_image() -> tuple[Path, float]:
     return Path(result.stdout.strip().splitlines()[-1]), time.monotonic() - started
 
 
-@pytest.fixture(scope="session")
+# Module scope: the node's containerd and kubelet stop as soon as the tests that need them end.
+@pytest.fixture(scope="module")
 def cluster(
     project_image: tuple[Path, float], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
