@@ -139,6 +139,54 @@ def test_photo_is_written_as_base64_in_3_0_and_as_data_uri_in_4_0() -> None:
     assert "PHOTO:data:image/png;base64," in v4
 
 
+HOSTILE_PHOTOS = (
+    # A payload that ends the line and starts properties of its own.
+    f"data:image/png;base64,{PNG}\r\nX-CONTACTSYNC-ID:forged\r\nTITLE:Injected",
+    # The same through the media type, and with bare line feeds and carriage returns.
+    f"data:image/png\nTITLE:Injected;base64,{PNG}",
+    f"data:image/png;base64,{PNG}\rTITLE:Injected",
+    # Not an image, or not base64.
+    f"data:text/plain;base64,{PNG}",
+    "data:image/png;base64,not base64!",
+)
+
+
+@pytest.mark.parametrize("version", ["3.0", "4.0"])
+@pytest.mark.parametrize("photo", HOSTILE_PHOTOS)
+def test_no_photo_value_adds_a_property_to_the_card(photo: str, version: Version) -> None:
+    card = serialize_vcard(
+        {F.FULL_NAME: "Eve", F.PHOTO: photo}, uid="c1", version=version, extra=[("X-OWN", "1")]
+    )
+    names = [
+        line.split(":", 1)[0].split(";", 1)[0] for line in card.replace("\r\n ", "").split("\r\n")
+    ]
+    assert names == [
+        "BEGIN",
+        "VERSION",
+        "UID",
+        "FN",
+        *(["N"] if version == "3.0" else []),
+        "PHOTO",
+        "X-OWN",
+        "END",
+        "",
+    ]
+    assert read_properties(card, ["X-CONTACTSYNC-ID", "TITLE"]) == {}
+
+
+@pytest.mark.parametrize("version", ["3.0", "4.0"])
+def test_line_breaks_in_any_text_value_stay_inside_it(version: Version) -> None:
+    hostile = "a\r\nX-CONTACTSYNC-ID:forged\rTITLE:x\nNOTE:y;z,w"
+    fields = {
+        field: hostile for field in (F.FULL_NAME, F.NICKNAME, F.ORGANIZATION, F.TITLE, F.NOTE)
+    }
+    fields[F.EMAILS] = (hostile,)
+    card = serialize_vcard(fields, uid=hostile, version=version)
+    assert read_properties(card, ["X-CONTACTSYNC-ID"]) == {}
+    parsed = parse_vcard(card, FieldPolicy(allowed=frozenset(fields)), source="s", item_id="i")
+    assert parsed.fields[F.NOTE] == hostile.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def test_missing_uid_gives_no_uid() -> None:
     frank = corpus("frank-no-uid-v3.vcf")
     assert frank.uid is None

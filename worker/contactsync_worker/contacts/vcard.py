@@ -20,6 +20,7 @@ from urllib.parse import unquote_to_bytes
 
 from contactsync_worker.contacts.consent import parse_purposes
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
+from contactsync_worker.contacts.photo import InvalidPhoto, parse_data_uri
 from contactsync_worker.contracts import ContactField as F
 from contactsync_worker.contracts import IdentityKey
 
@@ -477,10 +478,13 @@ def _uri(uri: str, version: Version) -> str:
 
 
 def _photo(photo: str, version: Version) -> str:
-    if version == "3.0" and photo.startswith("data:") and ";base64," in photo:
-        media, _, payload = photo[5:].partition(";base64,")
-        kind = media[6:].upper() if media.startswith("image/") else media
-        return f"PHOTO;ENCODING=b;TYPE={kind}:{payload}"
+    if version == "3.0" and photo.startswith("data:"):
+        try:
+            media, payload = parse_data_uri(photo)
+        except InvalidPhoto:
+            pass  # not written raw: the escaped URI below cannot start another property
+        else:
+            return f"PHOTO;ENCODING=b;TYPE={media.removeprefix('image/').upper()}:{payload}"
     return f"PHOTO{';VALUE=uri' if version == '3.0' else ''}:{_uri(photo, version)}"
 
 

@@ -59,6 +59,7 @@ from contactsync_worker.contacts.model import (
     Page,
     Quarantined,
 )
+from contactsync_worker.contacts.photo import InvalidPhoto, parse_data_uri
 from contactsync_worker.contracts import ContactField, IdentityKey
 from contactsync_worker.contracts.spec import FileSource as FileSpec
 from contactsync_worker.sources import SourceUnavailable
@@ -325,8 +326,11 @@ def _single(value: _Value | None, key: str) -> str | None:
 def _normalize(field: ContactField, value: _Value) -> FieldValue | None:
     if field not in MULTI_VALUED:
         text = _single(value, str(field))
-        if text and field is ContactField.PHOTO and not text.startswith("data:"):
-            raise RecordError("photo must be a data: URI")
+        if text and field is ContactField.PHOTO:
+            try:
+                parse_data_uri(text)
+            except InvalidPhoto as exc:
+                raise RecordError(str(exc)) from None
         return text
     values = value if isinstance(value, tuple) else (value,)
     cleaned = (v.strip() for v in values)
