@@ -383,6 +383,8 @@ print(json.dumps({
         if p.is_file() and not any(part.startswith("..") for part in p.parts)
     ),
     "environment": dict(os.environ),
+    # Destinations of the pod's routes, as the kernel lists them (hex, little-endian).
+    "routes": [line.split()[1] for line in open("/proc/net/route").readlines()[1:]],
 }))
 """
 
@@ -416,6 +418,9 @@ def test_the_worker_container_is_non_root_on_a_read_only_root_and_gets_secrets_a
     values = " ".join(seen["environment"].values())
     assert cluster_radicale.password not in values, "credentials only as files"
     assert "KUBERNETES_SERVICE_HOST" in seen["environment"]
+    # The pod reaches the pod network and the Service range, and nothing beyond this machine.
+    assert "00000000" not in seen["routes"], "no default route"
+    assert len(seen["routes"]) == 2, seen["routes"]
     assert not any("serviceaccount" in v for v in seen["environment"].values())
 
 
