@@ -57,7 +57,9 @@ def referenced_secrets(resource: ContactSync, region: str) -> list[str]:
             add(destination.carddav.ca_bundle_secret_ref)
         if destination.postgres is not None:
             add(destination.postgres.dsn_secret_ref)
+            add(destination.postgres.ca_bundle_secret_ref)
     for declared in spec.regions:
         if declared.store is not None and declared.store.postgres is not None:
             add(declared.store.postgres.dsn_secret_ref)
+            add(declared.store.postgres.ca_bundle_secret_ref)
     return names

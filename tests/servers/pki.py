@@ -103,6 +103,13 @@ def _issue(
     return pair, key
 
 
+def make_ca(directory: Path, common_name: str) -> CertPair:
+    """A self-signed CA of its own, e.g. for a server outside the control plane."""
+    directory.mkdir(parents=True, exist_ok=True)
+    pair, _ = _issue(directory, "ca", _name(common_name), None)
+    return pair
+
+
 def issue(
     ca: CertPair,
     directory: Path,

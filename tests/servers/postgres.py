@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from tests.servers.pki import CertPair, issue, make_ca
 from tests.servers.process import (
     ManagedProcess,
     ServerStartError,
@@ -49,15 +50,20 @@ class PostgresServer:
     password: str
     dbname: str
     process: ManagedProcess
+    # The CA that signed the server's certificate; None when the server runs without TLS.
+    ca_file: Path | None = None
 
     @property
     def dsn(self) -> str:
+        """The test role's connection string, with verified TLS when the server has it."""
+        tls = {"sslmode": "verify-full", "sslrootcert": str(self.ca_file)} if self.ca_file else {}
         return make_conninfo(
             host=self.host,
             port=self.port,
             user=self.user,
             password=self.password,
             dbname=self.dbname,
+            **tls,
         )
 
 
@@ -163,9 +169,19 @@ def _stop(process: ManagedProcess) -> None:
     process.stop()
 
 
+def _server_certificate(root: Path) -> tuple[CertPair, CertPair]:
+    """A CA and the server's certificate for 127.0.0.1 and localhost, readable by the server."""
+    ca = make_ca(root, "contactsync-test-postgres-ca")
+    server = issue(ca, root, "server", HOST, server_names=(HOST, "localhost"))
+    _give_to_service_account(server.cert, server.key)
+    return ca, server
+
+
 @contextmanager
-def running_postgres(workdir: Path) -> Iterator[PostgresServer]:
-    """initdb, start PostgreSQL, create the test role and database; stop and clean up after."""
+def running_postgres(workdir: Path, *, tls: bool = True) -> Iterator[PostgresServer]:
+    """initdb, start PostgreSQL, create the test role and database; stop and clean up after.
+    With ``tls`` (as production should run it) the server offers TLS with a certificate from a
+    CA of its own, and ``dsn`` verifies it; without, it declines TLS."""
     bindir = postgres_bin_dir()
     prefix = _run_as_prefix()
     # The service account must reach the data dir, but pytest keeps its temp tree 0700
@@ -177,7 +193,12 @@ def running_postgres(workdir: Path) -> Iterator[PostgresServer]:
         _give_to_service_account(root, sockets)
         _initdb(bindir, prefix, root, datadir)
         port = free_port()
-        settings = [arg for setting in _FAST_SETTINGS for arg in ("-c", setting)]
+        ca: CertPair | None = None
+        tls_settings: tuple[str, ...] = ("ssl=off",)
+        if tls:
+            ca, server = _server_certificate(root)
+            tls_settings = ("ssl=on", f"ssl_cert_file={server.cert}", f"ssl_key_file={server.key}")
+        settings = [arg for setting in (*_FAST_SETTINGS, *tls_settings) for arg in ("-c", setting)]
         process = ManagedProcess(
             name="postgres",
             argv=[
@@ -197,7 +218,9 @@ def running_postgres(workdir: Path) -> Iterator[PostgresServer]:
                 process=process,
             )
             _create_role_and_database(port)
-            yield PostgresServer(HOST, port, USER, PASSWORD, DBNAME, process)
+            yield PostgresServer(
+                HOST, port, USER, PASSWORD, DBNAME, process, ca.cert if ca else None
+            )
         finally:
             _stop(process)
     finally:

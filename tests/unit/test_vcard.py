@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contactsync_worker.contacts.model import Contact, FieldPolicy
+from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
 from contactsync_worker.contacts.vcard import (
     MalformedVCard,
     Version,
@@ -177,7 +177,7 @@ def test_no_photo_value_adds_a_property_to_the_card(photo: str, version: Version
 @pytest.mark.parametrize("version", ["3.0", "4.0"])
 def test_line_breaks_in_any_text_value_stay_inside_it(version: Version) -> None:
     hostile = "a\r\nX-CONTACTSYNC-ID:forged\rTITLE:x\nNOTE:y;z,w"
-    fields = {
+    fields: dict[F, FieldValue] = {
         field: hostile for field in (F.FULL_NAME, F.NICKNAME, F.ORGANIZATION, F.TITLE, F.NOTE)
     }
     fields[F.EMAILS] = (hostile,)

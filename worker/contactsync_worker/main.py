@@ -26,6 +26,7 @@ from contactsync_worker.settings import WorkerConfigError, WorkerSettings, setti
 from contactsync_worker.store import StateStore
 from contactsync_worker.store.postgres import PostgresStore
 from contactsync_worker.store.sqlite import SqliteStore
+from contactsync_worker.transport import InsecureTransportError, postgres_conninfo
 from contactsync_worker.workflows import WORKFLOWS
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,19 @@ def pseudonymizer(keyring: Keyring, region: str) -> Pseudonymizer:
 async def open_store(settings: WorkerSettings) -> StateStore:
     store = settings.config.region.store
     if store is not None and store.postgres is not None:
-        ref = store.postgres.dsn_secret_ref
+        spec = store.postgres
+        ref = spec.dsn_secret_ref
         dsn = credentials.read_secret(ref.name, ref.key, secrets_dir=settings.secrets_dir)
-        return await PostgresStore.open(dsn.reveal())
+        bundle = credentials.ca_bundle_for(
+            spec.ca_bundle_secret_ref, secrets_dir=settings.secrets_dir
+        )
+        try:
+            conninfo = postgres_conninfo(
+                dsn.reveal(), allow_insecure=spec.allow_insecure, ca_bundle=bundle
+            )
+        except InsecureTransportError as exc:
+            raise WorkerConfigError(f"state store: {exc}") from None
+        return await PostgresStore.open(conninfo)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     return await SqliteStore.open(state_file(settings.state_dir))
 

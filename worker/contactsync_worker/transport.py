@@ -1,5 +1,5 @@
 """The one place network clients get their TLS: HTTP clients for file and CardDAV sources,
-TLS settings for LDAP.
+TLS settings for LDAP, the libpq connection string for PostgreSQL.
 
 Policy (DESIGN §4, encryption in transit):
 
@@ -8,6 +8,9 @@ Policy (DESIGN §4, encryption in transit):
   directory's CA cannot vouch for public hosts and vice versa.
 - ``http://`` and ``ldap://`` without StartTLS are refused unless the spec says
   ``allowInsecure`` (development only).
+- PostgreSQL connections use ``sslmode=verify-full`` whatever libpq's default (``prefer``,
+  which sends the password to a server that declines TLS); a DSN that asks for less is
+  refused unless the spec says ``allowInsecure``.
 - A redirect never downgrades: once a client was made for ``https://`` it sends no
   request over ``http://``, whatever ``allowInsecure`` says; that flag allows a URL the
   user wrote, not one a server chose.
@@ -24,6 +27,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import ldap3
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from contactsync_worker.credentials import Redacted
 
@@ -159,3 +164,28 @@ def ldap_tls(
         # Without SNI a server hosting several names may present the wrong certificate.
         sni=parts.hostname,
     )
+
+
+def postgres_conninfo(dsn: str, *, allow_insecure: bool, ca_bundle: Path | None) -> str:
+    """The connection string to use for ``dsn``: verified TLS (``sslmode=verify-full``) against
+    ``ca_bundle``, else the system CAs. With ``allow_insecure`` the DSN is used as given."""
+    if allow_insecure:
+        return dsn
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:  # its message quotes the string, password included
+        raise InsecureTransportError("the PostgreSQL connection string does not parse") from None
+    mode = params.get("sslmode")
+    if mode not in (None, "verify-full"):
+        raise InsecureTransportError(
+            f"the PostgreSQL connection string sets sslmode={mode}: connections require "
+            "sslmode=verify-full (TLS, the server's certificate and host name verified); "
+            "set allowInsecure: true for development only"
+        )
+    params["sslmode"] = "verify-full"
+    if ca_bundle is not None:
+        params["sslrootcert"] = str(ca_bundle)
+    else:
+        # libpq would look for ~/.postgresql/root.crt; "system" is the image's CA store.
+        params.setdefault("sslrootcert", "system")
+    return make_conninfo("", **params)

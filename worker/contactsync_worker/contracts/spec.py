@@ -166,7 +166,24 @@ class PostgresStore(SpecModel):
     """A PostgreSQL database in the region holding sync state and the audit chain."""
 
     dsn_secret_ref: SecretKeyRef = Field(
-        description="Secret key holding a libpq connection string; use sslmode=verify-full."
+        description=(
+            "Secret key holding a libpq connection string. TLS is required and verified "
+            "(sslmode=verify-full) unless allowInsecure is set."
+        )
+    )
+    allow_insecure: bool = Field(
+        default=False,
+        description=(
+            "Use the connection string as given (development only). Otherwise the worker "
+            "connects with sslmode=verify-full and refuses a string that asks for less."
+        ),
+    )
+    ca_bundle_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description=(
+            "Secret key holding the PEM CA bundle that signed the server's certificate "
+            "(sslrootcert); default: the image's system CAs."
+        ),
     )
 
 
@@ -361,7 +378,24 @@ class PostgresDestination(SpecModel):
     """A PostgreSQL table; contacts are upserted by their stable id."""
 
     dsn_secret_ref: SecretKeyRef = Field(
-        description="Secret key holding a libpq connection string; use sslmode=verify-full."
+        description=(
+            "Secret key holding a libpq connection string. TLS is required and verified "
+            "(sslmode=verify-full) unless allowInsecure is set."
+        )
+    )
+    allow_insecure: bool = Field(
+        default=False,
+        description=(
+            "Use the connection string as given (development only). Otherwise the worker "
+            "connects with sslmode=verify-full and refuses a string that asks for less."
+        ),
+    )
+    ca_bundle_secret_ref: SecretKeyRef | None = Field(
+        default=None,
+        description=(
+            "Secret key holding the PEM CA bundle that signed the server's certificate "
+            "(sslrootcert); default: the image's system CAs."
+        ),
     )
     table: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)] = Field(
         default="contacts", description="Table name; created if missing."

@@ -140,8 +140,13 @@ class Region:
         if spec.postgres is not None:
             ref = spec.postgres.dsn_secret_ref
             dsn = credentials.read_secret(ref.name, ref.key, secrets_dir=self.secrets_dir)
+            bundle = credentials.ca_bundle_for(
+                spec.postgres.ca_bundle_secret_ref, secrets_dir=self.secrets_dir
+            )
             return PostgresDestination(
-                dsn.reveal(),
+                transport.postgres_conninfo(
+                    dsn.reveal(), allow_insecure=spec.postgres.allow_insecure, ca_bundle=bundle
+                ),
                 table=spec.postgres.table,
                 schema=spec.postgres.schema_name,
             )
