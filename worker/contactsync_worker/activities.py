@@ -97,7 +97,9 @@ class RegionActivities:
         try:
             with PAGE_SECONDS.time():
                 outcome = await self._translated(
-                    lambda: pages.sync_page(self.region, page.run_id, page.source, page.cursor)
+                    lambda: pages.sync_page(
+                        self.region, page.run_id, page.source, page.cursor, page.deleted_before
+                    )
                 )
         except ApplicationError as exc:
             if exc.type == "SourceUnavailable":
@@ -110,7 +112,9 @@ class RegionActivities:
     async def apply_removals(self, removal: RemovalsInput) -> RemovalsResult:
         self._check(removal.request)
         summary = await self._translated(
-            lambda: removals.apply_removals(self.region, removal.run_id, removal.completed_sources)
+            lambda: removals.apply_removals(
+                self.region, removal.run_id, removal.completed_sources, removal.deleted_before
+            )
         )
         _count(summary)
         return RemovalsResult(summary)

@@ -93,7 +93,9 @@ class ContactSyncWorkflow:
             progress = await self._read_source(plan, request, progress, index)
         removals = await workflow.execute_activity(
             APPLY_REMOVALS,
-            RemovalsInput(request, progress.run_id, progress.completed_sources),
+            RemovalsInput(
+                request, progress.run_id, progress.completed_sources, progress.totals.deleted
+            ),
             result_type=RemovalsResult,
             start_to_close_timeout=PAGE_TIMEOUT,
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
@@ -133,7 +135,7 @@ class ContactSyncWorkflow:
             try:
                 page = await workflow.execute_activity(
                     SYNC_PAGE,
-                    PageInput(request, progress.run_id, source, cursor),
+                    PageInput(request, progress.run_id, source, cursor, progress.totals.deleted),
                     result_type=PageResult,
                     start_to_close_timeout=PAGE_TIMEOUT,
                     heartbeat_timeout=HEARTBEAT_TIMEOUT,
@@ -141,6 +143,11 @@ class ContactSyncWorkflow:
                 )
             except ActivityError as failure:
                 cause = failure.cause
+                if isinstance(cause, ApplicationError) and cause.type == "MassDeleteBlocked":
+                    # A page's merges would delete too much: the run stops, as at removals.
+                    raise ApplicationError(
+                        cause.message, type="MassDeleteBlocked", non_retryable=True
+                    ) from failure
                 expired = isinstance(cause, ApplicationError) and cause.type == "CursorExpired"
                 if expired and restarts < MAX_SOURCE_RESTARTS:
                     # The source changed under the run (or its paging session is gone):

@@ -119,6 +119,7 @@ class PageInput:
     run_id: str
     source: str
     cursor: str | None = None
+    deleted_before: int = 0  # deletions earlier in this run: the guard counts them too
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,7 @@ class RemovalsInput:
     request: RegionRunRequest
     run_id: str
     completed_sources: tuple[str, ...]  # snapshot sources seen whole in this run
+    deleted_before: int = 0  # deletions the run's pages made (merges): the guard counts them
 
 
 @dataclass(frozen=True)

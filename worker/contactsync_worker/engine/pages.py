@@ -11,14 +11,18 @@ from dataclasses import dataclass
 
 from contactsync_worker.audit import AuditAction, AuditEvent
 from contactsync_worker.contacts.consent import may_write
-from contactsync_worker.contacts.model import Contact
+from contactsync_worker.contacts.model import Contact, Quarantined
 from contactsync_worker.contracts import SyncSummary
+from contactsync_worker.engine import removals
 from contactsync_worker.engine.region import Region
 from contactsync_worker.engine.writes import current_contributions, delete_everywhere, write_merged
 from contactsync_worker.store import ItemState, ItemWrite
 
 log = logging.getLogger(__name__)
 PENDING = "pending"  # the content hash of an item whose writes are not done yet
+# How many existing contacts one record may join (keep one, fold the rest into it). The same
+# person in two or three sources is common; a row matching more is a typo or an attack.
+MAX_JOINED = 3
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,10 @@ def new_contact_id(region: Region, contact: Contact) -> str:
     return "cs-" + region.pseudonyms.subject(f"{contact.source}\x00{contact.item_id}")[:32]
 
 
-async def sync_page(region: Region, run: str, source: str, cursor: str | None) -> PageOutcome:
+async def sync_page(
+    region: Region, run: str, source: str, cursor: str | None, deleted_before: int = 0
+) -> PageOutcome:
+    """``deleted_before``: what the run deleted before this page, for the mass-delete guard."""
     store, scope = region.store, region.scope
     checkpoint = await store.get_checkpoint(scope, source) if cursor is None else None
     page = await region.source(source).fetch(cursor, checkpoint)
@@ -62,7 +69,15 @@ async def sync_page(region: Region, run: str, source: str, cursor: str | None) -
     ]
 
     changed, unchanged = await _split_changed(region, allowed, states)
-    summary = await _write_changed(region, run, source, changed, states)
+    summary, set_aside = await _write_changed(region, run, source, changed, states, deleted_before)
+    for item in set_aside:
+        log.warning("quarantined item %s of source %s: %s", item.item_id, source, item.reason)
+    events += [
+        AuditEvent(
+            AuditAction.QUARANTINED, source=source, detail={"item": q.item_id, "reason": q.reason}
+        )
+        for q in set_aside
+    ]
     await store.mark_seen(scope, source, [c.item_id for c in unchanged], run)
     removed = [*page.removed, *withdrawn]
     if removed:
@@ -77,7 +92,7 @@ async def sync_page(region: Region, run: str, source: str, cursor: str | None) -
         deleted=summary.deleted,
         unchanged=summary.unchanged + len(unchanged),
         skipped_no_consent=len(refused),
-        quarantined=len(page.quarantined),
+        quarantined=len(page.quarantined) + len(set_aside),
         pages=1,
     )
     return PageOutcome(summary, page.cursor, page.complete, page.snapshot)
@@ -107,10 +122,19 @@ async def _split_changed(
 
 
 async def _write_changed(
-    region: Region, run: str, source: str, changed: list[Contact], states: dict[str, ItemState]
-) -> SyncSummary:
+    region: Region,
+    run: str,
+    source: str,
+    changed: list[Contact],
+    states: dict[str, ItemState],
+    deleted_before: int,
+) -> tuple[SyncSummary, list[Quarantined]]:
+    """Identify, merge and write the changed records. A record that would join more than
+    MAX_JOINED contacts is set aside (returned), and the contacts merges fold away count
+    against the mass-delete guard like any other deletion: one row listing other people's
+    emails must not delete them."""
     if not changed:
-        return SyncSummary()
+        return SyncSummary(), []
     store, scope = region.store, region.scope
     keys = region.policy.identity
     identities = {c.item_id: region.pseudonyms.identities(c.identity(keys)) for c in changed}
@@ -118,21 +142,39 @@ async def _write_changed(
     assignments: dict[str, str] = {}
     merged_away: set[str] = set()
     affected: set[str] = set()
+    folds: list[tuple[list[str], str]] = []
+    set_aside: list[Quarantined] = []
     for contact in changed:
         state = states.get(contact.item_id)
         known = sorted({bound[p] for p in identities[contact.item_id] if p in bound})
         if state is not None:
             known = sorted({*known, state.contact_id})
+        if len(known) > MAX_JOINED:
+            set_aside.append(
+                Quarantined(
+                    source,
+                    contact.item_id,
+                    f"its identity values match {len(known)} different contacts; a record may "
+                    f"join at most {MAX_JOINED}",
+                )
+            )
+            continue
         contact_id = known[0] if known else new_contact_id(region, contact)
         if len(known) > 1:
             # This record joins contacts that were separate: keep one, fold the others in.
-            await store.rebind_contacts(scope, known[1:], contact_id)
+            folds.append((known[1:], contact_id))
             merged_away |= set(known[1:])
         if state is not None and state.contact_id != contact_id:
             affected.add(state.contact_id)
         assignments[contact.item_id] = contact_id
         bound |= dict.fromkeys(identities[contact.item_id], contact_id)
         affected.add(contact_id)
+    # Before anything changes: folding contacts deletes them downstream.
+    await removals.check_guard(region, sorted(merged_away), deleted_before)
+    for folded, into in folds:
+        await store.rebind_contacts(scope, folded, into)
+    changed = [c for c in changed if c.item_id in assignments]
+    identities = {i: ps for i, ps in identities.items() if i in assignments}
     await store.bind_identities(
         scope, {p: assignments[i] for i, ps in identities.items() for p in ps}
     )
@@ -145,6 +187,8 @@ async def _write_changed(
     live = affected - merged_away
     contributions = await current_contributions(region, sorted(live), changed)
     orphaned = {i for i, contacts in contributions.items() if not contacts}
+    if orphaned:
+        await removals.check_guard(region, sorted(orphaned), deleted_before + len(merged_away))
     summary = await write_merged(region, {i: c for i, c in contributions.items() if c})
     deleted = await delete_everywhere(region, sorted(merged_away | orphaned))
     await store.upsert_items(
@@ -153,9 +197,10 @@ async def _write_changed(
         [ItemWrite(c.item_id, assignments[c.item_id], c.content_hash()) for c in changed],
         run,
     )
-    return SyncSummary(
+    written = SyncSummary(
         created=summary.created,
         updated=summary.updated,
         unchanged=summary.unchanged,
         deleted=deleted,
     )
+    return written, set_aside

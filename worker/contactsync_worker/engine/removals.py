@@ -56,7 +56,7 @@ async def _removed(region: Region, grace: timedelta) -> list[ItemState]:
 
 
 async def apply_removals(
-    region: Region, run: str | None, snapshot_sources: tuple[str, ...]
+    region: Region, run: str | None, snapshot_sources: tuple[str, ...], deleted_before: int = 0
 ) -> SyncSummary:
     """Mark what the run did not see, then act on every removal whose grace has passed:
     a contact another source still provides is rewritten without it; one no source
@@ -75,9 +75,7 @@ async def apply_removals(
     gone = [i for i in contact_ids if i not in survivors]
     propagate = region.config.deletes.propagate
     if gone and propagate:
-        blocked = [v for v in await guard(region, gone) if v.blocked]
-        if blocked:
-            await _refuse(region, blocked)
+        await check_guard(region, gone, deleted_before)
     summary = await write_merged(region, survivors)
     deleted = 0
     if gone and propagate:
@@ -89,7 +87,13 @@ async def apply_removals(
     return SyncSummary(created=summary.created, updated=summary.updated, deleted=deleted, held=held)
 
 
-async def guard(region: Region, contact_ids: list[str]) -> list[GuardVerdict]:
+async def guard(
+    region: Region, contact_ids: list[str], deleted_before: int = 0
+) -> list[GuardVerdict]:
+    """What deleting ``contact_ids`` would do to each destination, counting the
+    ``deleted_before`` deletions this run already made (merges in its pages): a run may not
+    get past the limit a few deletions at a time. Those are counted against every
+    destination, an upper bound where a run wrote to several."""
     limit = region.config.deletes.max_delete_percent
     verdicts = []
     for destination in region.config.destinations:
@@ -97,8 +101,22 @@ async def guard(region: Region, contact_ids: list[str]) -> list[GuardVerdict]:
         planned = len(
             await region.store.written_hashes(region.scope, destination.name, contact_ids)
         )
-        verdicts.append(GuardVerdict(destination.name, planned, held, limit))
+        if planned:
+            verdicts.append(
+                GuardVerdict(
+                    destination.name, planned + deleted_before, held + deleted_before, limit
+                )
+            )
     return verdicts
+
+
+async def check_guard(region: Region, contact_ids: list[str], deleted_before: int = 0) -> None:
+    """Raise MassDeleteBlocked, deleting nothing, when these deletions trip the guard."""
+    if not region.config.deletes.propagate:
+        return
+    blocked = [v for v in await guard(region, contact_ids, deleted_before) if v.blocked]
+    if blocked:
+        await _refuse(region, blocked)
 
 
 async def _refuse(region: Region, blocked: list[GuardVerdict]) -> None:
