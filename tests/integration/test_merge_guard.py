@@ -5,6 +5,7 @@ fold away count as deletions, so they cannot get past deletes.maxDeletePercent."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
@@ -14,6 +15,7 @@ from temporalio.client import WorkflowFailureError
 from tests.carddav_sync import carddav_region, cards, sync
 from tests.servers.radicale import RadicaleServer
 from tests.servers.temporal import TemporalDevServer
+from tests.worker_env import WorkerFiles
 
 pytestmark = [pytest.mark.carddav, pytest.mark.temporal]
 PEOPLE = 10
@@ -33,7 +35,9 @@ def people_csv(path: Path, *extra: tuple[str, str, str]) -> None:
     )
 
 
-def region(tmp_path: Path, radicale: RadicaleServer, temporal: TemporalDevServer, limit: int):
+def region(
+    tmp_path: Path, radicale: RadicaleServer, temporal: TemporalDevServer, limit: int
+) -> AbstractAsyncContextManager[tuple[WorkerFiles, str, str]]:
     source = {"name": "people", "region": "local", "csv": {"path": str(tmp_path / "people.csv")}}
     return carddav_region(
         tmp_path / "worker",
