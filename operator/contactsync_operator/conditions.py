@@ -77,7 +77,7 @@ def _last_sync(run: ObservedRun | None) -> dict[str, Any] | None:
         "finishedAt": _iso(run.closed_at),
         "message": run.failure,
     }
-    if run.failure and "MassDeleteBlocked" in run.failure:
+    if run.failure_type == "MassDeleteBlocked":
         last["result"] = "Blocked"
     if run.summary is not None:
         summary = run.summary

@@ -37,7 +37,8 @@ class ObservedRun:
     closed_at: datetime | None
     status: str  # RUNNING, COMPLETED, FAILED, ...
     summary: SyncSummary | None = None
-    failure: str | None = None
+    failure: str | None = None  # the worker's own message, not Temporal's wrapper
+    failure_type: str | None = None  # its error type: MassDeleteBlocked, SourceUnavailable, ...
 
 
 @dataclass(frozen=True)

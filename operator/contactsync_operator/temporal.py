@@ -25,7 +25,7 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.converter import DataConverter
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from contactsync_operator.observed import ObservedRun, ObservedSchedule
@@ -130,11 +130,12 @@ async def _observed(client: Client, description: ScheduleDescription) -> Observe
         applied_paused=paused if isinstance(paused, bool) else None,
         paused=description.schedule.state.paused,
         next_run=upcoming[0] if upcoming else None,
-        last_run=await _last_run(client, recent[-1].action) if recent else None,
+        last_run=await observed_run(client, recent[-1].action) if recent else None,
     )
 
 
-async def _last_run(client: Client, started: object) -> ObservedRun | None:
+async def observed_run(client: Client, started: object) -> ObservedRun | None:
+    """The run a schedule action started (``workflow_id``, ``first_execution_run_id``)."""
     workflow_id = getattr(started, "workflow_id", None)
     run_id = getattr(started, "first_execution_run_id", None)
     if not workflow_id:
@@ -157,9 +158,24 @@ async def _last_run(client: Client, started: object) -> ObservedRun | None:
         try:
             await handle.result()
         except WorkflowFailureError as failure:
-            # Our failures are ApplicationErrors whose message starts with their type.
-            return dataclasses.replace(run, failure=str(failure.cause))
+            kind, message = _innermost(failure)
+            return dataclasses.replace(run, failure=message, failure_type=kind)
     return run
+
+
+def _innermost(failure: BaseException) -> tuple[str | None, str]:
+    """The type and message of the deepest ApplicationError in a failure's cause chain: a
+    run whose removals activity was refused fails with "Activity task failed", whose cause
+    is the worker's MassDeleteBlocked."""
+    found: ApplicationError | None = None
+    cause: BaseException | None = failure
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            found = cause
+        cause = getattr(cause, "cause", None)
+    if found is None:
+        return None, str(getattr(failure, "cause", None) or failure)
+    return found.type, found.message
 
 
 async def apply_change(client: Client, change: ScheduleChange) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from contactsync_operator.temporal import observed_run
+from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
 from tests.carddav_sync import VCARD, carddav_region, cards, sync, vcard
 from tests.servers.process import free_port
 from tests.servers.radicale import RadicaleServer
@@ -180,3 +184,43 @@ async def test_a_removed_contact_is_held_for_the_grace_period(
         held = await sync(files)
         assert (held.deleted, held.held) == (0, 1)
         assert len(await cards(dav, destination)) == 3, "kept until the grace period is over"
+
+
+async def test_the_operator_reads_a_run_refused_at_removals_as_blocked(
+    tmp_path: Path,
+    radicale_server: RadicaleServer,
+    temporal_server: TemporalDevServer,
+    dav: httpx.AsyncClient,
+) -> None:
+    """The refusal comes from the removals activity, so Temporal reports the run as failed
+    with "Activity task failed"; the operator must read the worker's own error beneath it."""
+    deletes = {"propagate": True, "maxDeletePercent": 20}
+    async with carddav_region(tmp_path, radicale_server, temporal_server, deletes=deletes) as (
+        files,
+        source,
+        _,
+    ):
+        for n in range(10):
+            await put(dav, source, f"c{n}", vcard(f"u{n}", f"Person {n}", f"p{n}@example.org"))
+        assert (await sync(files)).created == 10
+        for n in range(5):
+            assert (await dav.delete(f"{source}c{n}.vcf")).status_code in (200, 204)
+        client = await files.client()
+        handle = await client.start_workflow(
+            SYNC_WORKFLOW,
+            SyncInput(RegionRunRequest("tests", "phonebook", "local")),
+            id=f"sync-{uuid.uuid4().hex}",
+            task_queue=files.task_queue,
+            result_type=SyncSummary,
+        )
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        started = SimpleNamespace(
+            workflow_id=handle.id, first_execution_run_id=handle.first_execution_run_id
+        )
+        run = await observed_run(client, started)
+    assert run is not None
+    assert run.failure_type == "MassDeleteBlocked"
+    assert run.failure is not None
+    assert "5 of 10 contacts of phonebook" in run.failure
+    assert "Activity task failed" not in run.failure

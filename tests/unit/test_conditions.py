@@ -133,7 +133,14 @@ def test_last_run_counts_and_a_blocked_run_are_reported() -> None:
     ) == ("Succeeded", 10, 3, 1, 4)
     assert status["lastSyncTime"] == done.closed_at.isoformat()  # type: ignore[union-attr]
     assert status["regionsReady"] == "2/2"
-    blocked = ObservedRun("wf-2", NOW, NOW, "FAILED", failure="MassDeleteBlocked: 5 of 10 contacts")
+    blocked = ObservedRun(
+        "wf-2",
+        NOW,
+        NOW,
+        "FAILED",
+        failure="MassDeleteBlocked: 5 of 10 contacts",
+        failure_type="MassDeleteBlocked",
+    )
     assert (
         status_of(running(resource(), last=blocked))["regions"][0]["lastSync"]["result"]
         == "Blocked"
