@@ -55,7 +55,9 @@ async def cleanup(reconciler: Reconciler, resource: ContactSync, skip_purge: boo
                 client,
                 PURGE_WORKFLOW,
                 RegionRunRequest(resource.namespace, resource.name, region.name),
-                f"{prefix}{region.name}/purge",
+                naming.purge_workflow_id(
+                    resource.namespace, resource.name, region.name, resource.uid
+                ),
                 naming.task_queue(resource.namespace, resource.name, region.name),
                 PURGE_WAIT_SECONDS,
             )

@@ -31,6 +31,12 @@ def retention_schedule_id(namespace: str, name: str, region: str) -> str:
     return f"{resource_prefix(namespace, name)}{region}/retention"
 
 
+def purge_workflow_id(namespace: str, name: str, region: str, uid: str) -> str:
+    """One purge per ContactSync object: a ContactSync deleted and created again under the same
+    name is a new object (a new uid) whose purge must run, not read as the old one's."""
+    return f"{resource_prefix(namespace, name)}{region}/purge/{uid}"
+
+
 def object_name(name: str, region: str, suffix: str = "worker") -> str:
     """A Kubernetes object name for a region's child, shortened with a hash when too long.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import secrets
 import sys
 import time
@@ -223,6 +224,46 @@ async def test_deleting_with_purge_policy_erases_what_was_synced_before_it_goes(
             "jsonpath={.items[*].message}",
         )
         assert "purged regions eu-central-1" in events
+
+
+async def test_a_contactsync_created_again_under_the_same_name_is_purged_again(
+    operator: OperatorRun,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    temporal: TemporalDevServer,
+    radicale_server: RadicaleServer,
+    dav: httpx.AsyncClient,
+    tmp_path: Path,
+) -> None:
+    """The second object's purge is its own: it must not read as the first one's, done."""
+    admin = kube_control_plane.admin_kubeconfig
+    async with deployed(
+        kube_control_plane, kube_api, radicale_server, dav, tmp_path, deletionPolicy="Purge"
+    ) as (namespace, destination, _):
+        applied = json.loads(
+            kubectl(admin, "get", "contactsync/deployed", f"--namespace={namespace}", "-o", "json")
+        )
+        again = {k: applied[k] for k in ("apiVersion", "kind", "spec")}
+        again["metadata"] = {"name": "deployed", "namespace": namespace}
+        client = await Client.connect(temporal.address)
+        schedule = client.get_schedule_handle(naming.sync_schedule_id(namespace, "deployed", EU))
+        for life in ("first", "second"):
+            if life == "second":
+                kubectl(admin, "apply", "--filename=-", stdin=json.dumps(again))
+            await trigger_when_created(schedule)
+            run = eventually(
+                lambda: reported_run(kube_api, namespace), timeout=90, what=f"the {life} sync"
+            )
+            assert run["created"] == 5, f"the {life} object wrote every card itself"
+            assert len(await cards(dav, destination)) == 5, f"the {life} object synced"
+            kubectl(
+                admin,
+                "delete",
+                "contactsync/deployed",
+                f"--namespace={namespace}",
+                "--timeout=120s",
+            )
+            assert await cards(dav, destination) == {}, f"the {life} object's purge ran"
 
 
 async def trigger_when_created(schedule: ScheduleHandle) -> None:

@@ -25,6 +25,13 @@ def test_long_object_names_are_shortened_with_a_hash_that_tells_them_apart() -> 
     assert first.endswith("-worker")
 
 
+def test_a_purge_belongs_to_one_contactsync_object() -> None:
+    first = naming.purge_workflow_id("ns", "book", "eu", "uid-1")
+    again = naming.purge_workflow_id("ns", "book", "eu", "uid-2")
+    assert first != again
+    assert first.startswith(naming.resource_prefix("ns", "book"))
+
+
 def test_short_object_names_stay_readable() -> None:
     assert naming.object_name("crm", "eu-central-1") == "crm-eu-central-1-worker"
 

@@ -43,6 +43,9 @@ async def purge(region: Region) -> PurgeResult:
     for destination in region.config.destinations:
         while ids := await region.store.written_ids(region.scope, destination.name, limit=BATCH):
             total += await delete_everywhere(region, ids)
+    # Nothing of this ContactSync's syncs is left to inherit: one created again under the
+    # same name reads its sources whole and writes everything again.
+    await region.store.forget_sync_state(region.scope)
     return PurgeResult(destination_deletes=total)
 
 

@@ -149,6 +149,11 @@ class StateStore(Protocol):
 
     async def forget_items(self, scope: str, source: str, item_ids: Collection[str]) -> int: ...
 
+    async def forget_sync_state(self, scope: str) -> int:
+        """Drop the scope's sync tokens, items, identities and written records (after a
+        purge: a ContactSync created again under the name starts from nothing)."""
+        ...
+
     async def contributors(
         self, scope: str, contact_ids: Collection[str]
     ) -> dict[str, list[ItemState]]:

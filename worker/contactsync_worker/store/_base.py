@@ -106,6 +106,9 @@ class SqlStore(ABC):
     async def forget_items(self, scope: str, source: str, item_ids: Collection[str]) -> int:
         return await self._write(_items.forget_items, scope, source, item_ids)
 
+    async def forget_sync_state(self, scope: str) -> int:
+        return await self._write(_items.forget_sync_state, scope)
+
     async def contributors(
         self, scope: str, contact_ids: Collection[str]
     ) -> dict[str, list[ItemState]]:

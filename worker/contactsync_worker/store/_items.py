@@ -168,6 +168,15 @@ async def forget_items(tx: Tx, scope: str, source: str, item_ids: Collection[str
     return deleted
 
 
+async def forget_sync_state(tx: Tx, scope: str) -> int:
+    """Everything a scope's syncs learnt: sync tokens, items, identities, what was written.
+    The audit trail stays (its retention is its own)."""
+    forgotten = 0
+    for table in ("checkpoints", "items", "identities", "written"):
+        forgotten += await tx.execute(f"DELETE FROM {table} WHERE scope = ?", (scope,))  # noqa: S608 - fixed names
+    return forgotten
+
+
 async def contributors(
     tx: Tx, scope: str, contact_ids: Collection[str]
 ) -> dict[str, list[ItemState]]:
