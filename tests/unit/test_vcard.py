@@ -80,6 +80,24 @@ def test_quoted_printable_in_latin1_and_utf8_with_soft_line_breaks_decodes() -> 
     assert juergen.fields[F.ADDRESSES] == (";;Straße des 17. Juni 135;Berlin;;10623;Deutschland",)
 
 
+def test_quoted_printable_soft_breaks_join_even_when_the_header_itself_was_folded() -> None:
+    card = (
+        b"BEGIN:VCARD\r\nVERSION:2.1\r\nFN:Caf\r\n"
+        b"NOTE;ENCODING=QUOTED-\r\n PRINTABLE;CHARSET=UTF-8:caf=C3=\r\n=A9 au =\r\nlait\r\n"
+        b"END:VCARD\r\n"
+    )
+    policy = FieldPolicy(allowed=frozenset({F.FULL_NAME, F.NOTE}))
+    contact = parse_vcard(card, policy, source="s", item_id="i")
+    assert contact.fields[F.NOTE] == "café au lait"
+
+
+def test_a_value_ending_in_equals_is_not_joined_unless_quoted_printable() -> None:
+    card = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:x=\r\nNOTE:y\r\nEND:VCARD\r\n"
+    policy = FieldPolicy(allowed=frozenset({F.FULL_NAME, F.NOTE}))
+    contact = parse_vcard(card, policy, source="s", item_id="i")
+    assert (contact.fields[F.FULL_NAME], contact.fields[F.NOTE]) == ("x=", "y")
+
+
 def test_folded_lines_unfold_even_inside_a_utf8_sequence() -> None:
     zoe = corpus("zoe-angstrom-v4-folded.vcf")
     assert zoe.fields[F.FULL_NAME] == "Zoë Ångström"

@@ -36,7 +36,6 @@ class MalformedVCard(ValueError):
 # --- content lines -----------------------------------------------------------------------
 
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
-_QP_HEADER = re.compile(rb"[^:]*QUOTED-PRINTABLE", re.IGNORECASE)
 _NAME = re.compile(r"(?:[A-Za-z0-9-]+\.)?([A-Za-z0-9-]+)")  # optional group, then the name
 _ENCODINGS = frozenset({"QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"})
 
@@ -91,19 +90,34 @@ def content_lines(data: str | bytes) -> Iterator[ContentLine]:
 
 def _logical_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
     # Unfolding on bytes, before decoding, so a fold inside a UTF-8 sequence still joins.
+    # Linear in the card's size: whether a line is quoted-printable is decided once its
+    # header (up to the first ':') is complete, not by searching the growing value at every
+    # soft break.
     current: bytearray | None = None
+    header_open = quoted_printable = False
     start = 0
     for number, line in enumerate(_LINE_BREAK.split(data), start=1):
         if current is not None and line[:1] in (b" ", b"\t"):
             current += line[1:]
-        elif current is not None and current.endswith(b"=") and _QP_HEADER.match(current):
+            if header_open and b":" in line:  # a header folded before its ':'
+                header_open = False
+                quoted_printable = _is_quoted_printable(current)
+        elif current is not None and quoted_printable and current.endswith(b"="):
             current[-1:] = line  # quoted-printable soft break: the value goes on unindented
         else:
             if current:
                 yield start, bytes(current)
             current, start = bytearray(line), number
+            header_open = b":" not in line
+            quoted_printable = not header_open and _is_quoted_printable(line)
     if current:
         yield start, bytes(current)
+
+
+def _is_quoted_printable(line: bytes | bytearray) -> bool:
+    """Whether the header (name and parameters, up to the first ':') says quoted-printable."""
+    header, colon, _ = bytes(line).partition(b":")
+    return bool(colon) and b"QUOTED-PRINTABLE" in header.upper()
 
 
 def _value_start(number: int, line: bytes) -> int:
