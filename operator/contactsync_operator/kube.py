@@ -30,6 +30,19 @@ class KubeError(RuntimeError):
         self.reason = reason
 
 
+class ChildOwnedElsewhere(KubeError):
+    """An object under a child's name exists and another owner (or none) controls it."""
+
+    def __init__(self, what: str, holder: str) -> None:
+        super().__init__(
+            f"apply {what}",
+            409,
+            "OwnedElsewhere",
+            f"it exists and is controlled by {holder}; the operator does not take it over. "
+            "Rename or delete that object",
+        )
+
+
 def _translate(action: str, exc: ApiException) -> KubeError:
     try:
         body = json.loads(exc.body or "{}")
@@ -45,6 +58,7 @@ class _Kind:
     api_version: str
     kind: str
     list: Callable[..., Any]
+    read: Callable[..., Any]
     patch: Callable[..., Any]
     delete: Callable[..., Any]
 
@@ -63,6 +77,7 @@ class KubeGateway:
                     "v1",
                     "ServiceAccount",
                     core.list_namespaced_service_account,
+                    core.read_namespaced_service_account,
                     core.patch_namespaced_service_account,
                     core.delete_namespaced_service_account,
                 ),
@@ -70,6 +85,7 @@ class KubeGateway:
                     "v1",
                     "ConfigMap",
                     core.list_namespaced_config_map,
+                    core.read_namespaced_config_map,
                     core.patch_namespaced_config_map,
                     core.delete_namespaced_config_map,
                 ),
@@ -77,6 +93,7 @@ class KubeGateway:
                     "apps/v1",
                     "Deployment",
                     apps.list_namespaced_deployment,
+                    apps.read_namespaced_deployment,
                     apps.patch_namespaced_deployment,
                     apps.delete_namespaced_deployment,
                 ),
@@ -84,6 +101,7 @@ class KubeGateway:
                     "policy/v1",
                     "PodDisruptionBudget",
                     policy.list_namespaced_pod_disruption_budget,
+                    policy.read_namespaced_pod_disruption_budget,
                     policy.patch_namespaced_pod_disruption_budget,
                     policy.delete_namespaced_pod_disruption_budget,
                 ),
@@ -91,6 +109,7 @@ class KubeGateway:
                     "networking.k8s.io/v1",
                     "NetworkPolicy",
                     networking.list_namespaced_network_policy,
+                    networking.read_namespaced_network_policy,
                     networking.patch_namespaced_network_policy,
                     networking.delete_namespaced_network_policy,
                 ),
@@ -122,8 +141,11 @@ class KubeGateway:
         return children, workers
 
     def apply(self, manifest: dict[str, Any]) -> None:
+        """Server-side apply with force, but only over an object this ContactSync controls
+        (or none): force takes fields over, so the owner is checked first."""
         kind = self._kinds[manifest["kind"]]
         meta = manifest["metadata"]
+        self._check_owner(kind, manifest)
         try:
             kind.patch(
                 meta["name"],
@@ -135,6 +157,24 @@ class KubeGateway:
             )
         except ApiException as exc:
             raise _translate(f"apply {manifest['kind']} {meta['name']}", exc) from exc
+
+    def _check_owner(self, kind: _Kind, manifest: dict[str, Any]) -> None:
+        meta = manifest["metadata"]
+        try:
+            existing = kind.read(meta["name"], meta["namespace"])
+        except ApiException as exc:
+            if exc.status == 404:
+                return
+            raise _translate(f"read {kind.kind} {meta['name']}", exc) from exc
+        wanted = {ref["uid"] for ref in meta.get("ownerReferences", []) if ref.get("controller")}
+        controllers = [ref for ref in (existing.metadata.owner_references or []) if ref.controller]
+        if not any(ref.uid in wanted for ref in controllers):
+            holder = (
+                f"{controllers[0].kind} {controllers[0].name} (uid {controllers[0].uid})"
+                if controllers
+                else "no controller (made by someone else)"
+            )
+            raise ChildOwnedElsewhere(f"{kind.kind} {meta['name']}", holder)
 
     def delete(self, namespace: str, ref: ChildRef) -> None:
         try:

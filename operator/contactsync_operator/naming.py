@@ -38,16 +38,15 @@ def purge_workflow_id(namespace: str, name: str, region: str, uid: str) -> str:
 
 
 def object_name(name: str, region: str, suffix: str = "worker") -> str:
-    """A Kubernetes object name for a region's child, shortened with a hash when too long.
+    """A Kubernetes object name for a region's child: readable, and unique by construction.
 
-    The hash covers the full name, so two long names that share a prefix still differ.
+    ``name-region`` alone is ambiguous (``a-b`` in ``c`` and ``a`` in ``b-c``), so every name
+    carries a hash of the (name, region) pair; a name too long is shortened before the hash.
     """
-    full = f"{name}-{region}-{suffix}"
-    if len(full) <= _K8S_NAME_LIMIT:
-        return full
-    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    digest = hashlib.sha256(f"{name}\x00{region}".encode()).hexdigest()[:8]
+    readable = f"{name}-{region}"
     keep = _K8S_NAME_LIMIT - len(suffix) - len(digest) - 2
-    return f"{full[:keep].rstrip('-')}-{digest}-{suffix}"
+    return f"{readable[:keep].rstrip('-')}-{digest}-{suffix}"
 
 
 NAME_LABEL = "app.kubernetes.io/name"

@@ -19,7 +19,7 @@ from contactsync_operator import naming
 from contactsync_operator import temporal as temporal_io
 from contactsync_operator.api.manifest import ContactSync
 from contactsync_operator.conditions import Outcome, Problem, build_status
-from contactsync_operator.kube import KubeError, KubeGateway
+from contactsync_operator.kube import ChildOwnedElsewhere, KubeError, KubeGateway
 from contactsync_operator.observed import Observed, RegionAccess
 from contactsync_operator.planner import CreateSchedule, DeleteSchedule, Plan, UpdateSchedule, plan
 from contactsync_operator.schedules import desired_schedules
@@ -117,6 +117,8 @@ class Reconciler:
             try:
                 await asyncio.to_thread(self.kube.apply, manifest)
                 events.append(("Normal", "Applied", what))
+            except ChildOwnedElsewhere as exc:
+                outcome.problems.append(Problem("ChildOwnedElsewhere", str(exc)))
             except KubeError as exc:
                 outcome.problems.append(Problem("ApplyFailed", str(exc)))
         for ref in the_plan.delete:

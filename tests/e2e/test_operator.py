@@ -405,6 +405,80 @@ async def test_deletion_with_temporal_down_waits_visibly_and_completes_when_it_r
     assert await schedule_ids(clients, namespace, "patient") == []
 
 
+def test_two_contactsyncs_whose_names_read_alike_get_their_own_children(
+    operator: OperatorRun,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    region_nodes: dict[str, set[str]],
+) -> None:
+    """ "global" in region eu-central-1 and "global-eu" in region central-1 once shared the
+    names global-eu-central-1-worker, -config, ...: the second would have taken the first's."""
+    namespace, document = deploy(kube_control_plane, kube_api, "global")
+    other = dict(document, metadata={"name": "global-eu", "namespace": namespace})
+    other["spec"] = {
+        **document["spec"],
+        "regions": [dict(document["spec"]["regions"][0], name="central-1")],
+        "sources": [dict(s, region="central-1") for s in document["spec"]["sources"][:1]],
+        "destinations": [dict(d, region="central-1") for d in document["spec"]["destinations"][:1]],
+    }
+    assert f"global-{EU}" == "global-eu-central-1", "the names read alike"
+    apply(kube_control_plane, other)
+    apps = k8s.AppsV1Api(kube_api)
+
+    def both() -> list[str] | None:
+        items = apps.list_namespaced_deployment(namespace).items
+        names = sorted(str(d.metadata.name) for d in items if d.metadata)
+        return names if len(names) >= 3 else None
+
+    names = eventually(both, timeout=60, what="the workers of both ContactSyncs")
+    assert naming.object_name("global", EU) in names
+    assert naming.object_name("global-eu", "central-1") in names
+    assert len(set(names)) == len(names)
+
+
+def test_an_object_under_a_childs_name_that_it_does_not_own_is_left_alone(
+    operator: OperatorRun,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    region_nodes: dict[str, set[str]],
+) -> None:
+    namespace = f"e2e-{uuid.uuid4().hex[:8]}"
+    core = k8s.CoreV1Api(kube_api)
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
+    squatter = naming.object_name("taken", EU, "config")
+    core.create_namespaced_config_map(
+        namespace,
+        k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=squatter), data={"mine": "keep"}),
+    )
+    for secret in ("eu-contact-keys", "us-contact-keys"):
+        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        core.create_namespaced_secret(
+            namespace,
+            k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=secret), string_data={"k0001": key}),
+        )
+    document = example("multi-region")
+    document["metadata"] = {"name": "taken", "namespace": namespace}
+    apply(kube_control_plane, document)
+
+    def refused() -> dict[str, Any] | None:
+        conditions = contact_sync_status(kube_api, namespace, "taken").get("conditions", [])
+        return next(
+            (
+                c
+                for c in conditions
+                if c["type"] == "Degraded" and "OwnedElsewhere" in (c.get("message") or "")
+            ),
+            None,
+        )
+
+    condition = eventually(refused, timeout=60, what="a Degraded condition naming the object")
+    assert squatter in condition["message"]
+    kept = core.read_namespaced_config_map(squatter, namespace)
+    assert kept.data == {"mine": "keep"}
+    assert kept.metadata is not None
+    assert not kept.metadata.owner_references
+
+
 def test_operator_runs_as_its_service_account(operator: OperatorRun) -> None:
     whoami = kubectl(
         operator.kubeconfig, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"

@@ -33,7 +33,15 @@ def test_a_purge_belongs_to_one_contactsync_object() -> None:
 
 
 def test_short_object_names_stay_readable() -> None:
-    assert naming.object_name("crm", "eu-central-1") == "crm-eu-central-1-worker"
+    name = naming.object_name("crm", "eu-central-1")
+    assert name.startswith("crm-eu-central-1-")
+    assert name.endswith("-worker")
+
+
+def test_names_that_read_alike_are_different_objects() -> None:
+    """a-b in region c and a in region b-c: the same words, two ContactSyncs."""
+    assert naming.object_name("a-b", "c") != naming.object_name("a", "b-c")
+    assert naming.object_name("a-b", "c", "config") != naming.object_name("a", "b-c", "config")
 
 
 def test_schedule_ids_share_the_resource_prefix() -> None:

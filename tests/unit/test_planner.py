@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from contactsync_operator import naming
 from contactsync_operator.api.manifest import ContactSync, parse_contact_sync
 from contactsync_operator.children import worker_objects
 from contactsync_operator.observed import (
@@ -203,5 +204,5 @@ def test_deleted_by_hand_is_recreated() -> None:
 
 def test_child_refs_are_stable() -> None:
     assert ref_of(worker_objects(resource(), resource().spec.regions[0], SETTINGS)[2]) == ChildRef(
-        "apps/v1", "Deployment", "global-phonebook-eu-central-1-worker"
+        "apps/v1", "Deployment", naming.object_name("global-phonebook", "eu-central-1")
     )
