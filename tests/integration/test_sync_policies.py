@@ -224,3 +224,33 @@ async def test_the_operator_reads_a_run_refused_at_removals_as_blocked(
     assert run.failure is not None
     assert "5 of 10 contacts of phonebook" in run.failure
     assert "Activity task failed" not in run.failure
+
+
+async def test_a_destination_that_is_down_fails_the_run_as_itself_not_as_the_source(
+    tmp_path: Path,
+    radicale_server: RadicaleServer,
+    temporal_server: TemporalDevServer,
+    dav: httpx.AsyncClient,
+) -> None:
+    """The source reads fine; the PostgreSQL destination refuses connections. The run must
+    say DestinationUnavailable, without the database's own words, not blame the source."""
+    down = {
+        "name": "phonebook",
+        "region": "local",
+        "postgres": {"dsnSecretRef": {"name": "pg", "key": "dsn"}},
+    }
+    async with carddav_region(
+        tmp_path,
+        radicale_server,
+        temporal_server,
+        destinations=[down],
+        extra_env={"CONTACTSYNC_SOURCE_ATTEMPTS": "2", "CONTACTSYNC_SOURCE_RETRY_SECONDS": "0.2"},
+    ) as (files, source, _):
+        files.write_secret("pg", {"dsn": f"host=127.0.0.1 port={free_port()} user=u password=pw"})
+        await put(dav, source, "c0", vcard("u0", "Person 0", "p0@example.org"))
+        with pytest.raises(WorkflowFailureError) as failed:
+            await sync(files)
+    refused = application_error(failed.value)
+    assert refused.type == "DestinationUnavailable"
+    assert "team" not in refused.message, "the source is not blamed"
+    assert "Connection refused" not in refused.message

@@ -64,6 +64,9 @@ WRITE_RETRY = RetryPolicy(
     non_retryable_error_types=["ConfigurationError", "MassDeleteBlocked"],
 )
 PAGE_TIMEOUT = timedelta(minutes=10)
+# Page failures that are not about the source being read: they fail the run under their own
+# type instead of being reported as that source's SourceUnavailable.
+RUN_STOPPERS = frozenset({"MassDeleteBlocked", "DestinationUnavailable", "StoreUnavailable"})
 # A worker that dies mid-page (kill -9, node loss) stops heartbeating; after this long the
 # page is retried on another worker instead of waiting out PAGE_TIMEOUT.
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
@@ -143,10 +146,11 @@ class ContactSyncWorkflow:
                 )
             except ActivityError as failure:
                 cause = failure.cause
-                if isinstance(cause, ApplicationError) and cause.type == "MassDeleteBlocked":
-                    # A page's merges would delete too much: the run stops, as at removals.
+                if isinstance(cause, ApplicationError) and cause.type in RUN_STOPPERS:
+                    # Not this source's fault: a page's merges would delete too much, or a
+                    # destination or the store is down. The run stops and says which.
                     raise ApplicationError(
-                        cause.message, type="MassDeleteBlocked", non_retryable=True
+                        cause.message, type=cause.type, non_retryable=True
                     ) from failure
                 expired = isinstance(cause, ApplicationError) and cause.type == "CursorExpired"
                 if expired and restarts < MAX_SOURCE_RESTARTS:
