@@ -219,9 +219,7 @@ def _wiring(
         {"name": runtime.ENV_METRICS_PORT, "value": str(runtime.METRICS_PORT)},
         {
             "name": runtime.ENV_TEMPORAL_ADDRESS,
-            "value": (
-                temporal.address if temporal and temporal.address else settings.worker_temporal
-            ),
+            "value": worker_temporal_address(region, settings),
         },
         {
             "name": runtime.ENV_TEMPORAL_NAMESPACE,
@@ -288,13 +286,21 @@ def _disruption_budget(resource: ContactSync, region: str) -> Manifest:
     }
 
 
+def worker_temporal_address(region: Region, settings: OperatorSettings) -> str:
+    """host:port of the Temporal frontend a region's workers dial."""
+    temporal = region.temporal
+    return temporal.address if temporal and temporal.address else settings.worker_temporal
+
+
 def egress_ports(resource: ContactSync, region: str, settings: OperatorSettings) -> list[int]:
     """TCP ports the region's workers dial: its endpoints, Temporal, and configured extras."""
     spec = region_spec(resource, region)
     urls = [e.url for s in spec.sources for e in (s.carddav, s.ldap, s.csv, s.jsonl) if e and e.url]
     urls += [d.carddav.url for d in spec.destinations if d.carddav]
     ports = {_port_of(url) for url in urls}
-    ports.add(int(settings.worker_temporal.rsplit(":", 1)[-1]))
+    declared = next(r for r in resource.spec.regions if r.name == region)
+    # The Temporal the region's workers dial: the region's own frontend when it names one.
+    ports.add(int(worker_temporal_address(declared, settings).rsplit(":", 1)[-1]))
     if any(d.postgres for d in spec.destinations) or any(
         r.store and r.store.postgres for r in spec.regions
     ):

@@ -86,6 +86,24 @@ def test_every_child_is_owned_by_the_contact_sync() -> None:
         assert owner["controller"] is True
 
 
+def test_a_region_with_its_own_temporal_may_dial_that_port_and_its_workers_are_told_so() -> None:
+    document = example("multi-region")
+    document["metadata"]["uid"] = "uid-1"
+    document["spec"]["regions"][0]["temporal"] = {"address": "temporal.eu.example:7443"}
+    resource = parse_contact_sync(document)
+    eu = resource.spec.regions[0]
+    assert 7443 in egress_ports(resource, eu.name, SETTINGS)
+    assert 7233 not in egress_ports(resource, eu.name, SETTINGS)
+    deployment = next(
+        m for m in worker_objects(resource, eu, SETTINGS) if m["kind"] == "Deployment"
+    )
+    env = {
+        e["name"]: e.get("value")
+        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["TEMPORAL_ADDRESS"] == "temporal.eu.example:7443"
+
+
 def test_network_policy_allows_only_the_ports_the_region_dials() -> None:
     assert egress_ports(multi_region(), "eu-central-1", SETTINGS) == [443, 636, 5432, 7233]
     assert egress_ports(multi_region(), "us-east-1", SETTINGS) == [389, 443, 5432, 7233]
