@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
+import defusedxml.ElementTree as defused
 import httpx
+from defusedxml import DefusedXmlException
 
 DAV = "DAV:"
 CARDDAV = "urn:ietf:params:xml:ns:carddav"
@@ -93,11 +95,15 @@ def query_defined_body(property_name: str) -> bytes:
 
 def _parse_xml(content: bytes) -> ET.Element:
     # A WebDAV body never needs a DTD; refusing one shuts out entity-expansion tricks from
-    # a hostile server before the parser sees them.
-    if b"<!DOCTYPE" in content or b"<!ENTITY" in content:
-        raise InvalidDavResponse("XML with a DTD")
+    # a hostile server. defusedxml refuses it in the parser, whatever the body's encoding
+    # (a byte search for "<!DOCTYPE" misses UTF-16).
     try:
-        return ET.fromstring(content)  # noqa: S314 - DTDs refused above
+        root: ET.Element = defused.fromstring(content, forbid_dtd=True)
+        return root
+    except DefusedXmlException:
+        raise InvalidDavResponse("XML with a DTD") from None
+    except ValueError:  # expat reads no multi-byte encoding but UTF-8 and UTF-16
+        raise InvalidDavResponse("XML in an encoding the parser does not read") from None
     except ET.ParseError as exc:
         raise InvalidDavResponse(f"not well-formed XML ({exc.code})") from None
 
