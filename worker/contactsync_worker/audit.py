@@ -45,6 +45,7 @@ class AuditAction(StrEnum):
     MASS_DELETE_BLOCKED = "mass_delete_blocked"
     RETENTION_PURGED = "retention_purged"  # state or data removed by the retention schedule
     AUDIT_PURGED = "audit_purged"  # old audit records removed; detail names the new anchor
+    PSEUDONYM_KEY_ROTATED = "pseudonym_key_rotated"  # detail: old and new key fingerprints
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,10 @@ roll the workers, retire the old key once no history still needs it".
 that sort by age: dates such as ``2026-11-26`` or zero-padded counters such as
 ``k0001``. ``k10`` sorts before ``k9``; that is why the padding matters.
 
+The same Secret holds the region's pseudonym key under the reserved name ``pseudonym``
+(and, while it is being rotated, the one before under ``pseudonym-previous``): those are not
+payload keys and the keyring skips them (see contactsync_worker.pseudonym_keys).
+
 Errors name key ids and never key material: ids are not secret, keys are.
 """
 
@@ -24,6 +28,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 KEY_BYTES = 32  # AES-256
+PSEUDONYM_KEY = "pseudonym"
+PREVIOUS_PSEUDONYM_KEY = "pseudonym-previous"
+RESERVED_NAMES = frozenset({PSEUDONYM_KEY, PREVIOUS_PSEUDONYM_KEY})
 
 # The characters Kubernetes allows in a Secret's data keys, so any key id here
 # can be a file in a mounted Secret, and it is safe in payload metadata and logs.
@@ -55,7 +62,13 @@ class Keyring(Mapping[str, bytes]):
     @classmethod
     def from_mapping(cls, encoded: Mapping[str, str | bytes]) -> Keyring:
         """Key id → base64 of the key, as in a Secret's ``stringData`` or a mounted file."""
-        return cls({key_id: _decode_key(key_id, value) for key_id, value in encoded.items()})
+        return cls(
+            {
+                key_id: _decode_key(key_id, value)
+                for key_id, value in encoded.items()
+                if key_id not in RESERVED_NAMES
+            }
+        )
 
     @classmethod
     def from_directory(cls, path: Path | str) -> Keyring:
@@ -72,7 +85,9 @@ class Keyring(Mapping[str, bytes]):
         encoded = {
             entry.name: entry.read_bytes()
             for entry in sorted(directory.iterdir())
-            if not entry.name.startswith("..") and entry.is_file()
+            if not entry.name.startswith("..")
+            and entry.name not in RESERVED_NAMES
+            and entry.is_file()
         }
         if not encoded:
             raise KeyringError(f"keyring directory {str(directory)!r} holds no keys")
@@ -112,3 +127,11 @@ def _decode_key(key_id: str, value: str | bytes) -> bytes:
         return base64.b64decode(b"".join(text.split()), validate=True)
     except binascii.Error as exc:
         raise KeyringError(f"key {key_id!r} is not valid base64 ({exc})") from exc
+
+
+def decode_secret_key(name: str, encoded: str | bytes) -> bytes:
+    """A 32-byte key from its base64 text (a pseudonym key file, say); errors name ``name``."""
+    key = _decode_key(name, encoded)
+    if len(key) != KEY_BYTES:
+        raise KeyringError(f"key {name!r} is {len(key)} bytes long; it must be {KEY_BYTES} bytes")
+    return key

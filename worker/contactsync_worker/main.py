@@ -18,10 +18,12 @@ from temporalio.worker import Worker
 
 from contactsync_worker import credentials, health, logs
 from contactsync_worker.activities import RegionActivities
+from contactsync_worker.audit import AuditAction, AuditEvent
 from contactsync_worker.codec import data_converter
 from contactsync_worker.engine.region import Region
 from contactsync_worker.keyring import Keyring
-from contactsync_worker.pseudonym import Pseudonymizer, derive_key
+from contactsync_worker.pseudonym import Pseudonymizer
+from contactsync_worker.pseudonym_keys import load_pseudonym_keys
 from contactsync_worker.settings import WorkerConfigError, WorkerSettings, settings_from_env
 from contactsync_worker.store import StateStore
 from contactsync_worker.store.postgres import PostgresStore
@@ -43,10 +45,36 @@ def load_keyring(settings: WorkerSettings) -> Keyring:
     return Keyring.from_directory(settings.keys_dir)
 
 
-def pseudonymizer(keyring: Keyring, region: str) -> Pseudonymizer:
-    """Derived from the oldest key, which must therefore never be deleted from the Secret:
-    the store refuses a changed pseudonym key rather than duplicating every contact."""
-    return Pseudonymizer(derive_key(keyring[min(keyring)], region))
+async def adopt_pseudonym_key(
+    settings: WorkerSettings, keyring: Keyring, store: StateStore
+) -> Pseudonymizer:
+    """The region's pseudonym key, after the store agreed to it (re-keyed from the previous
+    key during a rotation, audited); see contactsync_worker.pseudonym_keys."""
+    assert settings.keys_dir is not None  # load_keyring checked it
+    keys = load_pseudonym_keys(settings.keys_dir, keyring, settings.region)
+    if not keys.dedicated:
+        log.warning(
+            "no 'pseudonym' key in the keys Secret: pseudonyms derive from the oldest payload "
+            "key %s, which must then never be retired; add a dedicated key (docs/worker.md)",
+            min(keyring),
+        )
+    previous = keys.previous.fingerprint if keys.previous else None
+    if await store.adopt_pseudonym_key(settings.scope, keys.current.fingerprint, previous):
+        log.warning(
+            "pseudonym key rotated from %s to %s: the next sync reads every source whole",
+            previous,
+            keys.current.fingerprint,
+        )
+        await store.append_audit(
+            settings.scope,
+            [
+                AuditEvent(
+                    AuditAction.PSEUDONYM_KEY_ROTATED,
+                    detail={"from": previous, "to": keys.current.fingerprint},
+                )
+            ],
+        )
+    return keys.current
 
 
 async def open_store(settings: WorkerSettings) -> StateStore:
@@ -104,9 +132,8 @@ async def run(
     """Run until ``stop`` is set (or, with ``handle_signals``, until SIGTERM or SIGINT)."""
     stop = stop or asyncio.Event()
     keyring = load_keyring(settings)
-    names = pseudonymizer(keyring, settings.region)
     store = await open_store(settings)
-    await store.check_pseudonym_key(settings.scope, names.fingerprint)
+    names = await adopt_pseudonym_key(settings, keyring, store)
     region = Region(settings.config, store, names, settings.secrets_dir)
     client = await connect(settings, keyring)
     worker = Worker(

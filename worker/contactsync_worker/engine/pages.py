@@ -16,10 +16,10 @@ from contactsync_worker.contracts import SyncSummary
 from contactsync_worker.engine import removals
 from contactsync_worker.engine.region import Region
 from contactsync_worker.engine.writes import current_contributions, delete_everywhere, write_merged
-from contactsync_worker.store import ItemState, ItemWrite
+from contactsync_worker.store import PENDING_HASH, ItemState, ItemWrite
 
 log = logging.getLogger(__name__)
-PENDING = "pending"  # the content hash of an item whose writes are not done yet
+PENDING = PENDING_HASH  # the content hash of an item whose writes are not done yet
 # How many existing contacts one record may join (keep one, fold the rest into it). The same
 # person in two or three sources is common; a row matching more is a typo or an attack.
 MAX_JOINED = 3

@@ -25,6 +25,11 @@ class StoreUnavailable(RuntimeError):
     """The store cannot be reached or is busy now. Retry later."""
 
 
+# The content hash of an item whose writes are not done (or that must be read again): no
+# content hashes to it, so the next sync that sees the item treats it as changed.
+PENDING_HASH = "pending"
+
+
 class PseudonymKeyMismatch(RuntimeError):
     """The pseudonym key differs from the one the scope's rows were written with.
 
@@ -101,6 +106,12 @@ class StateStore(Protocol):
 
     async def check_pseudonym_key(self, scope: str, fingerprint: str) -> None:
         """Remember the first key's fingerprint; raise PseudonymKeyMismatch on another."""
+        ...
+
+    async def adopt_pseudonym_key(self, scope: str, fingerprint: str, previous: str | None) -> bool:
+        """As check_pseudonym_key, but a scope written with ``previous`` is re-keyed to
+        ``fingerprint`` (identities and sync tokens forgotten, items to be read again);
+        returns whether that happened."""
         ...
 
     # Checkpoints: committed by the caller only after the writes they cover.
@@ -252,6 +263,7 @@ class StateStore(Protocol):
 
 
 __all__ = [
+    "PENDING_HASH",
     "ItemKey",
     "ItemState",
     "ItemWrite",

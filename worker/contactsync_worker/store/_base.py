@@ -63,6 +63,9 @@ class SqlStore(ABC):
     async def check_pseudonym_key(self, scope: str, fingerprint: str) -> None:
         await self._write(_items.check_pseudonym_key, scope, fingerprint)
 
+    async def adopt_pseudonym_key(self, scope: str, fingerprint: str, previous: str | None) -> bool:
+        return await self._write(_items.adopt_pseudonym_key, scope, fingerprint, previous)
+
     async def get_checkpoint(self, scope: str, source: str) -> str | None:
         return await self._read(_items.get_checkpoint, scope, source)
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from contactsync_worker.store import ItemKey, ItemState, ItemWrite, PseudonymKeyMismatch
+from contactsync_worker.store import (
+    PENDING_HASH,
+    ItemKey,
+    ItemState,
+    ItemWrite,
+    PseudonymKeyMismatch,
+)
 from contactsync_worker.store._sql import Row, Tx, chunks, utc_or_none
 
 
@@ -22,6 +28,12 @@ def item_state(row: Row) -> ItemState:
 
 
 async def check_pseudonym_key(tx: Tx, scope: str, fingerprint: str) -> None:
+    await adopt_pseudonym_key(tx, scope, fingerprint, None)
+
+
+async def adopt_pseudonym_key(tx: Tx, scope: str, fingerprint: str, previous: str | None) -> bool:
+    """Remember the first key; accept the same key again; re-key a scope written with
+    ``previous`` (returns True); refuse any other key."""
     rows = await tx.fetchall(
         "SELECT value FROM scope_meta WHERE scope = ? AND name = 'pseudonym_key'", (scope,)
     )
@@ -30,11 +42,29 @@ async def check_pseudonym_key(tx: Tx, scope: str, fingerprint: str) -> None:
             "INSERT INTO scope_meta (scope, name, value) VALUES (?, 'pseudonym_key', ?)",
             (scope, fingerprint),
         )
-    elif rows[0][0] != fingerprint:
+        return False
+    stored = rows[0][0]
+    if stored == fingerprint:
+        return False
+    if previous is None or stored != previous:
         raise PseudonymKeyMismatch(
-            f"scope {scope!r} was written with pseudonym key {rows[0][0]}, not {fingerprint}: "
-            "restore that key (a new one would duplicate every known contact)"
+            f"scope {scope!r} was written with pseudonym key {stored}, not {fingerprint}: "
+            "restore that key, or to rotate put it under 'pseudonym-previous' in the keys "
+            "Secret (a new key alone would duplicate every known contact)"
         )
+    # Pseudonyms cannot be translated to a new key; they are learnt again from the sources.
+    # Forget them and the sync tokens, and make every item look changed, so the next sync
+    # reads every source whole and binds each item's identities under the new key. Items
+    # keep their contact ids, so nothing is created twice; unchanged content is not
+    # rewritten (the destinations' hashes still match).
+    await tx.execute("DELETE FROM identities WHERE scope = ?", (scope,))
+    await tx.execute("DELETE FROM checkpoints WHERE scope = ?", (scope,))
+    await tx.execute("UPDATE items SET content_hash = ? WHERE scope = ?", (PENDING_HASH, scope))
+    await tx.execute(
+        "UPDATE scope_meta SET value = ? WHERE scope = ? AND name = 'pseudonym_key'",
+        (fingerprint, scope),
+    )
+    return True
 
 
 async def get_checkpoint(tx: Tx, scope: str, source: str) -> str | None:
