@@ -18,6 +18,7 @@ from contactsync_worker.codec import (
     NONCE_BYTES,
     CodecError,
     EncryptionCodec,
+    UnencryptedPayloadError,
     UnknownKeyError,
     data_converter,
 )
@@ -135,10 +136,15 @@ async def test_encrypted_payload_without_key_id_or_too_short_is_refused() -> Non
         await decrypt(keyring, truncated)
 
 
-async def test_payloads_written_before_encryption_pass_through_unchanged() -> None:
+@pytest.mark.parametrize(
+    "plain",
+    [plain_payload(), plain_payload(None), Payload(metadata={"x": b"y"}, data=b"z")],
+    ids=["json", "null", "other"],
+)
+async def test_a_payload_that_is_not_encrypted_is_refused(plain: Payload) -> None:
     keyring = Keyring({"k1": new_key()})
-    plain = [plain_payload(), plain_payload(None), Payload(metadata={"x": b"y"}, data=b"z")]
-    assert await EncryptionCodec(keyring).decode(plain) == plain
+    with pytest.raises(UnencryptedPayloadError):
+        await EncryptionCodec(keyring).decode([plain])
 
 
 async def test_data_converter_encrypts_values_and_failure_messages() -> None:

@@ -10,6 +10,9 @@ The whole original Payload is encrypted, metadata included, so even its
 encoding (``json/plain`` and the like) does not show. The key id is the
 associated data: a payload relabelled with another key id fails to decrypt
 instead of decrypting under the wrong label.
+
+Decoding fails closed: a payload that is not encrypted is refused, so only holders of the
+region's keys can hand its workers input (start a purge or an erasure, say).
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ _TAG_BYTES = 16
 
 class CodecError(Exception):
     """An encrypted payload cannot be decrypted."""
+
+
+class UnencryptedPayloadError(CodecError):
+    """A payload arrived in plain text: written by a client that does not hold the keys."""
 
 
 class UnknownKeyError(CodecError):
@@ -78,8 +85,12 @@ class EncryptionCodec(PayloadCodec):
 
     def _decrypt(self, payload: Payload) -> Payload:
         if payload.metadata.get("encoding") != ENCODING:
-            # Written before encryption was turned on: it must still read.
-            return payload
+            # Fail closed: a client without the region's keys must not be able to hand a
+            # worker input (start a purge, an erasure) that it would act on.
+            raise UnencryptedPayloadError(
+                "payload is not encrypted with a ContactSync key; it was refused (clients "
+                "without the region's keys cannot drive its workers)"
+            )
         label = payload.metadata.get(KEY_ID_METADATA)
         if label is None:
             raise CodecError(f"encrypted payload has no {KEY_ID_METADATA!r} metadata")
