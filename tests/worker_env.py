@@ -71,6 +71,7 @@ class WorkerFiles:
         return {
             runtime.ENV_TEMPORAL_TLS_DIR: "",
             runtime.ENV_TEMPORAL_API_KEY_FILE: "",
+            runtime.ENV_TEMPORAL_PLAINTEXT: "true",  # the test Temporal has no TLS
             runtime.ENV_REGION: self.config.region.name,
             runtime.ENV_TASK_QUEUE: self.task_queue,
             runtime.ENV_CONFIG_FILE: str(config_file),

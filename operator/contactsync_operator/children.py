@@ -265,6 +265,10 @@ def _wiring(
                 "value": str(runtime.TEMPORAL_API_KEY_DIR / "api-key"),
             }
         )
+    # Without TLS or a key the worker refuses to start, unless plain text was chosen.
+    keyless = not tls_secret and not (temporal and temporal.api_key_secret_ref)
+    if keyless and settings.temporal.plaintext:
+        env.append({"name": runtime.ENV_TEMPORAL_PLAINTEXT, "value": "true"})
     for index, secret in enumerate(referenced_secrets(resource, region.name)):
         volume = f"ref-{index}"
         volumes.append({"name": volume, "secret": {"secretName": secret}})

@@ -93,6 +93,13 @@ def _operator(liveness: str | None, standalone: bool, verbose: bool) -> int:
     import kopf
     from kopf._core.engines.peering import Identity  # kopf names the type only internally
 
+    from contactsync_operator.settings import SettingsError, settings_from_env
+
+    try:
+        settings_from_env()  # the handlers read it at import; say what is wrong, not a traceback
+    except SettingsError as exc:
+        print(f"contactsync operator: {exc}", file=sys.stderr)
+        return 2
     from contactsync_operator import handlers
 
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.JSON)

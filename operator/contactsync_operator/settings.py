@@ -22,6 +22,7 @@ class TemporalConnection:
     tls_key_file: Path | None = None
     tls_ca_file: Path | None = None
     api_key_file: Path | None = None
+    plaintext: bool = False  # chosen explicitly: no TLS, no API key (development only)
 
     @property
     def uses_tls(self) -> bool:
@@ -85,9 +86,17 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
         tls_key_file=_path(env, "TEMPORAL_TLS_KEY_FILE"),
         tls_ca_file=_path(env, "TEMPORAL_TLS_CA_FILE"),
         api_key_file=_path(env, "TEMPORAL_API_KEY_FILE"),
+        plaintext=(env.get("TEMPORAL_PLAINTEXT") or "").lower() == "true",
     )
     if bool(temporal.tls_cert_file) != bool(temporal.tls_key_file):
         raise SettingsError("TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE go together")
+    if not temporal.uses_tls and not temporal.plaintext:
+        raise SettingsError(
+            "no TLS and no API key for Temporal: set TEMPORAL_TLS_CA_FILE (with "
+            "TEMPORAL_TLS_CERT_FILE and TEMPORAL_TLS_KEY_FILE for mutual TLS) or "
+            "TEMPORAL_API_KEY_FILE, or TEMPORAL_PLAINTEXT=true to connect in plain text "
+            "(development only)"
+        )
     ports = []
     for port in _split(env.get("CONTACTSYNC_WORKER_EGRESS_PORTS")):
         if not port.isdigit() or not 0 < int(port) < 65536:

@@ -31,6 +31,8 @@ def render_chart(helm: Path, *templates: str) -> list[dict[str, Any]]:
             "contactsync",
             str(CHART),
             f"--namespace={OPERATOR_NAMESPACE}",
+            # The test Temporal has no TLS: the chart's development setting.
+            "--set=temporal.plaintext=true",
             *(f"--show-only=templates/{t}" for t in templates),
         ],
         capture_output=True,
@@ -69,6 +71,7 @@ class OperatorRun:
             "CONTACTSYNC_RESYNC_SECONDS": str(self.resync_seconds),
             "CONTACTSYNC_METRICS_PORT": str(self.metrics_port),
             "CONTACTSYNC_WORKER_IMAGE": "contactsync:e2e",
+            "TEMPORAL_PLAINTEXT": "true",  # the test Temporal has no TLS
             **self.extra_env,
         }
         cli = Path(sys.executable).parent / "contactsync"

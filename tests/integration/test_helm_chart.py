@@ -77,6 +77,11 @@ def kubectl(kubeconfig: Path, *args: str) -> str:
     return result.stdout
 
 
+RENDERS = frozenset({"template", "install", "upgrade", "lint"})
+DEVELOPMENT = "--set=temporal.plaintext=true"
+TEMPORAL_CHOICES = ("temporal.tls", "temporal.apiKey", "temporal.plaintext")
+
+
 @dataclass(frozen=True)
 class Helm:
     binary: Path
@@ -91,6 +96,10 @@ class Helm:
             "HELM_CONFIG_HOME": str(self.home / "config"),
             "HELM_DATA_HOME": str(self.home / "data"),
         }
+        chose = any(choice in arg for arg in args for choice in TEMPORAL_CHOICES)
+        if args and args[0] in RENDERS and not chose:
+            # The test Temporal has no TLS: the chart's development setting, said out loud.
+            args = (*args, DEVELOPMENT)
         return run(self.binary, *args, f"--kubeconfig={self.kubeconfig}", env=env)
 
     def ok(self, *args: str) -> str:
@@ -315,6 +324,21 @@ def test_chart_packages_and_defaults_to_the_image_this_repo_builds(
     assert container["image"] == f"ghcr.io/contactsync/contactsync:{project}"
 
 
+def test_without_tls_an_api_key_or_an_explicit_plaintext_the_chart_refuses_to_render(
+    helm: Helm,
+) -> None:
+    refused = run(helm.binary, "template", "bare", str(CHART), env=dict(os.environ))
+    assert refused.returncode != 0
+    assert "temporal.tls.secretName" in refused.stderr
+    assert "temporal.plaintext=true" in refused.stderr
+    for choice in ("--set=temporal.tls.secretName=tls", "--set=temporal.apiKey.secretName=key"):
+        rendered = helm.render(choice)
+        env = find(rendered, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert "TEMPORAL_PLAINTEXT" not in {e["name"] for e in env}
+    env = find(helm.render(), "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "TEMPORAL_PLAINTEXT", "value": "true"} in env
+
+
 def test_default_values_render_an_ha_operator(helm: Helm) -> None:
     documents = helm.render()
     deployment = find(documents, "Deployment")
@@ -379,6 +403,7 @@ def test_operator_gets_exactly_the_variables_settings_reads(helm: Helm) -> None:
     everything = helm.render(
         "--set=temporal.tls.secretName=temporal-tls",
         "--set=temporal.apiKey.secretName=temporal-api-key",
+        "--set=temporal.plaintext=true",  # set with the others, so every variable is rendered
         "--set=worker.temporalAddress=temporal.eu:7233",
         "--set=worker.temporalTlsSecret=worker-tls",
     )

@@ -67,6 +67,15 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> WorkerSettings:
         raise WorkerConfigError(
             f"{config_file} describes region {config.region.name}, not {region}"
         )
+    tls_dir = _optional_path(env, runtime.ENV_TEMPORAL_TLS_DIR)
+    api_key_file = _optional_path(env, runtime.ENV_TEMPORAL_API_KEY_FILE)
+    plaintext = (env.get(runtime.ENV_TEMPORAL_PLAINTEXT) or "").lower() == "true"
+    if tls_dir is None and api_key_file is None and not plaintext:
+        raise WorkerConfigError(
+            f"no TLS and no API key for Temporal: set {runtime.ENV_TEMPORAL_TLS_DIR} or "
+            f"{runtime.ENV_TEMPORAL_API_KEY_FILE}, or {runtime.ENV_TEMPORAL_PLAINTEXT}=true to "
+            "connect in plain text (development only)"
+        )
     return WorkerSettings(
         region=region,
         task_queue=_required(env, runtime.ENV_TASK_QUEUE),
@@ -77,8 +86,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> WorkerSettings:
         metrics_port=int(env.get(runtime.ENV_METRICS_PORT) or runtime.METRICS_PORT),
         temporal_address=env.get(runtime.ENV_TEMPORAL_ADDRESS, "localhost:7233"),
         temporal_namespace=env.get(runtime.ENV_TEMPORAL_NAMESPACE, "default"),
-        temporal_tls_dir=_optional_path(env, runtime.ENV_TEMPORAL_TLS_DIR),
-        temporal_api_key_file=_optional_path(env, runtime.ENV_TEMPORAL_API_KEY_FILE),
+        temporal_tls_dir=tls_dir,
+        temporal_api_key_file=api_key_file,
         source_attempts=int(env.get("CONTACTSYNC_SOURCE_ATTEMPTS") or 8),
         source_retry_seconds=float(env.get("CONTACTSYNC_SOURCE_RETRY_SECONDS") or 2.0),
     )

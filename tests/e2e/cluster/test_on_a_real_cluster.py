@@ -175,6 +175,8 @@ def release(cluster: Cluster, pod_temporal_address: str) -> str:
         f"--namespace={OPERATOR_NAMESPACE}",
         "--create-namespace",
         f"--set=temporal.address={pod_temporal_address}",
+        # The test Temporal (the dev server) has no TLS: README step 2's development variant.
+        "--set=temporal.plaintext=true",
         # The status follows finished runs on each resync; a short one keeps the test short.
         "--set=resyncSeconds=5",
     )

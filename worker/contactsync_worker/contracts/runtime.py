@@ -21,6 +21,8 @@ ENV_TEMPORAL_ADDRESS = "TEMPORAL_ADDRESS"
 ENV_TEMPORAL_NAMESPACE = "TEMPORAL_NAMESPACE"
 ENV_TEMPORAL_TLS_DIR = "TEMPORAL_TLS_DIR"  # tls.crt, tls.key, ca.crt
 ENV_TEMPORAL_API_KEY_FILE = "TEMPORAL_API_KEY_FILE"
+# "true": connect without TLS or an API key (development only); otherwise one is required.
+ENV_TEMPORAL_PLAINTEXT = "TEMPORAL_PLAINTEXT"
 
 # Where things are mounted in the worker container.
 CONFIG_DIR = PurePosixPath("/etc/contactsync")
