@@ -163,6 +163,11 @@ def collection_url(url: str) -> str:
     return parts._replace(netloc=netloc, path=path, query="", fragment="").geturl()
 
 
+# A bound on one response body, decoded: a whole address book in one REPORT fits many times
+# over (10,000 cards of nine properties are ~5 MiB), a server that never stops does not.
+MAX_RESPONSE_BYTES = 256 * 2**20
+
+
 class DavSession:
     """HTTP to one collection with one kind of error: every failure becomes ``unavailable``."""
 
@@ -173,8 +178,10 @@ class DavSession:
         credentials: tuple[str, str] | None,
         unavailable: type[RuntimeError],
         label: str,
+        max_response_bytes: int | None = None,
     ) -> None:
         self.url = collection_url(url)
+        self._max_bytes = max_response_bytes or MAX_RESPONSE_BYTES
         self.path = href_path(self.url)
         # A client passed in belongs to the caller; one we make from a factory is ours to close.
         self._factory = None if isinstance(client, httpx.AsyncClient) else client
@@ -197,13 +204,31 @@ class DavSession:
         """Send; a transport failure raises ``unavailable`` (the status is the caller's)."""
         url = self.member_url(path) if path else self.url
         try:
-            return await self._http().request(
+            async with self._http().stream(
                 method, url, content=body, headers=dict(headers or {}), auth=self._auth
-            )
+            ) as response:
+                content = bytearray()
+                async for chunk in response.aiter_bytes():
+                    content += chunk
+                    if len(content) > self._max_bytes:
+                        raise self._unavailable(
+                            f"{self.label}: {method} response is larger than "
+                            f"{self._max_bytes // 2**20} MiB; refused, as from a server that "
+                            "would never stop sending"
+                        )
         except httpx.HTTPError as exc:
             raise self._unavailable(
                 f"{self.label}: {method} request failed ({type(exc).__name__}: {exc})"
             ) from exc
+        # The body is read (and decoded) already: hand it on without its transfer encodings.
+        kept = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in {"content-encoding", "content-length", "transfer-encoding"}
+        ]
+        return httpx.Response(
+            response.status_code, headers=kept, content=bytes(content), request=response.request
+        )
 
     async def report(self, body: bytes, depth: str) -> Multistatus:
         response = await self.request("REPORT", body=body, headers={**XML_HEADERS, "Depth": depth})
