@@ -54,6 +54,14 @@ def _translate(action: str, exc: ApiException) -> KubeError:
 
 
 @dataclass(frozen=True)
+class SecretMeta:
+    name: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    type: str
+
+
+@dataclass(frozen=True)
 class _Kind:
     api_version: str
     kind: str
@@ -182,6 +190,19 @@ class KubeGateway:
         except ApiException as exc:
             if exc.status != 404:
                 raise _translate(f"delete {ref.kind} {ref.name}", exc) from exc
+
+    def secret_meta(self, namespace: str, name: str) -> SecretMeta | None:
+        """A Secret's labels and type (never its data), or None when it does not exist."""
+        try:
+            secret = self._core.read_namespaced_secret(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise _translate(f"read Secret {name}", exc) from exc
+        meta = secret.metadata
+        labels = (meta.labels if meta else None) or {}
+        annotations = (meta.annotations if meta else None) or {}
+        return SecretMeta(name, dict(labels), dict(annotations), secret.type or "Opaque")
 
     def read_secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
         """A Secret's decoded data, or None when it does not exist."""

@@ -52,6 +52,8 @@ def object_name(name: str, region: str, suffix: str = "worker") -> str:
 NAME_LABEL = "app.kubernetes.io/name"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 REGION_LABEL = "contactsync.dev/region"
+# A Secret a ContactSync may mount carries this label with the ContactSync's name as value.
+SECRET_USE_LABEL = "contactsync.dev/use"  # noqa: S105 - a label key, not a password
 WORKER_APP = "contactsync-worker"
 MANAGER = "contactsync-operator"
 

@@ -23,6 +23,7 @@ from contactsync_operator.kube import ChildOwnedElsewhere, KubeError, KubeGatewa
 from contactsync_operator.observed import Observed, RegionAccess
 from contactsync_operator.planner import CreateSchedule, DeleteSchedule, Plan, UpdateSchedule, plan
 from contactsync_operator.schedules import desired_schedules
+from contactsync_operator.secret_access import check_secrets
 from contactsync_operator.settings import OperatorSettings
 from contactsync_worker.contracts.spec import Region
 from contactsync_worker.keyring import Keyring, KeyringError
@@ -93,6 +94,15 @@ class Reconciler:
                 keyring = await self.keyring(resource, region)
                 if isinstance(keyring, RegionAccess):
                     observed.access[region.name] = keyring
+                    continue
+                refused = await asyncio.to_thread(
+                    check_secrets,
+                    resource,
+                    region,
+                    lambda name: self.kube.secret_meta(resource.namespace, name),
+                )
+                if refused is not None:
+                    observed.access[region.name] = refused
                     continue
                 client = await self.client_for(self.temporal_namespace(region), keyring)
                 clients[region.name] = client

@@ -13,6 +13,9 @@ from typing import Any, cast
 import yaml
 from kubernetes import client as k8s
 
+from contactsync_operator.api.manifest import parse_contact_sync
+from contactsync_operator.naming import SECRET_USE_LABEL
+from contactsync_operator.secret_access import mounted_secrets
 from tests.servers.kube import KubeControlPlane
 from tests.servers.process import ManagedProcess, free_port
 from tests.support import kubectl
@@ -119,6 +122,41 @@ def install_operator_identity(
         "--duration=2h",
     ).strip()
     return plane.token_kubeconfig(workdir / "operator.kubeconfig", token, account), account
+
+
+def allow_secrets(api: k8s.ApiClient, document: dict[str, Any]) -> None:
+    """What Secrets' owners do for a ContactSync: each Secret its manifest names lists it in
+    the contactsync.dev/use annotation. Secrets that do not exist yet are made with
+    placeholder data (no worker runs on these Nodes), except keys Secrets, which the tests
+    make themselves (or leave out on purpose)."""
+    meta = document["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    resource = parse_contact_sync({**document, "metadata": {**meta, "uid": "e2e"}})
+    core = k8s.CoreV1Api(api)
+    for region in resource.spec.regions:
+        keys = region.encryption.keys_secret_ref.name if region.encryption else None
+        for secret in mounted_secrets(resource, region):
+            try:
+                found = core.read_namespaced_secret(secret, namespace)
+            except k8s.ApiException as exc:
+                if exc.status != 404 or secret == keys:
+                    continue
+                found = core.create_namespaced_secret(
+                    namespace,
+                    k8s.V1Secret(
+                        metadata=k8s.V1ObjectMeta(name=secret),
+                        string_data={"placeholder": "no worker runs on these Nodes"},
+                    ),
+                )
+            listed = ((found.metadata and found.metadata.annotations) or {}).get(
+                SECRET_USE_LABEL, ""
+            )
+            names = [n for n in listed.split(",") if n]
+            if name not in names:
+                annotation = ",".join([*names, name])
+                core.patch_namespaced_secret(
+                    secret, namespace, {"metadata": {"annotations": {SECRET_USE_LABEL: annotation}}}
+                )
 
 
 def nodes_in_regions(api: k8s.ApiClient, regions: dict[str, int]) -> dict[str, set[str]]:

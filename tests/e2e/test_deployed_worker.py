@@ -26,7 +26,7 @@ from temporalio.service import RPCError
 from contactsync_operator import naming
 from tests.carddav_sync import VCARD, cards, vcard
 from tests.e2e.conftest import EU
-from tests.e2e.operator_env import OperatorRun, contact_sync_status
+from tests.e2e.operator_env import OperatorRun, allow_secrets, contact_sync_status
 from tests.servers.kube import KubeControlPlane
 from tests.servers.process import ManagedProcess, free_port
 from tests.servers.radicale import RadicaleServer
@@ -122,6 +122,7 @@ async def deployed(
         assert (await dav.put(f"{source}d{n}.vcf", content=card, headers=VCARD)).status_code == 201
     document = manifest(namespace, source, destination)
     document["spec"].update(spec)
+    allow_secrets(api, document)
     kubectl(
         plane.admin_kubeconfig,
         "apply",

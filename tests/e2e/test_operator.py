@@ -24,6 +24,7 @@ from tests.corpus.manifests import example
 from tests.e2e.conftest import EU, NAMESPACES, US
 from tests.e2e.operator_env import (
     OperatorRun,
+    allow_secrets,
     contact_sync_status,
     mark_pods_ready,
 )
@@ -60,6 +61,7 @@ def deploy(
     document = example("multi-region")
     document["metadata"] = {"name": name, "namespace": namespace}
     document["spec"].update(spec)
+    allow_secrets(api, document)
     apply(plane, document)
     return namespace, document
 
@@ -422,6 +424,7 @@ def test_two_contactsyncs_whose_names_read_alike_get_their_own_children(
         "destinations": [dict(d, region="central-1") for d in document["spec"]["destinations"][:1]],
     }
     assert f"global-{EU}" == "global-eu-central-1", "the names read alike"
+    allow_secrets(kube_api, other)
     apply(kube_control_plane, other)
     apps = k8s.AppsV1Api(kube_api)
 
@@ -458,6 +461,7 @@ def test_an_object_under_a_childs_name_that_it_does_not_own_is_left_alone(
         )
     document = example("multi-region")
     document["metadata"] = {"name": "taken", "namespace": namespace}
+    allow_secrets(kube_api, document)
     apply(kube_control_plane, document)
 
     def refused() -> dict[str, Any] | None:
@@ -477,6 +481,50 @@ def test_an_object_under_a_childs_name_that_it_does_not_own_is_left_alone(
     assert kept.data == {"mine": "keep"}
     assert kept.metadata is not None
     assert not kept.metadata.owner_references
+
+
+def test_a_secret_not_labelled_for_the_contactsync_is_never_mounted(
+    operator: OperatorRun,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    region_nodes: dict[str, set[str]],
+) -> None:
+    """The author of a ContactSync may not have a Secret they cannot read sent to a server
+    of their choosing: here a ServiceAccount token Secret named as CardDAV credentials."""
+    namespace, document = deploy(kube_control_plane, kube_api, "fine")
+    core = k8s.CoreV1Api(kube_api)
+    core.create_namespaced_secret(
+        namespace,
+        k8s.V1Secret(
+            metadata=k8s.V1ObjectMeta(
+                name="sa-token",
+                annotations={"kubernetes.io/service-account.name": "default"},
+                # Even labelled: a token is never a ContactSync's to send.
+                labels={"contactsync.dev/use": "greedy"},
+            ),
+            type="kubernetes.io/service-account-token",
+        ),
+    )
+    greedy = json.loads(json.dumps(document))
+    greedy["metadata"] = {"name": "greedy", "namespace": namespace}
+    source = greedy["spec"]["sources"][0]
+    kind = next(k for k in ("carddav", "ldap", "csv", "jsonl") if k in source)
+    source[kind]["credentialsSecretRef"] = {"name": "sa-token"}
+    allow_secrets(kube_api, {**greedy, "spec": document["spec"]})  # everything else opted in
+    apply(kube_control_plane, greedy)
+
+    def refused() -> dict[str, Any] | None:
+        conditions = contact_sync_status(kube_api, namespace, "greedy").get("conditions", [])
+        return next((c for c in conditions if "SecretNotAllowed" in (c.get("message") or "")), None)
+
+    condition = eventually(refused, timeout=60, what="the region refused for the token")
+    assert "sa-token" in condition["message"]
+    region = source["region"]
+    assert not [
+        d
+        for d in deployments(kube_api, namespace, "greedy")
+        if d.metadata and (d.metadata.labels or {}).get(naming.REGION_LABEL) == region
+    ], "no worker of that region mounts anything"
 
 
 def test_operator_runs_as_its_service_account(operator: OperatorRun) -> None:

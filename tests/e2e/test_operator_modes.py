@@ -15,12 +15,14 @@ import httpx
 import pytest
 import yaml
 from kubernetes import client as k8s
+from kubernetes import config as k8s_config
 
 from contactsync_operator import naming
 from tests.corpus.manifests import example
 from tests.e2e.conftest import EU, US
 from tests.e2e.operator_env import (
     OperatorRun,
+    allow_secrets,
     contact_sync_status,
     render_chart,
 )
@@ -56,6 +58,8 @@ def apply_example(
     document = example("multi-region")
     document["metadata"] = {"name": name, "namespace": namespace}
     document["spec"].update(spec)
+    with k8s_config.new_client_from_config(config_file=str(plane.admin_kubeconfig)) as api:
+        allow_secrets(api, document)
     kubectl(
         plane.admin_kubeconfig,
         "apply",
@@ -137,7 +141,7 @@ def test_missing_keys_are_a_visible_problem_that_heals(
     namespace = namespace_with_keys(kube_api, keys=False)
     scoped_operator.extra_env["CONTACTSYNC_WATCH_NAMESPACES"] = namespace
     scoped_operator.start()
-    apply_example(kube_control_plane, namespace, "keyless")
+    document = apply_example(kube_control_plane, namespace, "keyless")
     degraded = eventually(
         lambda: (
             condition(kube_api, namespace, "keyless", "Degraded").get("status") == "True"
@@ -158,6 +162,7 @@ def test_missing_keys_are_a_visible_problem_that_heals(
     )
     assert "Warning" in events
     add_keys(kube_api, namespace)
+    allow_secrets(kube_api, document)  # the keys' owner opts them in for this ContactSync
     eventually(
         lambda: condition(kube_api, namespace, "keyless", "Degraded").get("status") == "False",
         what="the problem to clear once the Secrets exist",

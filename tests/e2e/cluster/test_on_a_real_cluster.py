@@ -102,8 +102,11 @@ def contact_sync(name: str, namespace: str, region: str, source: str, destinatio
     )
 
 
-def create_namespace_with_secrets(cluster: Cluster, namespace: str, dav: RadicaleServer) -> None:
-    """README step 3: the namespace, the region's payload key and the CardDAV credentials."""
+def create_namespace_with_secrets(
+    cluster: Cluster, namespace: str, dav: RadicaleServer, contact_sync: str
+) -> None:
+    """README step 3: the namespace, the region's payload key and the CardDAV credentials,
+    labelled for the ContactSync that may use them."""
     kubectl(cluster.kubeconfig, "create", "namespace", namespace)
     key = base64.b64encode(secrets.token_bytes(32)).decode()
     kubectl(
@@ -124,6 +127,15 @@ def create_namespace_with_secrets(cluster: Cluster, namespace: str, dav: Radical
         f"--namespace={namespace}",
         f"--from-literal=username={dav.username}",
         f"--from-literal=password={dav.password}",
+    )
+    kubectl(
+        cluster.kubeconfig,
+        "label",
+        "secret",
+        "contact-keys",
+        "dav-credentials",
+        f"--namespace={namespace}",
+        f"contactsync.dev/use={contact_sync}",
     )
 
 
@@ -269,7 +281,7 @@ async def test_a_contactsync_becomes_ready_and_a_scheduled_sync_runs_in_its_pods
     dav: httpx.AsyncClient,
 ) -> None:
     source, destination = books
-    create_namespace_with_secrets(cluster, NAMESPACE, cluster_radicale)
+    create_namespace_with_secrets(cluster, NAMESPACE, cluster_radicale, NAME)
     kubectl(
         cluster.kubeconfig,
         "apply",
@@ -313,6 +325,16 @@ def test_workers_run_only_on_nodes_of_their_region(
 ) -> None:
     source, destination = books
     name = "elsewhere"
+    # The same Secrets serve a second ContactSync: its owner lists both in the annotation.
+    kubectl(
+        cluster.kubeconfig,
+        "annotate",
+        "secret",
+        "contact-keys",
+        "dav-credentials",
+        f"--namespace={NAMESPACE}",
+        f"contactsync.dev/use={NAME},{name}",
+    )
     kubectl(
         cluster.kubeconfig,
         "apply",
@@ -434,7 +456,7 @@ async def test_a_worker_pod_force_deleted_mid_sync_is_replaced_and_the_sync_comp
     dav: httpx.AsyncClient,
 ) -> None:
     namespace, name = "bulk", "bulk"
-    create_namespace_with_secrets(cluster, namespace, cluster_radicale)
+    create_namespace_with_secrets(cluster, namespace, cluster_radicale, name)
     source, destination = (
         cluster_radicale.create_addressbook(),
         cluster_radicale.create_addressbook(),
