@@ -8,6 +8,7 @@ arrive, and a card that cannot be read is quarantined by href without its conten
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -157,7 +158,9 @@ class CardDavSource:
             # Only an explicit 404 is a removal; a card the server silently left out is set
             # aside, since a misbehaving server must never cause a delete downstream.
             cards.quarantined += [
-                Quarantined(self._name, href, "not returned by addressbook-multiget")
+                Quarantined(
+                    self._name, href_reference(href), "not returned by addressbook-multiget"
+                )
                 for href in chunk
                 if href not in answered
             ]
@@ -169,16 +172,25 @@ class CardDavSource:
             return
         if response.address_data is None:
             reason = f"no address data returned (HTTP {response.status or 'n/a'})"
-            cards.quarantined.append(Quarantined(self._name, response.href, reason))
+            cards.quarantined.append(Quarantined(self._name, href_reference(response.href), reason))
             return
         try:
             contact = parse_vcard(
                 response.address_data, self._policy, source=self._name, item_id=response.href
             )
         except MalformedVCard as exc:
-            cards.quarantined.append(Quarantined(self._name, response.href, str(exc)))
+            cards.quarantined.append(
+                Quarantined(self._name, href_reference(response.href), str(exc))
+            )
             return
         cards.contacts.append(contact)
+
+
+def href_reference(href: str) -> str:
+    """How a quarantined card is named in logs and the audit trail: a digest of its href, which
+    often holds a person's name (``/books/erika-mustermann.vcf``). To find the card, hash the
+    hrefs the server lists: ``printf %s HREF | sha256sum`` starts with the same 16 digits."""
+    return "href-sha256:" + hashlib.sha256(href.encode("utf-8")).hexdigest()[:16]
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
