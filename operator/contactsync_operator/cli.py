@@ -164,6 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--sqlite", type=Path, help="a local state file instead of the worker's store"
     )
     verify.add_argument("--scope", help="namespace/name/region, with --sqlite")
+    verify.add_argument(
+        "--checkpoint",
+        metavar="TOKEN",
+        help="a signed checkpoint (status regions[].lastSync.auditCheckpoint, or the worker "
+        "log): the chain must still hold the record it signed",
+    )
+    verify.add_argument(
+        "--keys-dir", type=Path, help="the region's keys, to check --checkpoint with --sqlite"
+    )
     erase = commands.add_parser("erase", help="erase one data subject (by email or uid)")
     erase.add_argument("--email")
     erase.add_argument("--uid")
@@ -175,16 +184,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _audit_verify(sqlite: Path | None, scope: str | None) -> int:
+def _audit_verify(args: argparse.Namespace) -> int:
     from contactsync_worker import commands
 
-    if sqlite is not None:
-        if not scope:
+    if args.sqlite is not None:
+        if not args.scope:
             print("contactsync audit verify: --sqlite needs --scope", file=sys.stderr)
             return EXIT_INVALID
-        ok, words = asyncio.run(commands.verify_sqlite(sqlite, scope))
+        checkpoint = None
+        if args.checkpoint:
+            if args.keys_dir is None:
+                print(
+                    "contactsync audit verify: --checkpoint with --sqlite needs --keys-dir",
+                    file=sys.stderr,
+                )
+                return EXIT_INVALID
+            region = args.scope.rsplit("/", 1)[-1]
+            key = commands.region_checkpoint_key(args.keys_dir, region)
+            checkpoint = commands.SignedCheckpoint(args.checkpoint, key)
+        ok, words = asyncio.run(commands.verify_sqlite(args.sqlite, args.scope, checkpoint))
     else:
-        ok, words = asyncio.run(commands.verify_from_env())
+        ok, words = asyncio.run(commands.verify_from_env(args.checkpoint))
     print(words, file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
 
@@ -222,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "operator":
         return _operator(args.liveness, args.standalone, args.verbose)
     if args.command == "audit":
-        return _audit_verify(args.sqlite, args.scope)
+        return _audit_verify(args)
     if args.command == "erase":
         return _erase(args)
     if args.command == "worker":

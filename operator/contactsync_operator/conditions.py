@@ -88,6 +88,7 @@ def _last_sync(run: ObservedRun | None) -> dict[str, Any] | None:
             "unchanged": summary.unchanged,
             "skippedNoConsent": summary.skipped_no_consent,
             "quarantined": summary.quarantined,
+            "auditCheckpoint": summary.audit_checkpoint or None,
         }
     return {k: v for k, v in last.items() if v is not None}
 

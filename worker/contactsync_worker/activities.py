@@ -8,13 +8,14 @@ the payload codec as well, and carry no contact data by construction.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from contactsync_worker import workflows
+from contactsync_worker import checkpoints, workflows
 from contactsync_worker.contracts import (
     ErasureRequest,
     ErasureResult,
@@ -37,6 +38,7 @@ from contactsync_worker.sources.files import CursorExpired
 from contactsync_worker.store import StoreUnavailable
 from contactsync_worker.transport import InsecureTransportError
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 HEARTBEAT_INTERVAL_SECONDS = 5.0  # well inside workflows.HEARTBEAT_TIMEOUT
 
@@ -117,7 +119,17 @@ class RegionActivities:
             )
         )
         _count(summary)
-        return RemovalsResult(summary)
+        return RemovalsResult(summary, await self._checkpoint())
+
+    async def _checkpoint(self) -> str:
+        """Sign the chain's head now that the run's records are in, and publish it."""
+        region = self.region
+        if not region.checkpoint_key:
+            return ""
+        head = await self._translated(lambda: region.store.audit_head(region.scope))
+        token = checkpoints.sign(region.checkpoint_key, region.scope, head).token
+        log.info("audit checkpoint of %s: %s", region.scope, token)
+        return token
 
     @activity.defn(name=workflows.APPLY_RETENTION)
     async def apply_retention(self, request: RegionRunRequest) -> RetentionResult:

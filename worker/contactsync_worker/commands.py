@@ -14,7 +14,9 @@ from pathlib import Path
 
 from temporalio.client import Client
 
+from contactsync_worker import checkpoints
 from contactsync_worker.audit import VerifyResult, verify_chain
+from contactsync_worker.checkpoints import Checkpoint, CheckpointError, checkpoint_key
 from contactsync_worker.codec import data_converter
 from contactsync_worker.contracts import (
     ERASURE_WORKFLOW,
@@ -24,6 +26,7 @@ from contactsync_worker.contracts import (
     runtime,
 )
 from contactsync_worker.keyring import Keyring
+from contactsync_worker.pseudonym_keys import load_pseudonym_keys
 from contactsync_worker.store import StateStore
 from contactsync_worker.store.sqlite import SqliteStore
 
@@ -38,28 +41,88 @@ def describe(scope: str, result: VerifyResult) -> str:
     )
 
 
-async def verify(store: StateStore, scope: str) -> tuple[bool, str]:
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    """A checkpoint token from the status or the log, and the key to check it with."""
+
+    token: str
+    key: bytes
+
+
+def region_checkpoint_key(keys_dir: Path, region: str) -> bytes:
+    """The key a region's workers sign checkpoints with, from its keys directory."""
+    keyring = Keyring.from_directory(keys_dir)
+    return checkpoint_key(load_pseudonym_keys(keys_dir, keyring, region).secret, region)
+
+
+async def verify(
+    store: StateStore, scope: str, checkpoint: SignedCheckpoint | None = None
+) -> tuple[bool, str]:
+    """The chain from its anchor to its head; with a checkpoint, also that the chain still
+    holds the record the checkpoint signed (a rewritten or wiped chain verifies on its own)."""
     result = await verify_chain(store, scope)
-    return result.ok, describe(scope, result)
+    words = describe(scope, result)
+    if not result.ok or checkpoint is None:
+        return result.ok, words
+    try:
+        signed = checkpoints.parse(checkpoint.key, scope, checkpoint.token)
+    except CheckpointError as exc:
+        return False, f"audit checkpoint of {scope}: {exc}"
+    problem = await _against_checkpoint(store, scope, result, signed)
+    if problem:
+        return False, f"audit chain of {scope}: BROKEN against the signed checkpoint: {problem}"
+    return True, f"{words}; it holds the signed checkpoint at record {signed.seq}"
 
 
-async def verify_sqlite(path: Path, scope: str) -> tuple[bool, str]:
+async def _against_checkpoint(
+    store: StateStore, scope: str, chain: VerifyResult, signed: Checkpoint
+) -> str | None:
+    if signed.seq == 0:
+        return None
+    anchor = await store.audit_anchor(scope)
+    if anchor is not None and signed.seq <= anchor.seq:
+        if signed.seq == anchor.seq and signed.hash == anchor.hash:
+            return None
+        return (
+            f"the checkpoint (record {signed.seq}) is older than what retention purged "
+            f"(up to record {anchor.seq}); check a newer one"
+        )
+    if signed.seq > chain.last_seq:
+        return (
+            f"the chain ends at record {chain.last_seq}, but record {signed.seq} existed when "
+            "the checkpoint was signed: records were deleted"
+        )
+    [record] = await store.audit_records(scope, after_seq=signed.seq - 1, limit=1)
+    if record.seq != signed.seq or record.hash != signed.hash:
+        return f"record {signed.seq} is not the one signed: the chain was rewritten"
+    return None
+
+
+async def verify_sqlite(
+    path: Path, scope: str, checkpoint: SignedCheckpoint | None = None
+) -> tuple[bool, str]:
     store = await SqliteStore.open(path)
     try:
-        return await verify(store, scope)
+        return await verify(store, scope, checkpoint)
     finally:
         await store.aclose()
 
 
-async def verify_from_env() -> tuple[bool, str]:
-    """Inside a worker pod: the same settings and store as the worker."""
+async def verify_from_env(token: str | None = None) -> tuple[bool, str]:
+    """Inside a worker pod: the same settings, store and keys as the worker."""
     from contactsync_worker.main import open_store
     from contactsync_worker.settings import settings_from_env
 
     settings = settings_from_env()
+    checkpoint = None
+    if token:
+        if settings.keys_dir is None:
+            return False, f"no keys to check the checkpoint with: set {runtime.ENV_KEYS_DIR}"
+        key = region_checkpoint_key(settings.keys_dir, settings.region)
+        checkpoint = SignedCheckpoint(token, key)
     store = await open_store(settings)
     try:
-        return await verify(store, settings.scope)
+        return await verify(store, settings.scope, checkpoint)
     finally:
         await store.aclose()
 

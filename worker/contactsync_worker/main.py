@@ -19,11 +19,11 @@ from temporalio.worker import Worker
 from contactsync_worker import credentials, health, logs
 from contactsync_worker.activities import RegionActivities
 from contactsync_worker.audit import AuditAction, AuditEvent
+from contactsync_worker.checkpoints import checkpoint_key
 from contactsync_worker.codec import data_converter
 from contactsync_worker.engine.region import Region
 from contactsync_worker.keyring import Keyring
-from contactsync_worker.pseudonym import Pseudonymizer
-from contactsync_worker.pseudonym_keys import load_pseudonym_keys
+from contactsync_worker.pseudonym_keys import PseudonymKeys, load_pseudonym_keys
 from contactsync_worker.settings import WorkerConfigError, WorkerSettings, settings_from_env
 from contactsync_worker.store import StateStore
 from contactsync_worker.store.postgres import PostgresStore
@@ -47,7 +47,7 @@ def load_keyring(settings: WorkerSettings) -> Keyring:
 
 async def adopt_pseudonym_key(
     settings: WorkerSettings, keyring: Keyring, store: StateStore
-) -> Pseudonymizer:
+) -> PseudonymKeys:
     """The region's pseudonym key, after the store agreed to it (re-keyed from the previous
     key during a rotation, audited); see contactsync_worker.pseudonym_keys."""
     assert settings.keys_dir is not None  # load_keyring checked it
@@ -74,7 +74,7 @@ async def adopt_pseudonym_key(
                 )
             ],
         )
-    return keys.current
+    return keys
 
 
 async def open_store(settings: WorkerSettings) -> StateStore:
@@ -133,8 +133,15 @@ async def run(
     stop = stop or asyncio.Event()
     keyring = load_keyring(settings)
     store = await open_store(settings)
-    names = await adopt_pseudonym_key(settings, keyring, store)
-    region = Region(settings.config, store, names, settings.secrets_dir)
+    keys = await adopt_pseudonym_key(settings, keyring, store)
+    names = keys.current
+    region = Region(
+        settings.config,
+        store,
+        names,
+        settings.secrets_dir,
+        checkpoint_key=checkpoint_key(keys.secret, settings.region),
+    )
     client = await connect(settings, keyring)
     worker = Worker(
         client,

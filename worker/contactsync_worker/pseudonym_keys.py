@@ -32,18 +32,23 @@ class PseudonymKeys:
     current: Pseudonymizer
     previous: Pseudonymizer | None  # a store written with this one is re-keyed to current
     dedicated: bool  # False: derived from the oldest payload key (before dedicated keys)
+    secret: bytes  # the key material behind ``current``, for keys derived alongside it
 
 
 def load_pseudonym_keys(keys_dir: Path, keyring: Keyring, region: str) -> PseudonymKeys:
-    derived = Pseudonymizer(derive_key(keyring[min(keyring)], region))
-    current = _read(keys_dir / PSEUDONYM_KEY, region)
+    oldest = keyring[min(keyring)]
+    derived = Pseudonymizer(derive_key(oldest, region))
+    current = _read(keys_dir / PSEUDONYM_KEY)
     if current is None:
-        return PseudonymKeys(derived, None, dedicated=False)
-    previous = _read(keys_dir / PREVIOUS_PSEUDONYM_KEY, region) or derived
-    return PseudonymKeys(current, previous, dedicated=True)
+        return PseudonymKeys(derived, None, dedicated=False, secret=oldest)
+    previous = _read(keys_dir / PREVIOUS_PSEUDONYM_KEY)
+    return PseudonymKeys(
+        Pseudonymizer(derive_key(current, region)),
+        Pseudonymizer(derive_key(previous, region)) if previous else derived,
+        dedicated=True,
+        secret=current,
+    )
 
 
-def _read(path: Path, region: str) -> Pseudonymizer | None:
-    if not path.is_file():
-        return None
-    return Pseudonymizer(derive_key(decode_secret_key(path.name, path.read_bytes()), region))
+def _read(path: Path) -> bytes | None:
+    return decode_secret_key(path.name, path.read_bytes()) if path.is_file() else None

@@ -104,7 +104,9 @@ class ContactSyncWorkflow:
             heartbeat_timeout=HEARTBEAT_TIMEOUT,
             retry_policy=WRITE_RETRY,
         )
-        totals = progress.totals.plus(removals.summary)
+        totals = replace(
+            progress.totals.plus(removals.summary), audit_checkpoint=removals.checkpoint
+        )
         if progress.failed_sources:
             raise ApplicationError(
                 f"SourceUnavailable: sources {', '.join(progress.failed_sources)} could not be "

@@ -62,6 +62,13 @@ class LastSync(SpecModel):
         default=0, description="Malformed records set aside, by source and id."
     )
     message: str | None = Field(default=None, description="Why the run failed, if it did.")
+    audit_checkpoint: str | None = Field(
+        default=None,
+        description=(
+            "The region's audit chain head at the end of the run, signed with a key the state "
+            "store does not hold: check it with `contactsync audit verify --checkpoint`."
+        ),
+    )
 
 
 class RegionStatus(SpecModel):

@@ -73,10 +73,17 @@ class SyncSummary:
     quarantined: int = 0
     held: int = 0  # gone from the sources, kept for the removedContacts grace period
     pages: int = 0
+    # The signed audit checkpoint at the end of the run (contactsync_worker.checkpoints).
+    audit_checkpoint: str = ""
 
     def plus(self, other: SyncSummary) -> SyncSummary:
+        counts = {
+            f.name: getattr(self, f.name) + getattr(other, f.name)
+            for f in fields(self)
+            if f.name != "audit_checkpoint"
+        }
         return SyncSummary(
-            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+            **counts, audit_checkpoint=other.audit_checkpoint or self.audit_checkpoint
         )
 
 
@@ -141,6 +148,7 @@ class RemovalsInput:
 @dataclass(frozen=True)
 class RemovalsResult:
     summary: SyncSummary
+    checkpoint: str = ""  # the signed audit checkpoint once the run's records are in
 
 
 @dataclass(frozen=True)

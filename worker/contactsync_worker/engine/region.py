@@ -37,6 +37,7 @@ class Region:
     store: StateStore
     pseudonyms: Pseudonymizer
     secrets_dir: Path
+    checkpoint_key: bytes = b""  # signs audit checkpoints; empty: none are made
     _sources: dict[str, SourceAdapter] = field(default_factory=dict)
     _destinations: dict[str, DestinationAdapter] = field(default_factory=dict)
 
