@@ -181,6 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("--temporal-address", default="localhost:7233")
     erase.add_argument("--temporal-namespace", default="default")
     erase.add_argument("--keys-dir", type=Path, required=True, help="the region's payload keys")
+    erase.add_argument(
+        "--tls-dir", type=Path, help="Temporal TLS files: ca.crt, and tls.crt/tls.key for mTLS"
+    )
+    erase.add_argument("--api-key-file", type=Path, help="a file holding a Temporal API key")
+    erase.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="connect without TLS or an API key (development only; refused otherwise)",
+    )
     return parser
 
 
@@ -219,6 +228,9 @@ def _erase(args: argparse.Namespace) -> int:
         args.temporal_namespace,
         args.keys_dir,
         RegionRunRequest(namespace, name, args.region),
+        tls_dir=args.tls_dir,
+        api_key_file=args.api_key_file,
+        plaintext=args.plaintext,
     )
     try:
         result = asyncio.run(commands.erase(target, args.email, args.uid))

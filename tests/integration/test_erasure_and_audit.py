@@ -64,7 +64,13 @@ async def test_erasure_removes_the_subject_everywhere_and_leaves_a_verifiable_re
             assert response.status_code == 201
         assert (await sync(files)).created == 3
 
-        target = commands.ErasureTarget(temporal_server.address, "default", files.keys_dir, REGION)
+        target = commands.ErasureTarget(
+            temporal_server.address,
+            "default",
+            files.keys_dir,
+            REGION,
+            plaintext=True,  # the test Temporal has no TLS
+        )
         result = await commands.erase(target, "Erika@Example.org", None)
         assert (result.contacts_erased, result.destination_deletes) == (1, 1)
         remaining = "".join((await cards(dav, destination)).values())

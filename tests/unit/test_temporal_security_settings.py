@@ -50,3 +50,13 @@ def test_the_worker_refuses_plain_text_it_was_not_told_to_use(tmp_path: Path) ->
     tls = tmp_path / "tls"
     tls.mkdir()
     worker_settings(worker_env(tmp_path, **{runtime.ENV_TEMPORAL_TLS_DIR: str(tls)}))
+
+
+def test_erase_refuses_plain_text_it_was_not_told_to_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from contactsync_operator.cli import EXIT_INVALID, main
+
+    args = ["erase", "--email", "e@example.org", "--contactsync", "ns/book", "--region", "eu"]
+    assert main([*args, "--keys-dir", str(tmp_path)]) == EXIT_INVALID
+    assert "--plaintext" in capsys.readouterr().err

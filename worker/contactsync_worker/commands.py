@@ -133,6 +133,9 @@ class ErasureTarget:
     temporal_namespace: str
     keys_dir: Path
     region: RegionRunRequest
+    tls_dir: Path | None = None  # ca.crt, tls.crt, tls.key, as the Temporal TLS Secret holds
+    api_key_file: Path | None = None
+    plaintext: bool = False  # without TLS or an API key: only when asked for (development)
 
     @property
     def task_queue(self) -> str:
@@ -141,11 +144,22 @@ class ErasureTarget:
 
 
 async def erase(target: ErasureTarget, email: str | None, uid: str | None) -> ErasureResult:
+    from contactsync_worker.main import temporal_api_key, temporal_tls
+
     if not email and not uid:
         raise ValueError("name the data subject by --email or --uid")
+    if target.tls_dir is None and target.api_key_file is None and not target.plaintext:
+        raise ValueError(
+            "no TLS and no API key for Temporal: pass --tls-dir or --api-key-file, or "
+            "--plaintext to send the erasure request in plain text (development only)"
+        )
+    tls = temporal_tls(target.tls_dir)
+    api_key = temporal_api_key(target.api_key_file)
     client = await Client.connect(
         target.temporal_address,
         namespace=target.temporal_namespace,
+        tls=tls or bool(api_key),
+        api_key=api_key,
         data_converter=data_converter(Keyring.from_directory(target.keys_dir)),
     )
     # The workflow id names no one: a random suffix, never the address.

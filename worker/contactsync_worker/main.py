@@ -97,25 +97,29 @@ async def open_store(settings: WorkerSettings) -> StateStore:
     return await SqliteStore.open(state_file(settings.state_dir))
 
 
-async def connect(settings: WorkerSettings, keyring: Keyring) -> Client:
-    tls: TLSConfig | bool = False
-    if settings.temporal_tls_dir is not None:
-        tls_dir = settings.temporal_tls_dir
+def temporal_tls(tls_dir: Path | None) -> TLSConfig | bool:
+    """TLS from a directory laid out as the Temporal TLS Secret (ca.crt, tls.crt, tls.key)."""
+    if tls_dir is None:
+        return False
 
-        def read(name: str) -> bytes | None:
-            path = tls_dir / name
-            return path.read_bytes() if path.exists() else None
+    def read(name: str) -> bytes | None:
+        path = tls_dir / name
+        return path.read_bytes() if path.exists() else None
 
-        tls = TLSConfig(
-            server_root_ca_cert=read("ca.crt"),
-            client_cert=read("tls.crt"),
-            client_private_key=read("tls.key"),
-        )
-    api_key = (
-        settings.temporal_api_key_file.read_text().strip()
-        if settings.temporal_api_key_file
-        else None
+    return TLSConfig(
+        server_root_ca_cert=read("ca.crt"),
+        client_cert=read("tls.crt"),
+        client_private_key=read("tls.key"),
     )
+
+
+def temporal_api_key(path: Path | None) -> str | None:
+    return path.read_text().strip() if path else None
+
+
+async def connect(settings: WorkerSettings, keyring: Keyring) -> Client:
+    tls = temporal_tls(settings.temporal_tls_dir)
+    api_key = temporal_api_key(settings.temporal_api_key_file)
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
