@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -16,6 +18,7 @@ from contactsync_worker.contracts import ContactField as F
 from contactsync_worker.destinations import DestinationUnavailable, Record
 from contactsync_worker.destinations.carddav import CardDavDestination, DestinationConflict
 from contactsync_worker.sources import SourceUnavailable
+from contactsync_worker.sources import carddav as carddav_source
 from contactsync_worker.sources.carddav import CardDavSource
 from tests.servers.process import free_port
 from tests.servers.radicale import RadicaleServer
@@ -170,6 +173,25 @@ async def test_refused_sync_token_triggers_a_full_resync(
     assert page.complete
     assert page.checkpoint
     assert {c.item_id for c in page.contacts} == hrefs
+
+
+async def test_cards_are_parsed_off_the_event_loop(
+    source: CardDavSource, dav: httpx.AsyncClient, book: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parsing is CPU work; done on the loop, a large book would starve the heartbeats."""
+    await upload(dav, book, "juergen-gross-v3-qp.vcf")
+    threads: list[str] = []
+    real = parse_vcard
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(carddav_source, "parse_vcard", recording)
+    page = await source.fetch(cursor=None, checkpoint=None)
+    assert len(page.contacts) == 1
+    assert threads
+    assert threading.main_thread().name not in threads
 
 
 async def test_broken_card_is_quarantined_by_href_and_the_others_come_through(

@@ -8,6 +8,7 @@ arrive, and a card that cannot be read is quarantined by href without its conten
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
@@ -151,10 +152,10 @@ class CardDavSource:
         cards = _Cards([], [], [])
         for chunk in _chunks(hrefs, MULTIGET_CHUNK):
             result = await self._dav.report(multiget_body(chunk), depth="0")
-            answered = set()
-            for response in result.responses:
-                answered.add(response.href)
-                self._read_card(response, cards)
+            answered = {response.href for response in result.responses}
+            # Parsing is CPU work: in a thread, so the event loop keeps heartbeating and
+            # answering probes however large the cards are.
+            await asyncio.to_thread(self._read_cards, result.responses, cards)
             # Only an explicit 404 is a removal; a card the server silently left out is set
             # aside, since a misbehaving server must never cause a delete downstream.
             cards.quarantined += [
@@ -165,6 +166,10 @@ class CardDavSource:
                 if href not in answered
             ]
         return cards
+
+    def _read_cards(self, responses: Sequence[DavResponse], cards: _Cards) -> None:
+        for response in responses:
+            self._read_card(response, cards)
 
     def _read_card(self, response: DavResponse, cards: _Cards) -> None:
         if response.status == _GONE:
