@@ -61,13 +61,36 @@ def worker_objects(
 ) -> list[Manifest]:
     """ServiceAccount, ConfigMap, Deployment, PodDisruptionBudget and NetworkPolicy of a region."""
     config_map = _config_map(resource, region.name)
+    claim = [_stamped(_state_claim(resource, region.name, settings))]
     return [
+        *(claim if keeps_local_state(region) else []),
         _stamped(_service_account(resource, region.name)),
         _stamped(config_map),
         _stamped(_deployment(resource, region, settings, content_hash(config_map))),
         _stamped(_disruption_budget(resource, region.name)),
         _stamped(_network_policy(resource, region.name, settings)),
     ]
+
+
+def keeps_local_state(region: Region) -> bool:
+    """Without PostgreSQL a region's one worker keeps its state (and audit trail) in SQLite on
+    a volume of its own, which must outlive the pod: a PersistentVolumeClaim, never emptyDir."""
+    return region.store is None or region.store.postgres is None
+
+
+def _state_claim(resource: ContactSync, region: str, settings: OperatorSettings) -> Manifest:
+    spec: Manifest = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": settings.state_volume_size}},
+    }
+    if settings.state_storage_class:
+        spec["storageClassName"] = settings.state_storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": _metadata(resource, region, "state"),
+        "spec": spec,
+    }
 
 
 def _service_account(resource: ContactSync, region: str) -> Manifest:
@@ -173,6 +196,8 @@ def _deployment(
         "metadata": _metadata(resource, region.name, "worker"),
         "spec": {
             "replicas": region.workers.replicas,
+            # A ReadWriteOnce state volume cannot serve the old and the new pod at once.
+            "strategy": {"type": "Recreate" if keeps_local_state(region) else "RollingUpdate"},
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {
@@ -196,7 +221,16 @@ def _wiring(
             "configMap": {"name": naming.object_name(resource.name, region.name, "config")},
         },
         {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-        {"name": "state", "emptyDir": {"sizeLimit": "1Gi"}},
+        (
+            {
+                "name": "state",
+                "persistentVolumeClaim": {
+                    "claimName": naming.object_name(resource.name, region.name, "state")
+                },
+            }
+            if keeps_local_state(region)
+            else {"name": "state", "emptyDir": {"sizeLimit": "64Mi"}}
+        ),
     ]
     mounts: list[Manifest] = [
         {"name": "config", "mountPath": str(runtime.CONFIG_DIR), "readOnly": True},

@@ -91,6 +91,14 @@ class KubeGateway:
                 ),
                 _Kind(
                     "v1",
+                    "PersistentVolumeClaim",
+                    core.list_namespaced_persistent_volume_claim,
+                    core.read_namespaced_persistent_volume_claim,
+                    core.patch_namespaced_persistent_volume_claim,
+                    core.delete_namespaced_persistent_volume_claim,
+                ),
+                _Kind(
+                    "v1",
                     "ConfigMap",
                     core.list_namespaced_config_map,
                     core.read_namespaced_config_map,

@@ -47,6 +47,9 @@ class OperatorSettings:
     cleanup_attempts_before_degraded: int = 5
     egress_ports: tuple[int, ...] = ()  # extra TCP ports workers may dial (e.g. PostgreSQL)
     metrics_port: int = 9090  # 8080 is the liveness probe's
+    # The volume a region's single worker keeps its SQLite state on (no PostgreSQL store).
+    state_volume_size: str = "1Gi"
+    state_storage_class: str | None = None  # None: the cluster's default StorageClass
 
     def serves(self, region: str) -> bool:
         return not self.served_regions or region in self.served_regions
@@ -113,4 +116,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
         resync_seconds=_number(env, "CONTACTSYNC_RESYNC_SECONDS", OperatorSettings.resync_seconds),
         egress_ports=tuple(ports),
         metrics_port=int(_number(env, "CONTACTSYNC_METRICS_PORT", OperatorSettings.metrics_port)),
+        state_volume_size=env.get("CONTACTSYNC_STATE_VOLUME_SIZE")
+        or OperatorSettings.state_volume_size,
+        state_storage_class=env.get("CONTACTSYNC_STATE_STORAGE_CLASS") or None,
     )

@@ -297,6 +297,13 @@ INVALID: list[InvalidCase] = [
         "spec.regions[0].workers.replicas",
     ),
     InvalidCase(
+        "replicas-without-a-shared-store",
+        M,
+        {"spec.regions[0].store": DELETE},
+        "spec.regions[0].workers.replicas",
+        ("store.postgres",),
+    ),
+    InvalidCase(
         "consent-mode-unknown",
         Q,
         {"spec.consent.mode": "Maybe"},

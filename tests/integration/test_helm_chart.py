@@ -49,6 +49,7 @@ IN_WATCHED_NAMESPACE = {
     "contactsyncs.contactsync.dev/status": frozenset({"get", "patch", "update"}),
     "serviceaccounts": CHILD,
     "configmaps": CHILD,
+    "persistentvolumeclaims": CHILD,
     "deployments.apps": CHILD,
     "poddisruptionbudgets.policy": CHILD,
     "networkpolicies.networking.k8s.io": CHILD,
@@ -404,6 +405,7 @@ def test_operator_gets_exactly_the_variables_settings_reads(helm: Helm) -> None:
         "--set=temporal.tls.secretName=temporal-tls",
         "--set=temporal.apiKey.secretName=temporal-api-key",
         "--set=temporal.plaintext=true",  # set with the others, so every variable is rendered
+        "--set=worker.stateVolume.storageClassName=fast",
         "--set=worker.temporalAddress=temporal.eu:7233",
         "--set=worker.temporalTlsSecret=worker-tls",
     )

@@ -104,6 +104,34 @@ def test_a_region_with_its_own_temporal_may_dial_that_port_and_its_workers_are_t
     assert env["TEMPORAL_ADDRESS"] == "temporal.eu.example:7443"
 
 
+def test_a_region_without_postgres_keeps_its_state_on_a_claim_of_its_own() -> None:
+    document = example("quickstart")
+    document["metadata"] = {"name": "book", "namespace": "ns", "uid": "uid-1"}
+    resource = parse_contact_sync(document)
+    region = resource.spec.regions[0]
+    assert region.store is None
+    made = {m["kind"]: m for m in worker_objects(resource, region, SETTINGS)}
+    claim = made["PersistentVolumeClaim"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    deployment = made["Deployment"]["spec"]
+    [state] = [v for v in deployment["template"]["spec"]["volumes"] if v["name"] == "state"]
+    assert state == {
+        "name": "state",
+        "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]},
+    }
+    assert deployment["strategy"] == {"type": "Recreate"}
+
+
+def test_a_region_with_postgres_needs_no_claim() -> None:
+    made = objects()
+    assert "PersistentVolumeClaim" not in made
+    [state] = [
+        v for v in made["Deployment"]["spec"]["template"]["spec"]["volumes"] if v["name"] == "state"
+    ]
+    assert "emptyDir" in state
+
+
 def test_network_policy_allows_only_the_ports_the_region_dials() -> None:
     assert egress_ports(multi_region(), "eu-central-1", SETTINGS) == [443, 636, 5432, 7233]
     assert egress_ports(multi_region(), "us-east-1", SETTINGS) == [389, 443, 5432, 7233]

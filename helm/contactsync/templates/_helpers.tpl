@@ -66,7 +66,7 @@ Its argument is the Kopf peering resource: clusterkopfpeerings or kopfpeerings.
   verbs: [get, patch, update]
 # The children of each ContactSync region.
 - apiGroups: [""]
-  resources: [serviceaccounts, configmaps]
+  resources: [serviceaccounts, configmaps, persistentvolumeclaims]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [apps]
   resources: [deployments]

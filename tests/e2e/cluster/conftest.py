@@ -3,6 +3,7 @@ image, and the servers the pods dial (Temporal, Radicale) on the pod network's h
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from tests.servers.temporal import TemporalDevServer
 
 ROOT = Path(__file__).parents[3]
 NODE_REGION = "eu-central-1"
+WORKER_UID = 10001  # the image's USER
 
 
 @dataclass
@@ -32,6 +34,27 @@ class Cluster:
     @property
     def kubeconfig(self) -> Path:
         return self.plane.admin_kubeconfig
+
+
+def provide_volumes(api: k8s.ApiClient, node: RealNode, count: int) -> None:
+    """What a storage admin provides: PersistentVolumes (here hostPath directories on the node,
+    owned by the image's UID) for the state claims of regions without PostgreSQL."""
+    core = k8s.CoreV1Api(api)
+    for n in range(count):
+        path = node.workdir / "volumes" / f"state-{n}"
+        path.mkdir(parents=True)
+        os.chown(path, WORKER_UID, WORKER_UID)
+        core.create_persistent_volume(
+            k8s.V1PersistentVolume(
+                metadata=k8s.V1ObjectMeta(name=f"state-{n}"),
+                spec=k8s.V1PersistentVolumeSpec(
+                    capacity={"storage": "1Gi"},
+                    access_modes=["ReadWriteOnce"],
+                    host_path=k8s.V1HostPathVolumeSource(path=str(path), type="Directory"),
+                    persistent_volume_reclaim_policy="Retain",
+                ),
+            )
+        )
 
 
 @pytest.fixture(scope="session")
@@ -64,6 +87,7 @@ def cluster(
         node.start((tarball,))
         api = k8s_config.new_client_from_config(config_file=str(plane.admin_kubeconfig))
         with api:
+            provide_volumes(api, node, count=6)
             yield Cluster(plane, node, api, build_seconds)
     finally:
         node.stop()

@@ -448,6 +448,50 @@ def test_the_worker_container_is_non_root_on_a_read_only_root_and_gets_secrets_a
     assert not any("serviceaccount" in v for v in seen["environment"].values())
 
 
+async def test_state_and_audit_trail_survive_a_restart_of_the_worker(
+    cluster: Cluster, release: str, cluster_temporal: TemporalDevServer
+) -> None:
+    """One worker without PostgreSQL keeps its SQLite state on the claim the operator made:
+    a new pod remembers what the old one wrote, and the audit chain goes on."""
+    [old] = running_workers(cluster, NAMESPACE, NAME)
+    assert old.metadata is not None
+    before = last_sync(cluster, NAMESPACE, NAME)
+    assert before is not None
+    kubectl(cluster.kubeconfig, "delete", "pod", str(old.metadata.name), f"--namespace={NAMESPACE}")
+
+    def replaced() -> list[k8s.V1Pod] | None:
+        workers = running_workers(cluster, NAMESPACE, NAME)
+        names = {p.metadata.name for p in workers if p.metadata}
+        return workers if workers and old.metadata.name not in names else None  # type: ignore[union-attr]
+
+    [new] = eventually(replaced, timeout=120, what="the replacement worker")
+    trigger_sync(cluster, cluster_temporal, NAMESPACE, NAME)
+
+    def next_run() -> dict[str, Any] | None:
+        run = last_sync(cluster, NAMESPACE, NAME)
+        return run if run and run["workflowId"] != before["workflowId"] else None
+
+    run = eventually(next_run, timeout=120, what="a sync on the new pod")
+    # It read incrementally, from the sync token the old pod stored, and wrote nothing again.
+    assert (run["created"], run["updated"], run["deleted"]) == (0, 0, 0)
+    assert new.metadata is not None
+    verdict = kubectl(
+        cluster.kubeconfig,
+        "exec",
+        str(new.metadata.name),
+        f"--namespace={NAMESPACE}",
+        "--",
+        "contactsync",
+        "audit",
+        "verify",
+        "--checkpoint",
+        before["auditCheckpoint"],  # signed by the old pod: its records must still be there
+    )
+    assert "intact" in verdict
+    assert "0 records" not in verdict
+    assert "signed checkpoint" in verdict
+
+
 async def test_a_worker_pod_force_deleted_mid_sync_is_replaced_and_the_sync_completes_once(
     cluster: Cluster,
     release: str,

@@ -227,8 +227,21 @@ class RegionTemporal(SpecModel):
     )
 
 
-class Region(SpecModel):
+class Region(RuledModel, SpecModel):
     """A place where contacts may be processed and stored. Data never leaves its region."""
+
+    rules = (
+        Rule(
+            cel="self.workers.replicas <= 1 || (has(self.store) && has(self.store.postgres))",
+            message=(
+                "workers.replicas above 1 needs store.postgres: without a shared store each "
+                "replica would keep its own state and audit trail (one replica keeps its state "
+                "on a volume the operator provisions)"
+            ),
+            holds=lambda m: m.workers.replicas <= 1 or bool(m.store and m.store.postgres),
+            field_path=".workers.replicas",
+        ),
+    )
 
     name: Name = Field(description="Region name, e.g. eu-central-1. Matches the node label value.")
     workers: Workers = Field(default=Workers(), description="The region's worker Deployment.")
