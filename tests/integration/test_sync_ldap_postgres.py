@@ -9,7 +9,9 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
+from temporalio.client import WorkflowFailureError
 
+from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest, SyncInput
 from contactsync_worker.contracts.spec import RegionConfig
 from tests.carddav_sync import VCARD, sync
 from tests.servers.postgres import PostgresServer
@@ -132,3 +134,54 @@ async def test_ldap_and_carddav_records_of_one_person_become_one_row(
     ]
     assert "Analyst" not in str(rows)
     assert "full_name" in columns
+
+
+async def test_a_source_that_keeps_paging_fails_its_step_and_deletes_nothing(
+    tmp_path: Path,
+    slapd_server: SlapdServer,
+    radicale_server: RadicaleServer,
+    postgres_server: PostgresServer,
+    temporal_server: TemporalDevServer,
+) -> None:
+    """Seven people in pages of two are four pages; a run may read at most three of one source
+    (CONTACTSYNC_MAX_SOURCE_PAGES), standing in for a server that pages forever."""
+    people = [LdapPerson(f"p{n}", "Person", f"N{n}", f"p{n}@example.org") for n in range(7)]
+    ou_dn = slapd_server.add_people(people, ou=f"paging-{uuid.uuid4().hex[:6]}")
+    table = f"phonebook_{uuid.uuid4().hex[:8]}"
+    document = config(slapd_server, ou_dn, radicale_server.create_addressbook(), table)
+    spec = document.model_dump(by_alias=True, exclude_none=True)
+    spec["sources"][0]["ldap"]["pageSize"] = 2
+    spec["contactSync"] = "tests/paging"  # a store scope of its own in the shared PostgreSQL
+    files = WorkerFiles(
+        tmp_path,
+        RegionConfig.model_validate(spec),
+        task_queue=f"sync-{uuid.uuid4().hex[:8]}",
+        temporal_address=temporal_server.address,
+        extra_env={"CONTACTSYNC_MAX_SOURCE_PAGES": "3"},
+    )
+    files.add_key("k0001")
+    files.write_secret("pg", {"dsn": postgres_server.dsn})
+    files.write_secret(
+        "ldap-bind", {"bindDN": slapd_server.bind_dn, "password": slapd_server.password}
+    )
+    files.write_secret(
+        "dav", {"username": radicale_server.username, "password": radicale_server.password}
+    )
+    async with running_worker(files, free_port()):
+        client = await files.client()
+        with pytest.raises(WorkflowFailureError) as failed:
+            await client.execute_workflow(
+                SYNC_WORKFLOW,
+                SyncInput(RegionRunRequest("tests", "paging", "local")),
+                id=f"sync-{uuid.uuid4().hex}",
+                task_queue=files.task_queue,
+            )
+    message = str(failed.value.cause)
+    assert "SourceUnavailable" in message
+    assert "hr" in message
+    with psycopg.connect(postgres_server.dsn) as db:
+        written = db.execute(
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("public", table))
+        ).fetchone()
+    assert written is not None
+    assert written[0] == 6, "the three pages read were written; the rest waits for a good run"

@@ -47,10 +47,15 @@ class RegionActivities:
     """Activities bound to this worker's region; the worker registers ``all()``."""
 
     def __init__(
-        self, region: Region, source_attempts: int = 8, source_retry_seconds: float = 2.0
+        self,
+        region: Region,
+        source_attempts: int = 8,
+        source_retry_seconds: float = 2.0,
+        max_source_pages: int = 20_000,
     ) -> None:
         self.region = region
         self.source_attempts = source_attempts
+        self.max_source_pages = max_source_pages
         self.source_retry_seconds = source_retry_seconds
 
     def _check(self, request: RegionRunRequest) -> None:
@@ -90,6 +95,7 @@ class RegionActivities:
             sources=tuple(s.name for s in config.sources),
             destinations=tuple(d.name for d in config.destinations),
             source_attempts=self.source_attempts,
+            max_source_pages=self.max_source_pages,
             source_retry_seconds=self.source_retry_seconds,
         )
 

@@ -152,7 +152,10 @@ async def run(
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         activities=RegionActivities(
-            region, settings.source_attempts, settings.source_retry_seconds
+            region,
+            settings.source_attempts,
+            settings.source_retry_seconds,
+            settings.max_source_pages,
         ).all(),
         graceful_shutdown_timeout=SHUTDOWN_GRACE,
         identity=f"contactsync-worker/{settings.region}",

@@ -30,6 +30,7 @@ class WorkerSettings:
     temporal_tls_dir: Path | None = None
     temporal_api_key_file: Path | None = None
     source_attempts: int = 8
+    max_source_pages: int = 20_000
     source_retry_seconds: float = 2.0
 
     @property
@@ -89,5 +90,6 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> WorkerSettings:
         temporal_tls_dir=tls_dir,
         temporal_api_key_file=api_key_file,
         source_attempts=int(env.get("CONTACTSYNC_SOURCE_ATTEMPTS") or 8),
+        max_source_pages=int(env.get("CONTACTSYNC_MAX_SOURCE_PAGES") or 20_000),
         source_retry_seconds=float(env.get("CONTACTSYNC_SOURCE_RETRY_SECONDS") or 2.0),
     )

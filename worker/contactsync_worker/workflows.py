@@ -126,6 +126,7 @@ class ContactSyncWorkflow:
         cursor = progress.cursor if resumed else None
         snapshot = progress.source_is_snapshot if resumed else False
         quarantined = progress.source_quarantined if resumed else False
+        pages_read = progress.source_pages if resumed else 0
         restarts = 0
         while True:
             if self.pages >= PAGES_PER_RUN or workflow.info().is_continue_as_new_suggested():
@@ -135,6 +136,7 @@ class ContactSyncWorkflow:
                     cursor=cursor,
                     source_is_snapshot=snapshot,
                     source_quarantined=quarantined,
+                    source_pages=pages_read,
                 )
                 workflow.continue_as_new(SyncInput(request, here))
             try:
@@ -165,6 +167,7 @@ class ContactSyncWorkflow:
                 # nothing is deleted on its account.
                 return replace(progress, failed_sources=(*progress.failed_sources, source))
             self.pages += 1
+            pages_read += 1
             progress = replace(progress, totals=progress.totals.plus(page.summary))
             cursor = page.cursor
             snapshot = snapshot or page.snapshot
@@ -174,6 +177,16 @@ class ContactSyncWorkflow:
                     done = (*progress.completed_sources, source)
                     progress = replace(progress, completed_sources=done)
                 return replace(progress, cursor=None)
+            if pages_read >= plan.max_source_pages:
+                # What it sent so far is written; nothing is deleted on its account.
+                workflow.logger.warning(
+                    "source %s is not done after %d pages in one run; its step fails",
+                    source,
+                    pages_read,
+                )
+                return replace(
+                    progress, cursor=None, failed_sources=(*progress.failed_sources, source)
+                )
 
 
 @workflow.defn(name=RETENTION_WORKFLOW)

@@ -99,6 +99,7 @@ class SyncProgress:
     failed_sources: tuple[str, ...] = ()
     source_is_snapshot: bool = False  # the current source's run so far lists it whole
     source_quarantined: bool = False  # and set records aside, so absence proves nothing
+    source_pages: int = 0  # pages of the current source read so far in this run
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,9 @@ class RegionPlan:
     # How hard to try an unreachable source before its step fails (worker settings).
     source_attempts: int = 8
     source_retry_seconds: float = 2.0
+    # A source that is still not done after this many pages in one run fails its step: a
+    # server must not keep a run paging forever (worker settings).
+    max_source_pages: int = 20_000
 
 
 @dataclass(frozen=True)
