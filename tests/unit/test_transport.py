@@ -24,6 +24,7 @@ from contactsync_worker.transport import (
     InsecureTransportError,
     http_client,
     ldap_tls,
+    refuse_link_local_now,
     tls_context,
 )
 from tests.servers.https import HttpsServer, Route, running_https_server
@@ -226,3 +227,37 @@ def test_a_ca_bundle_key_must_hold_a_pem_certificate(tmp_path: Path) -> None:
     with pytest.raises(CredentialsError, match="no PEM certificate") as error:
         credentials.ca_bundle("ca", "password", secrets_dir=tmp_path)
     assert SECRET not in str(error.value)
+
+
+# --- link-local addresses --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://169.254.169.254/latest/meta-data/",
+        "http://169.254.170.2/v2/credentials",
+        "https://[fe80::1]/",
+        "https://[fd00:ec2::254]/",
+    ],
+)
+async def test_link_local_and_metadata_addresses_are_refused_before_connecting(url: str) -> None:
+    async with http_client(url, allow_insecure=True, ca_bundle=None) as client:
+        with pytest.raises(InsecureTransportError, match="link-local"):
+            await client.get(url)
+
+
+async def test_a_redirect_to_instance_metadata_is_refused(http_server: HttpsServer) -> None:
+    http_server.routes["/to-metadata"] = Route(
+        status=302, headers={"Location": "http://169.254.169.254/latest/meta-data/"}
+    )
+    url = f"{http_server.url}/to-metadata"
+    async with http_client(url, allow_insecure=True, ca_bundle=None) as client:
+        with pytest.raises(InsecureTransportError, match="link-local"):
+            await client.get(url)
+
+
+def test_ldap_hosts_are_checked_the_same_way() -> None:
+    with pytest.raises(InsecureTransportError, match="link-local"):
+        refuse_link_local_now("169.254.169.254", 636)
+    refuse_link_local_now("127.0.0.1", 636)  # loopback, like any routable address, is fine

@@ -18,7 +18,10 @@ Policy (DESIGN §4, encryption in transit):
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
+import socket
 import ssl
 from collections.abc import Generator
 from importlib import metadata
@@ -34,6 +37,8 @@ from contactsync_worker.credentials import Redacted
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_REDIRECTS = 5
+# Metadata endpoints outside 169.254.0.0/16 and fe80::/10 (AWS's IPv6 one).
+_METADATA = frozenset({ipaddress.ip_address("fd00:ec2::254")})
 
 
 def _user_agent() -> str:
@@ -115,6 +120,7 @@ def http_client(
     async def refuse_clear_text(request: httpx.Request) -> None:
         # Runs before every request, redirects included, so a Location: http://...
         # is refused before anything (the Authorization header above all) is sent.
+        await refuse_link_local(request.url.host, request.url.port or 443)
         if request.url.scheme == "https":
             return
         if origin_is_secure:
@@ -135,6 +141,36 @@ def http_client(
         max_redirects=MAX_REDIRECTS,
         event_hooks={"request": [refuse_clear_text]},
     )
+
+
+def _link_local(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return ip.is_link_local or ip in _METADATA
+
+
+async def refuse_link_local(host: str, port: int) -> None:
+    """Refuse a host that is, or resolves to, a link-local address: cloud instance metadata
+    (169.254.169.254 and the like) answers there, with credentials no sync should reach."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # unresolvable: the connection attempt reports it
+    if any(_link_local(str(info[4][0])) for info in infos):
+        raise InsecureTransportError(
+            f"{host} is a link-local address (instance metadata and the like): refused"
+        )
+
+
+def refuse_link_local_now(host: str, port: int) -> None:
+    """:func:`refuse_link_local` for code that connects synchronously (LDAP, in a thread)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return
+    if any(_link_local(str(info[4][0])) for info in infos):
+        raise InsecureTransportError(
+            f"{host} is a link-local address (instance metadata and the like): refused"
+        )
 
 
 def ldap_tls(

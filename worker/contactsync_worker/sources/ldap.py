@@ -49,6 +49,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import ldap3
 from ldap3.core.exceptions import LDAPException, LDAPInvalidDnError
@@ -62,7 +63,7 @@ from contactsync_worker.contracts import ContactField, IdentityKey
 from contactsync_worker.contracts.spec import LdapSource as LdapSpec
 from contactsync_worker.sources import SourceUnavailable
 from contactsync_worker.sources.files import CursorExpired
-from contactsync_worker.transport import ldap_tls
+from contactsync_worker.transport import ldap_tls, refuse_link_local_now
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 ENTRY_UUID = "entryUUID"
@@ -269,6 +270,8 @@ class LdapSource:
             allow_insecure=config.allow_insecure,
             ca_bundle=ca_bundle,
         )
+        parts = urlsplit(config.url)
+        refuse_link_local_now(parts.hostname or "", parts.port or 636)
         server = ldap3.Server(
             config.url, tls=tls, get_info=ldap3.NONE, connect_timeout=min(self._timeout, 10.0)
         )
