@@ -120,3 +120,11 @@ async def test_the_server_certificate_is_verified_against_the_ca_bundle(
         assert await trusted.count() == 0
     finally:
         await trusted.aclose()
+
+
+async def test_a_database_at_a_link_local_address_is_refused_before_connecting() -> None:
+    """Instance metadata answers on link-local addresses; no DSN may point a worker there."""
+    dsn = "host=db.invalid,169.254.169.254 port=5432,5432 user=u password=pw"
+    destination = PostgresDestination(postgres_conninfo(dsn, allow_insecure=True, ca_bundle=None))
+    with pytest.raises(InsecureTransportError, match="link-local"):
+        await destination.count()

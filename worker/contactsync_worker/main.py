@@ -28,7 +28,11 @@ from contactsync_worker.settings import WorkerConfigError, WorkerSettings, setti
 from contactsync_worker.store import StateStore
 from contactsync_worker.store.postgres import PostgresStore
 from contactsync_worker.store.sqlite import SqliteStore
-from contactsync_worker.transport import InsecureTransportError, postgres_conninfo
+from contactsync_worker.transport import (
+    InsecureTransportError,
+    postgres_conninfo,
+    refuse_link_local_postgres,
+)
 from contactsync_worker.workflows import WORKFLOWS
 
 log = logging.getLogger(__name__)
@@ -90,6 +94,7 @@ async def open_store(settings: WorkerSettings) -> StateStore:
             conninfo = postgres_conninfo(
                 dsn.reveal(), allow_insecure=spec.allow_insecure, ca_bundle=bundle
             )
+            await refuse_link_local_postgres(conninfo)
         except InsecureTransportError as exc:
             raise WorkerConfigError(f"state store: {exc}") from None
         return await PostgresStore.open(conninfo)

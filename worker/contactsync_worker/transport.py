@@ -161,6 +161,18 @@ async def refuse_link_local(host: str, port: int) -> None:
         )
 
 
+async def refuse_link_local_postgres(conninfo: str) -> None:
+    """:func:`refuse_link_local` for every host (and hostaddr) of a libpq connection string;
+    Unix socket directories are local by nature."""
+    params = conninfo_to_dict(conninfo)
+    hosts = str(params.get("hostaddr") or params.get("host") or "").split(",")
+    ports = str(params.get("port") or "5432").split(",")
+    for index, host in enumerate(h.strip() for h in hosts):
+        if host and not host.startswith("/"):
+            port = ports[min(index, len(ports) - 1)].strip() or "5432"
+            await refuse_link_local(host, int(port))
+
+
 def refuse_link_local_now(host: str, port: int) -> None:
     """:func:`refuse_link_local` for code that connects synchronously (LDAP, in a thread)."""
     try:

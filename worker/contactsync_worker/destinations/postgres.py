@@ -33,6 +33,7 @@ from contactsync_worker.destinations import (
     WriteResult,
     supported,
 )
+from contactsync_worker.transport import refuse_link_local_postgres
 
 CONNECT_TIMEOUT_SECONDS = 10
 _CHUNK = 500
@@ -149,6 +150,7 @@ class PostgresDestination(DestinationAdapter):
     async def _open(self) -> tuple[psycopg.AsyncConnection[TupleRow], _Layout]:
         if self._conn is None or self._conn.closed:
             self._layout = None
+            await refuse_link_local_postgres(self._dsn)
             self._conn = await psycopg.AsyncConnection.connect(
                 self._dsn, autocommit=True, connect_timeout=self._connect_timeout
             )
