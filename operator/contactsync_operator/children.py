@@ -57,7 +57,10 @@ def _metadata(resource: ContactSync, region: str, kind_suffix: str) -> dict[str,
 
 
 def worker_objects(
-    resource: ContactSync, region: Region, settings: OperatorSettings
+    resource: ContactSync,
+    region: Region,
+    settings: OperatorSettings,
+    database_ports: tuple[int, ...] = (),
 ) -> list[Manifest]:
     """ServiceAccount, ConfigMap, Deployment, PodDisruptionBudget and NetworkPolicy of a region."""
     config_map = _config_map(resource, region.name)
@@ -68,7 +71,7 @@ def worker_objects(
         _stamped(config_map),
         _stamped(_deployment(resource, region, settings, content_hash(config_map))),
         _stamped(_disruption_budget(resource, region.name)),
-        _stamped(_network_policy(resource, region.name, settings)),
+        _stamped(_network_policy(resource, region.name, settings, database_ports)),
     ]
 
 
@@ -330,8 +333,15 @@ def worker_temporal_address(region: Region, settings: OperatorSettings) -> str:
     return temporal.address if temporal and temporal.address else settings.worker_temporal
 
 
-def egress_ports(resource: ContactSync, region: str, settings: OperatorSettings) -> list[int]:
-    """TCP ports the region's workers dial: its endpoints, Temporal, and configured extras."""
+def egress_ports(
+    resource: ContactSync,
+    region: str,
+    settings: OperatorSettings,
+    database_ports: tuple[int, ...] = (),
+) -> list[int]:
+    """TCP ports the region's workers dial: its endpoints, Temporal, its databases (the ports
+    their connection strings name, read by the operator; 5432 when it could not) and
+    configured extras."""
     spec = region_spec(resource, region)
     urls = [e.url for s in spec.sources for e in (s.carddav, s.ldap, s.csv, s.jsonl) if e and e.url]
     urls += [d.carddav.url for d in spec.destinations if d.carddav]
@@ -342,7 +352,7 @@ def egress_ports(resource: ContactSync, region: str, settings: OperatorSettings)
     if any(d.postgres for d in spec.destinations) or any(
         r.store and r.store.postgres for r in spec.regions
     ):
-        ports.add(5432)
+        ports.update(database_ports or (5432,))
     ports.update(settings.egress_ports)
     return sorted(ports)
 
@@ -352,8 +362,14 @@ def _port_of(url: str) -> int:
     return parts.port or _DEFAULT_PORTS.get(parts.scheme, 443)
 
 
-def _network_policy(resource: ContactSync, region: str, settings: OperatorSettings) -> Manifest:
-    tcp = [{"protocol": "TCP", "port": port} for port in egress_ports(resource, region, settings)]
+def _network_policy(
+    resource: ContactSync,
+    region: str,
+    settings: OperatorSettings,
+    database_ports: tuple[int, ...],
+) -> Manifest:
+    ports = egress_ports(resource, region, settings, database_ports)
+    tcp = [{"protocol": "TCP", "port": port} for port in ports]
     dns = [{"protocol": "UDP", "port": _DNS_PORT}, {"protocol": "TCP", "port": _DNS_PORT}]
     return {
         "apiVersion": "networking.k8s.io/v1",

@@ -68,4 +68,6 @@ class Observed:
     # Schedule ids under this resource's prefix, including regions it no longer declares.
     schedule_ids: set[str] = field(default_factory=set)
     access: dict[str, RegionAccess] = field(default_factory=dict)
+    # Ports the region's PostgreSQL connection strings name (store and destinations).
+    database_ports: dict[str, tuple[int, ...]] = field(default_factory=dict)
     temporal_error: str | None = None

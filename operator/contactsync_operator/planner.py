@@ -84,7 +84,8 @@ def plan(resource: ContactSync, observed: Observed, settings: OperatorSettings) 
                 s for s in observed.schedule_ids if _region_of(resource, s) == region.name
             }
             continue
-        for manifest in worker_objects(resource, region, settings):
+        ports = observed.database_ports.get(region.name, ())
+        for manifest in worker_objects(resource, region, settings, ports):
             ref = ref_of(manifest)
             wanted_children.add(ref)
             seen = observed.children.get(ref)

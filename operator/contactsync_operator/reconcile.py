@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from temporalio.client import Client
 
 from contactsync_operator import naming
@@ -22,6 +24,7 @@ from contactsync_operator.conditions import Outcome, Problem, build_status
 from contactsync_operator.kube import ChildOwnedElsewhere, KubeError, KubeGateway
 from contactsync_operator.observed import Observed, RegionAccess
 from contactsync_operator.planner import CreateSchedule, DeleteSchedule, Plan, UpdateSchedule, plan
+from contactsync_operator.regionconfig import region_spec
 from contactsync_operator.schedules import desired_schedules
 from contactsync_operator.secret_access import check_secrets
 from contactsync_operator.settings import OperatorSettings
@@ -81,6 +84,25 @@ class Reconciler:
         except KeyringError as exc:
             return RegionAccess(region.name, f"Secret {secret}: {exc}", "EncryptionKeysInvalid")
 
+    def _database_ports(self, resource: ContactSync, region: Region) -> tuple[int, ...]:
+        """The ports the region's PostgreSQL DSNs name, for its NetworkPolicy. Only the port is
+        kept; a DSN that cannot be read or parsed is left to the worker to report."""
+        spec = region_spec(resource, region.name)
+        refs = [d.postgres.dsn_secret_ref for d in spec.destinations if d.postgres]
+        if region.store and region.store.postgres:
+            refs.append(region.store.postgres.dsn_secret_ref)
+        ports: set[int] = set()
+        for ref in refs:
+            data = self.kube.read_secret(resource.namespace, ref.name) or {}
+            try:
+                params = conninfo_to_dict(data.get(ref.key, b"").decode())
+            except (UnicodeDecodeError, psycopg.ProgrammingError):
+                continue
+            for port in str(params.get("port") or "5432").split(","):
+                if port.strip().isdigit():
+                    ports.add(int(port))
+        return tuple(sorted(ports))
+
     async def observe(self, resource: ContactSync) -> tuple[Observed, dict[str, Client]]:
         observed = Observed()
         observed.children, observed.workers = await asyncio.to_thread(
@@ -104,6 +126,9 @@ class Reconciler:
                 if refused is not None:
                     observed.access[region.name] = refused
                     continue
+                observed.database_ports[region.name] = await asyncio.to_thread(
+                    self._database_ports, resource, region
+                )
                 client = await self.client_for(self.temporal_namespace(region), keyring)
                 clients[region.name] = client
                 listed = await temporal_io.list_schedule_ids(client, prefix)

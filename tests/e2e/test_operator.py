@@ -527,6 +527,51 @@ def test_a_secret_not_labelled_for_the_contactsync_is_never_mounted(
     ], "no worker of that region mounts anything"
 
 
+def test_the_network_policy_opens_the_ports_the_database_dsns_name(
+    operator: OperatorRun,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    region_nodes: dict[str, set[str]],
+) -> None:
+    """PgBouncer on 6432, a second cluster on 6433: the workers may dial those, not 5432."""
+    namespace = f"e2e-{uuid.uuid4().hex[:8]}"
+    core = k8s.CoreV1Api(kube_api)
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
+    secrets_data = {
+        "eu-contact-keys": {"k0001": base64.b64encode(secrets.token_bytes(32)).decode()},
+        "us-contact-keys": {"k0001": base64.b64encode(secrets.token_bytes(32)).decode()},
+        "eu-store": {"dsn": "host=pgbouncer.eu.example port=6432 dbname=state user=u password=p"},
+        "eu-phonebook": {"dsn": "postgresql://u:p@db.eu.example:6433/book"},
+    }
+    for name, data in secrets_data.items():
+        core.create_namespaced_secret(
+            namespace, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=name), string_data=data)
+        )
+    document = example("multi-region")
+    document["metadata"] = {"name": "ports", "namespace": namespace}
+    allow_secrets(kube_api, document)
+    apply(kube_control_plane, document)
+    networking = k8s.NetworkingV1Api(kube_api)
+    policy_name = naming.object_name("ports", EU, "worker")
+
+    def ports() -> set[int] | None:
+        try:
+            policy = networking.read_namespaced_network_policy(policy_name, namespace)
+        except k8s.ApiException:
+            return None
+        assert policy.spec is not None
+        return {
+            int(p.port)
+            for rule in policy.spec.egress or []
+            for p in rule.ports or []
+            if p.port is not None
+        }
+
+    opened = eventually(ports, timeout=60, what="the EU NetworkPolicy")
+    assert {6432, 6433} <= opened
+    assert 5432 not in opened
+
+
 def test_operator_runs_as_its_service_account(operator: OperatorRun) -> None:
     whoami = kubectl(
         operator.kubeconfig, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"
