@@ -199,14 +199,20 @@ class KubeGateway:
             if exc.status != 404:
                 raise _translate(f"delete {ref.kind} {ref.name}", exc) from exc
 
-    def secret_meta(self, namespace: str, name: str) -> SecretMeta | None:
-        """A Secret's labels and type (never its data), or None when it does not exist."""
+    def _secret(self, namespace: str, name: str) -> k8s.V1Secret | None:
         try:
-            secret = self._core.read_namespaced_secret(name, namespace)
+            secret: k8s.V1Secret = self._core.read_namespaced_secret(name, namespace)
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise _translate(f"read Secret {name}", exc) from exc
+        return secret
+
+    def secret_meta(self, namespace: str, name: str) -> SecretMeta | None:
+        """A Secret's labels and type (never its data), or None when it does not exist."""
+        secret = self._secret(namespace, name)
+        if secret is None:
+            return None
         meta = secret.metadata
         labels = (meta.labels if meta else None) or {}
         annotations = (meta.annotations if meta else None) or {}
@@ -214,10 +220,7 @@ class KubeGateway:
 
     def read_secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
         """A Secret's decoded data, or None when it does not exist."""
-        try:
-            secret = self._core.read_namespaced_secret(name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise _translate(f"read Secret {name}", exc) from exc
+        secret = self._secret(namespace, name)
+        if secret is None:
+            return None
         return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}

@@ -84,13 +84,6 @@ def materialize(
     return env
 
 
-@pytest.fixture
-async def dav(radicale_server: RadicaleServer) -> AsyncIterator[httpx.AsyncClient]:
-    auth = (radicale_server.username, radicale_server.password)
-    async with httpx.AsyncClient(auth=auth, timeout=10.0) as client:
-        yield client
-
-
 @asynccontextmanager
 async def deployed(
     plane: KubeControlPlane,

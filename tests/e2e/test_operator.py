@@ -45,10 +45,8 @@ async def temporal_clients(temporal: TemporalDevServer) -> dict[str, Client]:
     }
 
 
-def deploy(
-    plane: KubeControlPlane, api: k8s.ApiClient, name: str, **spec: Any
-) -> tuple[str, dict[str, Any]]:
-    """The multi-region example in a fresh namespace, with its key Secrets, under ``name``."""
+def namespace_with_keys(api: k8s.ApiClient) -> str:
+    """A fresh namespace holding the multi-region example's payload-key Secrets."""
     namespace = f"e2e-{uuid.uuid4().hex[:8]}"
     core = k8s.CoreV1Api(api)
     core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
@@ -58,6 +56,14 @@ def deploy(
             namespace,
             k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=secret), string_data={"k0001": key}),
         )
+    return namespace
+
+
+def deploy(
+    plane: KubeControlPlane, api: k8s.ApiClient, name: str, **spec: Any
+) -> tuple[str, dict[str, Any]]:
+    """The multi-region example in a fresh namespace, with its key Secrets, under ``name``."""
+    namespace = namespace_with_keys(api)
     document = example("multi-region")
     document["metadata"] = {"name": name, "namespace": namespace}
     document["spec"].update(spec)
@@ -445,20 +451,13 @@ def test_an_object_under_a_childs_name_that_it_does_not_own_is_left_alone(
     kube_api: k8s.ApiClient,
     region_nodes: dict[str, set[str]],
 ) -> None:
-    namespace = f"e2e-{uuid.uuid4().hex[:8]}"
+    namespace = namespace_with_keys(kube_api)
     core = k8s.CoreV1Api(kube_api)
-    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
     squatter = naming.object_name("taken", EU, "config")
     core.create_namespaced_config_map(
         namespace,
         k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name=squatter), data={"mine": "keep"}),
     )
-    for secret in ("eu-contact-keys", "us-contact-keys"):
-        key = base64.b64encode(secrets.token_bytes(32)).decode()
-        core.create_namespaced_secret(
-            namespace,
-            k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=secret), string_data={"k0001": key}),
-        )
     document = example("multi-region")
     document["metadata"] = {"name": "taken", "namespace": namespace}
     allow_secrets(kube_api, document)
@@ -534,16 +533,13 @@ def test_the_network_policy_opens_the_ports_the_database_dsns_name(
     region_nodes: dict[str, set[str]],
 ) -> None:
     """PgBouncer on 6432, a second cluster on 6433: the workers may dial those, not 5432."""
-    namespace = f"e2e-{uuid.uuid4().hex[:8]}"
+    namespace = namespace_with_keys(kube_api)
     core = k8s.CoreV1Api(kube_api)
-    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
-    secrets_data = {
-        "eu-contact-keys": {"k0001": base64.b64encode(secrets.token_bytes(32)).decode()},
-        "us-contact-keys": {"k0001": base64.b64encode(secrets.token_bytes(32)).decode()},
+    databases = {
         "eu-store": {"dsn": "host=pgbouncer.eu.example port=6432 dbname=state user=u password=p"},
         "eu-phonebook": {"dsn": "postgresql://u:p@db.eu.example:6433/book"},
     }
-    for name, data in secrets_data.items():
+    for name, data in databases.items():
         core.create_namespaced_secret(
             namespace, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name=name), string_data=data)
         )

@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -26,17 +25,14 @@ SCOPE = "tests/phonebook/local"
 
 
 @pytest.fixture
-async def dav(radicale_server: RadicaleServer) -> AsyncIterator[httpx.AsyncClient]:
-    auth = (radicale_server.username, radicale_server.password)
-    async with httpx.AsyncClient(auth=auth, timeout=10.0) as client:
-        yield client
-
-
 async def synced(
-    tmp_path: Path, radicale: RadicaleServer, temporal: TemporalDevServer, dav: httpx.AsyncClient
+    tmp_path: Path,
+    radicale_server: RadicaleServer,
+    temporal_server: TemporalDevServer,
+    dav: httpx.AsyncClient,
 ) -> tuple[Path, SignedCheckpoint]:
     """Three contacts synced; the state file and the checkpoint the run published."""
-    async with carddav_region(tmp_path, radicale, temporal) as (files, source, _):
+    async with carddav_region(tmp_path, radicale_server, temporal_server) as (files, source, _):
         for n in range(3):
             card = vcard(f"u{n}", f"Person {n}", f"p{n}@example.org")
             response = await dav.put(f"{source}c{n}.vcf", content=card, headers=VCARD)
@@ -56,12 +52,9 @@ def intruder(path: Path) -> sqlite3.Connection:
 
 
 async def test_the_published_checkpoint_verifies_against_the_untouched_chain(
-    tmp_path: Path,
-    radicale_server: RadicaleServer,
-    temporal_server: TemporalDevServer,
-    dav: httpx.AsyncClient,
+    synced: tuple[Path, SignedCheckpoint],
 ) -> None:
-    state, checkpoint = await synced(tmp_path, radicale_server, temporal_server, dav)
+    state, checkpoint = synced
     ok, words = await verify_sqlite(state, SCOPE, checkpoint)
     assert ok, words
     forged = SignedCheckpoint(
@@ -73,12 +66,9 @@ async def test_the_published_checkpoint_verifies_against_the_untouched_chain(
 
 
 async def test_a_rewritten_and_rehashed_record_is_caught_by_the_checkpoint(
-    tmp_path: Path,
-    radicale_server: RadicaleServer,
-    temporal_server: TemporalDevServer,
-    dav: httpx.AsyncClient,
+    synced: tuple[Path, SignedCheckpoint],
 ) -> None:
-    state, checkpoint = await synced(tmp_path, radicale_server, temporal_server, dav)
+    state, checkpoint = synced
     store = await SqliteStore.open(state)
     try:
         records = await store.audit_records(SCOPE)
@@ -101,12 +91,9 @@ async def test_a_rewritten_and_rehashed_record_is_caught_by_the_checkpoint(
 
 
 async def test_a_wiped_chain_is_caught_by_the_checkpoint(
-    tmp_path: Path,
-    radicale_server: RadicaleServer,
-    temporal_server: TemporalDevServer,
-    dav: httpx.AsyncClient,
+    synced: tuple[Path, SignedCheckpoint],
 ) -> None:
-    state, checkpoint = await synced(tmp_path, radicale_server, temporal_server, dav)
+    state, checkpoint = synced
     with intruder(state) as db:
         db.execute("DELETE FROM audit_log WHERE scope = ?", (SCOPE,))
         db.execute("UPDATE audit_head SET seq = 0, hash = ? WHERE scope = ?", (GENESIS_HASH, SCOPE))

@@ -178,7 +178,8 @@ async def test_refused_sync_token_triggers_a_full_resync(
 async def test_cards_are_parsed_off_the_event_loop(
     source: CardDavSource, dav: httpx.AsyncClient, book: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Parsing is CPU work; done on the loop, a large book would starve the heartbeats."""
+    """Parsing is CPU work; done on the loop, a large book would starve the heartbeats.
+    Radicale and the parser are the real ones: the wrapper only notes which thread parses."""
     await upload(dav, book, "juergen-gross-v3-qp.vcf")
     threads: list[str] = []
     real = parse_vcard

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -22,13 +21,6 @@ pytestmark = [pytest.mark.carddav, pytest.mark.temporal]
 REGION = RegionRunRequest("tests", "phonebook", "local")
 SCOPE = "tests/phonebook/local"
 CLI = Path(sys.executable).parent / "contactsync"
-
-
-@pytest.fixture
-async def dav(radicale_server: RadicaleServer) -> AsyncIterator[httpx.AsyncClient]:
-    auth = (radicale_server.username, radicale_server.password)
-    async with httpx.AsyncClient(auth=auth, timeout=10.0) as client:
-        yield client
 
 
 def audit_verify(state: Path) -> subprocess.CompletedProcess[str]:

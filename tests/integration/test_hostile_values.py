@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -27,13 +26,6 @@ ROWS = [
     ("mal", "Mal Media", "mal@example.org", f"data:image/png{INJECTED};base64,{PNG}"),
     ("txt", "Tex Plain", "tex@example.org", f"data:text/html;base64,{PNG}"),
 ]
-
-
-@pytest.fixture
-async def dav(radicale_server: RadicaleServer) -> AsyncIterator[httpx.AsyncClient]:
-    auth = (radicale_server.username, radicale_server.password)
-    async with httpx.AsyncClient(auth=auth, timeout=10.0) as client:
-        yield client
 
 
 async def test_a_photo_that_breaks_its_line_is_quarantined_and_adds_no_property(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -19,13 +18,6 @@ from tests.servers.radicale import RadicaleServer
 from tests.servers.temporal import TemporalDevServer
 
 pytestmark = [pytest.mark.carddav, pytest.mark.temporal]
-
-
-@pytest.fixture
-async def dav(radicale_server: RadicaleServer) -> AsyncIterator[httpx.AsyncClient]:
-    auth = (radicale_server.username, radicale_server.password)
-    async with httpx.AsyncClient(auth=auth, timeout=10.0) as client:
-        yield client
 
 
 async def test_a_purge_started_without_the_keys_never_runs(

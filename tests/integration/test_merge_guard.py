@@ -4,7 +4,6 @@ fold away count as deletions, so they cannot get past deletes.maxDeletePercent."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
@@ -19,13 +18,6 @@ from tests.worker_env import WorkerFiles
 
 pytestmark = [pytest.mark.carddav, pytest.mark.temporal]
 PEOPLE = 10
-
-
-@pytest.fixture
-async def dav(radicale_server: RadicaleServer) -> AsyncIterator[httpx.AsyncClient]:
-    auth = (radicale_server.username, radicale_server.password)
-    async with httpx.AsyncClient(auth=auth, timeout=10.0) as client:
-        yield client
 
 
 def people_csv(path: Path, *extra: tuple[str, str, str]) -> None:

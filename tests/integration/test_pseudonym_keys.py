@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -23,13 +22,6 @@ from tests.servers.temporal import TemporalDevServer
 from tests.worker_env import WorkerFiles, running_worker
 
 pytestmark = [pytest.mark.carddav, pytest.mark.temporal]
-
-
-@pytest.fixture
-async def dav(radicale_server: RadicaleServer) -> AsyncIterator[httpx.AsyncClient]:
-    auth = (radicale_server.username, radicale_server.password)
-    async with httpx.AsyncClient(auth=auth, timeout=10.0) as client:
-        yield client
 
 
 def new_key() -> str:

@@ -21,13 +21,6 @@ pytestmark = [pytest.mark.carddav, pytest.mark.temporal]
 
 
 @pytest.fixture
-async def dav(radicale_server: RadicaleServer) -> AsyncIterator[httpx.AsyncClient]:
-    auth = (radicale_server.username, radicale_server.password)
-    async with httpx.AsyncClient(auth=auth, timeout=10.0) as client:
-        yield client
-
-
-@pytest.fixture
 async def region(
     tmp_path: Path, radicale_server: RadicaleServer, temporal_server: TemporalDevServer
 ) -> AsyncIterator[tuple[WorkerFiles, str, str]]:

@@ -70,6 +70,30 @@ def config(ldap: SlapdServer, ou_dn: str, book: str, table: str) -> RegionConfig
     )
 
 
+def worker_files(
+    root: Path,
+    region: RegionConfig,
+    temporal: TemporalDevServer,
+    ldap: SlapdServer,
+    radicale: RadicaleServer,
+    postgres: PostgresServer,
+    extra_env: dict[str, str] | None = None,
+) -> WorkerFiles:
+    """The worker's mounts for ``region``: a key and the Secrets ``config`` names."""
+    files = WorkerFiles(
+        root,
+        region,
+        task_queue=f"sync-{uuid.uuid4().hex[:8]}",
+        temporal_address=temporal.address,
+        extra_env=extra_env or {},
+    )
+    files.add_key("k0001")
+    files.write_secret("pg", {"dsn": postgres.dsn})
+    files.write_secret("ldap-bind", {"bindDN": ldap.bind_dn, "password": ldap.password})
+    files.write_secret("dav", {"username": radicale.username, "password": radicale.password})
+    return files
+
+
 async def test_ldap_and_carddav_records_of_one_person_become_one_row(
     tmp_path: Path,
     slapd_server: SlapdServer,
@@ -96,19 +120,13 @@ async def test_ldap_and_carddav_records_of_one_person_become_one_row(
             await dav.put(f"{book}ada.vcf", content=card.encode(), headers=VCARD)
         ).status_code == 201
     table = f"phonebook_{uuid.uuid4().hex[:8]}"
-    files = WorkerFiles(
+    files = worker_files(
         tmp_path,
         config(slapd_server, ou_dn, book, table),
-        task_queue=f"sync-{uuid.uuid4().hex[:8]}",
-        temporal_address=temporal_server.address,
-    )
-    files.add_key("k0001")
-    files.write_secret("pg", {"dsn": postgres_server.dsn})
-    files.write_secret(
-        "ldap-bind", {"bindDN": slapd_server.bind_dn, "password": slapd_server.password}
-    )
-    files.write_secret(
-        "dav", {"username": radicale_server.username, "password": radicale_server.password}
+        temporal_server,
+        slapd_server,
+        radicale_server,
+        postgres_server,
     )
     async with running_worker(files, free_port()):
         first = await sync(files)
@@ -152,20 +170,14 @@ async def test_a_source_that_keeps_paging_fails_its_step_and_deletes_nothing(
     spec = document.model_dump(by_alias=True, exclude_none=True)
     spec["sources"][0]["ldap"]["pageSize"] = 2
     spec["contactSync"] = "tests/paging"  # a store scope of its own in the shared PostgreSQL
-    files = WorkerFiles(
+    files = worker_files(
         tmp_path,
         RegionConfig.model_validate(spec),
-        task_queue=f"sync-{uuid.uuid4().hex[:8]}",
-        temporal_address=temporal_server.address,
+        temporal_server,
+        slapd_server,
+        radicale_server,
+        postgres_server,
         extra_env={"CONTACTSYNC_MAX_SOURCE_PAGES": "3"},
-    )
-    files.add_key("k0001")
-    files.write_secret("pg", {"dsn": postgres_server.dsn})
-    files.write_secret(
-        "ldap-bind", {"bindDN": slapd_server.bind_dn, "password": slapd_server.password}
-    )
-    files.write_secret(
-        "dav", {"username": radicale_server.username, "password": radicale_server.password}
     )
     async with running_worker(files, free_port()):
         client = await files.client()

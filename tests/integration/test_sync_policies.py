@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,13 +19,6 @@ from tests.servers.radicale import RadicaleServer
 from tests.servers.temporal import TemporalDevServer
 
 pytestmark = [pytest.mark.carddav, pytest.mark.temporal]
-
-
-@pytest.fixture
-async def dav(radicale_server: RadicaleServer) -> AsyncIterator[httpx.AsyncClient]:
-    auth = (radicale_server.username, radicale_server.password)
-    async with httpx.AsyncClient(auth=auth, timeout=10.0) as client:
-        yield client
 
 
 async def put(dav: httpx.AsyncClient, book: str, name: str, card: bytes) -> None:

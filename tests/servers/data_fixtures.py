@@ -7,8 +7,9 @@ a suite that silently skips its integration tests proves nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from tests.servers.postgres import PostgresServer, running_postgres
@@ -32,3 +33,11 @@ def slapd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlapdServ
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
     with running_postgres(tmp_path_factory.mktemp("postgres")) as server:
         yield server
+
+
+@pytest.fixture
+async def dav(radicale_server: RadicaleServer) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client logged in to Radicale: the person or program that shares the books."""
+    auth = (radicale_server.username, radicale_server.password)
+    async with httpx.AsyncClient(auth=auth, timeout=10.0) as client:
+        yield client

@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -95,9 +96,9 @@ def check_host() -> None:
 
 
 def _which(tool: str) -> bool:
-    return any(
-        Path(d, tool).exists()
-        for d in [*os.environ.get("PATH", "").split(os.pathsep), "/usr/sbin", "/sbin"]
+    return (
+        shutil.which(tool, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"]))
+        is not None
     )
 
 

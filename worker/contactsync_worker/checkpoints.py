@@ -16,10 +16,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from contactsync_worker.audit import ChainHead
+from contactsync_worker.pseudonym import derive_key
 
 VERSION = "v1"
 _INFO = b"contactsync audit checkpoint"
@@ -42,13 +40,7 @@ class Checkpoint:
 
 def checkpoint_key(secret: bytes, region: str) -> bytes:
     """The region's signing key, derived from its key material apart from every other use."""
-    hkdf = HKDF(
-        algorithm=hashes.SHA256(),
-        length=32,
-        salt=None,
-        info=_INFO + b"\x00" + region.encode("utf-8"),
-    )
-    return hkdf.derive(secret)
+    return derive_key(secret, region, purpose=_INFO)
 
 
 def sign(key: bytes, scope: str, head: ChainHead) -> Checkpoint:

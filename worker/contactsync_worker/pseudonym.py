@@ -72,16 +72,17 @@ class Pseudonymizer:
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
 
-def derive_key(secret: bytes, region: str) -> bytes:
-    """A region's pseudonym key from a long-lived secret (HKDF-SHA256, bound to the region).
+def derive_key(secret: bytes, region: str, purpose: bytes = _DERIVE_INFO) -> bytes:
+    """A region's key for ``purpose`` (pseudonyms by default) from a long-lived secret
+    (HKDF-SHA256, bound to the region and the purpose).
 
-    Keeps the pseudonym key apart from the payload-codec use of the same secret; pass a
-    secret that does not rotate (see the module docstring).
+    Keeps each use apart from the payload-codec use of the same secret, and from the others;
+    pass a secret that does not rotate (see the module docstring).
     """
     hkdf = HKDF(
         algorithm=hashes.SHA256(),
         length=MIN_KEY_BYTES,
         salt=None,
-        info=_DERIVE_INFO + b"\x00" + region.encode("utf-8"),
+        info=purpose + b"\x00" + region.encode("utf-8"),
     )
     return hkdf.derive(secret)

@@ -26,6 +26,7 @@ import ssl
 from collections.abc import Generator
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -117,10 +118,15 @@ def http_client(
     check_http_url(url, allow_insecure=allow_insecure)
     origin_is_secure = urlsplit(url).scheme.lower() == "https"
 
+    checked: set[tuple[str, int]] = set()  # a sync sends a request per card: look up once
+
     async def refuse_clear_text(request: httpx.Request) -> None:
         # Runs before every request, redirects included, so a Location: http://...
         # is refused before anything (the Authorization header above all) is sent.
-        await refuse_link_local(request.url.host, request.url.port or 443)
+        target = (request.url.host, request.url.port or 443)
+        if target not in checked:
+            await refuse_link_local(*target)
+            checked.add(target)
         if request.url.scheme == "https":
             return
         if origin_is_secure:
@@ -148,6 +154,13 @@ def _link_local(address: str) -> bool:
     return ip.is_link_local or ip in _METADATA
 
 
+def _refuse_if_link_local(host: str, infos: list[tuple[Any, ...]]) -> None:
+    if any(_link_local(str(info[4][0])) for info in infos):
+        raise InsecureTransportError(
+            f"{host} is a link-local address (instance metadata and the like): refused"
+        )
+
+
 async def refuse_link_local(host: str, port: int) -> None:
     """Refuse a host that is, or resolves to, a link-local address: cloud instance metadata
     (169.254.169.254 and the like) answers there, with credentials no sync should reach."""
@@ -155,10 +168,7 @@ async def refuse_link_local(host: str, port: int) -> None:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
         return  # unresolvable: the connection attempt reports it
-    if any(_link_local(str(info[4][0])) for info in infos):
-        raise InsecureTransportError(
-            f"{host} is a link-local address (instance metadata and the like): refused"
-        )
+    _refuse_if_link_local(host, infos)
 
 
 async def refuse_link_local_postgres(conninfo: str) -> None:
@@ -179,10 +189,7 @@ def refuse_link_local_now(host: str, port: int) -> None:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
         return
-    if any(_link_local(str(info[4][0])) for info in infos):
-        raise InsecureTransportError(
-            f"{host} is a link-local address (instance metadata and the like): refused"
-        )
+    _refuse_if_link_local(host, infos)
 
 
 def ldap_tls(

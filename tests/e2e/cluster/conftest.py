@@ -95,9 +95,7 @@ def cluster(
 
 
 @pytest.fixture(scope="module")
-def cluster_temporal(
-    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TemporalDevServer]:
+def cluster_temporal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalDevServer]:
     """Temporal on loopback, a module's own so a test may stop and restart it; pods reach it
     at ``pod_temporal_address``."""
     server = TemporalDevServer(tmp_path_factory.mktemp("cluster-temporal"))

@@ -162,8 +162,8 @@ class Workers(SpecModel):
     )
 
 
-class PostgresStore(SpecModel):
-    """A PostgreSQL database in the region holding sync state and the audit chain."""
+class PostgresConnection(SpecModel):
+    """How to reach a PostgreSQL database: the store's and a destination's alike."""
 
     dsn_secret_ref: SecretKeyRef = Field(
         description=(
@@ -185,6 +185,10 @@ class PostgresStore(SpecModel):
             "(sslrootcert); default: the image's system CAs."
         ),
     )
+
+
+class PostgresStore(PostgresConnection):
+    """A PostgreSQL database in the region holding sync state and the audit chain."""
 
 
 class Store(SpecModel):
@@ -387,29 +391,9 @@ class Source(RuledModel, SpecModel):
     )
 
 
-class PostgresDestination(SpecModel):
+class PostgresDestination(PostgresConnection):
     """A PostgreSQL table; contacts are upserted by their stable id."""
 
-    dsn_secret_ref: SecretKeyRef = Field(
-        description=(
-            "Secret key holding a libpq connection string. TLS is required and verified "
-            "(sslmode=verify-full) unless allowInsecure is set."
-        )
-    )
-    allow_insecure: bool = Field(
-        default=False,
-        description=(
-            "Use the connection string as given (development only). Otherwise the worker "
-            "connects with sslmode=verify-full and refuses a string that asks for less."
-        ),
-    )
-    ca_bundle_secret_ref: SecretKeyRef | None = Field(
-        default=None,
-        description=(
-            "Secret key holding the PEM CA bundle that signed the server's certificate "
-            "(sslrootcert); default: the image's system CAs."
-        ),
-    )
     table: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)] = Field(
         default="contacts", description="Table name; created if missing."
     )

@@ -46,14 +46,7 @@ async def sync_page(
     store, scope = region.store, region.scope
     checkpoint = await store.get_checkpoint(scope, source) if cursor is None else None
     page = await region.source(source).fetch(cursor, checkpoint)
-    events: list[AuditEvent] = [
-        AuditEvent(
-            AuditAction.QUARANTINED, source=source, detail={"item": q.item_id, "reason": q.reason}
-        )
-        for q in page.quarantined
-    ]
-    for item in page.quarantined:
-        log.warning("quarantined item %s of source %s: %s", item.item_id, source, item.reason)
+    events = _quarantined(source, page.quarantined)
 
     allowed = [c for c in page.contacts if may_write(c, region.config.consent)]
     refused = [c for c in page.contacts if not may_write(c, region.config.consent)]
@@ -70,14 +63,7 @@ async def sync_page(
 
     changed, unchanged = await _split_changed(region, allowed, states)
     summary, set_aside = await _write_changed(region, run, source, changed, states, deleted_before)
-    for item in set_aside:
-        log.warning("quarantined item %s of source %s: %s", item.item_id, source, item.reason)
-    events += [
-        AuditEvent(
-            AuditAction.QUARANTINED, source=source, detail={"item": q.item_id, "reason": q.reason}
-        )
-        for q in set_aside
-    ]
+    events += _quarantined(source, set_aside)
     await store.mark_seen(scope, source, [c.item_id for c in unchanged], run)
     removed = [*page.removed, *withdrawn]
     if removed:
@@ -96,6 +82,18 @@ async def sync_page(
         pages=1,
     )
     return PageOutcome(summary, page.cursor, page.complete, page.snapshot)
+
+
+def _quarantined(source: str, items: list[Quarantined]) -> list[AuditEvent]:
+    """Log each record set aside and return its audit events: by id and reason, never content."""
+    for item in items:
+        log.warning("quarantined item %s of source %s: %s", item.item_id, source, item.reason)
+    return [
+        AuditEvent(
+            AuditAction.QUARANTINED, source=source, detail={"item": q.item_id, "reason": q.reason}
+        )
+        for q in items
+    ]
 
 
 async def _split_changed(
