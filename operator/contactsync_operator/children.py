@@ -22,6 +22,9 @@ from contactsync_worker.contracts.spec import Region
 Manifest = dict[str, Any]
 HASH_ANNOTATION = "contactsync.dev/applied-hash"
 CONFIG_HASH_ANNOTATION = "contactsync.dev/config-hash"
+# On a region's Deployment: what purging the region needs once the spec no longer names it.
+KEYS_SECRET_ANNOTATION = "contactsync.dev/keys-secret"  # noqa: S105 - an annotation key
+TEMPORAL_NAMESPACE_ANNOTATION = "contactsync.dev/temporal-namespace"
 DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
 _DEFAULT_PORTS = {"https": 443, "http": 80, "ldaps": 636, "ldap": 389}
 _DNS_PORT = 53
@@ -193,10 +196,14 @@ def _deployment(
         "containers": [container],
         "volumes": volumes,
     }
+    metadata = _metadata(resource, region.name, "worker")
+    metadata["annotations"] = {TEMPORAL_NAMESPACE_ANNOTATION: settings.temporal_namespace(region)}
+    if region.encryption is not None:
+        metadata["annotations"][KEYS_SECRET_ANNOTATION] = region.encryption.keys_secret_ref.name
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(resource, region.name, "worker"),
+        "metadata": metadata,
         "spec": {
             "replicas": region.workers.replicas,
             # A ReadWriteOnce state volume cannot serve the old and the new pod at once.

@@ -3,22 +3,29 @@
 Schedules are removed first, so no new run starts. With ``deletionPolicy:
 Purge`` each region's workers then erase what this ContactSync wrote, while
 they still exist (the finalizer holds the owner, and with it the workers).
+
+Deleting the whole namespace is different: Kubernetes deletes the workers and
+the Secrets beside the ContactSync, and nothing new may start there. A region
+whose workers are gone cannot be purged by anyone, and waiting for it would
+keep the namespace in Terminating for ever; its purge is abandoned, loudly
+(``abandoned_regions``), and the finalizer released.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from contactsync_operator import naming
 from contactsync_operator import temporal as temporal_io
 from contactsync_operator.api.manifest import ContactSync
+from contactsync_operator.observed import WorkerCounts
+from contactsync_operator.overrides import SKIP_PURGE
 from contactsync_operator.reconcile import Reconciler
 from contactsync_worker.contracts import PURGE_WORKFLOW, RegionRunRequest
-from contactsync_worker.contracts.spec import DeletionPolicy
+from contactsync_worker.contracts.spec import DeletionPolicy, Region
 from contactsync_worker.keyring import Keyring
 
-FORCE_ANNOTATION = "contactsync.dev/force-delete"
-SKIP_PURGE_ANNOTATION = "contactsync.dev/skip-purge"
 PURGE_WAIT_SECONDS = 20.0
 
 
@@ -27,6 +34,8 @@ class CleanupResult:
     done: bool
     deleted_schedules: list[str] = field(default_factory=list)
     purged_regions: list[str] = field(default_factory=list)
+    # Purges that could not run because the namespace went with the region's workers.
+    abandoned_regions: list[str] = field(default_factory=list)
     waiting: str = ""  # why not done yet, for the condition and the Event
 
 
@@ -41,29 +50,53 @@ async def cleanup(reconciler: Reconciler, resource: ContactSync, skip_purge: boo
     for namespace in sorted(namespaces):
         client = await temporal_io.connect(reconciler.settings.temporal, namespace, None)
         result.deleted_schedules += await temporal_io.delete_schedules(client, prefix)
-    if resource.spec.deletion_policy is DeletionPolicy.PURGE and not skip_purge:
-        for region in served:
-            keyring = await reconciler.keyring(resource, region)
-            if not isinstance(keyring, Keyring):
-                result.waiting = (
-                    f"purge of region {region.name} cannot start: {keyring.problem}; restore it, "
-                    f"or annotate {SKIP_PURGE_ANNOTATION}=true to delete without purging"
-                )
-                return result
-            client = await reconciler.client_for(reconciler.temporal_namespace(region), keyring)
-            status = await temporal_io.run_to_completion(
-                client,
-                PURGE_WORKFLOW,
-                RegionRunRequest(resource.namespace, resource.name, region.name),
-                naming.purge_workflow_id(
-                    resource.namespace, resource.name, region.name, resource.uid
-                ),
-                naming.task_queue(resource.namespace, resource.name, region.name),
-                PURGE_WAIT_SECONDS,
+    if resource.spec.deletion_policy is not DeletionPolicy.PURGE or skip_purge:
+        result.done = True
+        return result
+    kube = reconciler.kube
+    terminating = await asyncio.to_thread(kube.namespace_terminating, resource.namespace)
+    workers: dict[str, WorkerCounts] = {}
+    if terminating:
+        _, workers = await asyncio.to_thread(
+            kube.observe_children, resource.namespace, resource.name
+        )
+    for region in served:
+        workflow_id = naming.purge_workflow_id(
+            resource.namespace, resource.name, region.name, resource.uid
+        )
+        if terminating and not (workers.get(region.name) and workers[region.name].ready):
+            await _abandon(reconciler, region, workflow_id)
+            result.abandoned_regions.append(region.name)
+            continue
+        keyring = await reconciler.keyring(resource, region)
+        if not isinstance(keyring, Keyring):
+            result.waiting = (
+                f"purge of region {region.name} cannot start: {keyring.problem}; restore it, "
+                f"or annotate {SKIP_PURGE}=true to delete without purging"
             )
-            if status != "COMPLETED":
-                result.waiting = f"purge of region {region.name}: {status}"
-                return result
-            result.purged_regions.append(region.name)
+            return result
+        client = await reconciler.client_for(reconciler.temporal_namespace(region), keyring)
+        status = await temporal_io.run_to_completion(
+            client,
+            PURGE_WORKFLOW,
+            RegionRunRequest(resource.namespace, resource.name, region.name),
+            workflow_id,
+            naming.task_queue(resource.namespace, resource.name, region.name),
+            PURGE_WAIT_SECONDS,
+        )
+        if status != "COMPLETED":
+            result.waiting = f"purge of region {region.name}: {status}"
+            return result
+        result.purged_regions.append(region.name)
     result.done = True
     return result
+
+
+async def _abandon(reconciler: Reconciler, region: Region, workflow_id: str) -> None:
+    """A purge an earlier attempt started waits on a task queue no worker will poll again."""
+    client = await temporal_io.connect(
+        reconciler.settings.temporal, reconciler.temporal_namespace(region), None
+    )
+    await temporal_io.terminate_if_running(
+        client, workflow_id, "the namespace was deleted with the workers that would purge"
+    )

@@ -6,6 +6,7 @@ it and runs Kopf.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from typing import Any
@@ -16,8 +17,9 @@ from kubernetes import config as k8s_config
 
 from contactsync_operator import metrics
 from contactsync_operator.api.manifest import ManifestError, parse_contact_sync
-from contactsync_operator.cleanup import FORCE_ANNOTATION, SKIP_PURGE_ANNOTATION, cleanup
+from contactsync_operator.cleanup import cleanup
 from contactsync_operator.kube import KubeGateway
+from contactsync_operator.overrides import FORCE_DELETE, SKIP_PURGE, is_set
 from contactsync_operator.reconcile import Reconciler
 from contactsync_operator.settings import OperatorSettings, settings_from_env
 from contactsync_operator.temporal import TemporalUnavailable
@@ -26,6 +28,7 @@ from contactsync_worker.contracts.spec import GROUP, PLURAL, VERSION
 RESOURCE = (GROUP, VERSION, PLURAL)
 SETTINGS: OperatorSettings = settings_from_env()
 CLEANUP_RETRY_SECONDS = 10.0
+logger = logging.getLogger(__name__)
 
 
 def _reconciler(memo: kopf.Memo) -> Reconciler:
@@ -101,16 +104,14 @@ async def finalize(
     **_: Any,
 ) -> None:
     annotations = meta.get("annotations") or {}
-    if annotations.get(FORCE_ANNOTATION) == "true":
-        kopf.warn(
-            body, reason="ForceDeleted", message=f"{FORCE_ANNOTATION}: Temporal left as it is"
-        )
+    if is_set(annotations, FORCE_DELETE):
+        kopf.warn(body, reason="ForceDeleted", message=f"{FORCE_DELETE}: Temporal left as it is")
         return
     try:
         resource = parse_contact_sync(dict(body))
     except ManifestError:
         return  # nothing was ever created for an invalid spec
-    skip_purge = annotations.get(SKIP_PURGE_ANNOTATION) == "true"
+    skip_purge = is_set(annotations, SKIP_PURGE)
     try:
         result = await cleanup(_reconciler(memo), resource, skip_purge)
     except TemporalUnavailable as exc:
@@ -122,6 +123,15 @@ async def finalize(
     message = f"deleted schedules {', '.join(result.deleted_schedules) or 'none'}"
     if result.purged_regions:
         message += f"; purged regions {', '.join(result.purged_regions)}"
+    if result.abandoned_regions:
+        # The namespace is going: an Event may not be accepted there, the log always is.
+        abandoned = ", ".join(result.abandoned_regions)
+        message += (
+            f"; NOT purged: regions {abandoned} (the namespace was deleted with their workers; "
+            "what they wrote stays in the destinations)"
+        )
+        metrics.PURGES_ABANDONED.inc(len(result.abandoned_regions))
+        logger.warning("%s/%s: %s", meta.get("namespace"), meta.get("name"), message)
     kopf.info(body, reason="CleanedUp", message=message)
 
 
@@ -132,7 +142,7 @@ def _cleanup_blocked(
     message = (
         f"deletion waits (attempt {retry + 1}): {why}. Retrying every "
         f"{CLEANUP_RETRY_SECONDS:.0f}s; to delete without cleaning up Temporal, "
-        f"annotate {FORCE_ANNOTATION}=true"
+        f"annotate {FORCE_DELETE}=true"
     )
     kopf.warn(body, reason="CleanupBlocked", message=message)
     degraded = {

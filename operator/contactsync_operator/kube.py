@@ -16,7 +16,11 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from contactsync_operator import naming
-from contactsync_operator.children import HASH_ANNOTATION
+from contactsync_operator.children import (
+    HASH_ANNOTATION,
+    KEYS_SECRET_ANNOTATION,
+    TEMPORAL_NAMESPACE_ANNOTATION,
+)
 from contactsync_operator.observed import ChildRef, ObservedChild, WorkerCounts
 
 FIELD_MANAGER = "contactsync-operator"
@@ -151,8 +155,13 @@ class KubeGateway:
                     ref, region, (meta.annotations or {}).get(HASH_ANNOTATION)
                 )
                 if kind.kind == "Deployment":
+                    annotations = meta.annotations or {}
                     workers[region] = WorkerCounts(
-                        desired=item.spec.replicas or 0, ready=(item.status.ready_replicas or 0)
+                        desired=item.spec.replicas or 0,
+                        ready=(item.status.ready_replicas or 0),
+                        deployment_uid=meta.uid or "",
+                        keys_secret=annotations.get(KEYS_SECRET_ANNOTATION),
+                        temporal_namespace=annotations.get(TEMPORAL_NAMESPACE_ANNOTATION),
                     )
         return children, workers
 
@@ -224,3 +233,18 @@ class KubeGateway:
         if secret is None:
             return None
         return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
+
+    def namespace_terminating(self, namespace: str) -> bool:
+        """True once the namespace is being deleted: its workers and Secrets are going, and
+        nothing new may be created in it. Unknown (no permission) reads as not terminating."""
+        try:
+            found: k8s.V1Namespace = self._core.read_namespace(namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return True
+            if exc.status == 403:
+                return False
+            raise _translate(f"read Namespace {namespace}", exc) from exc
+        phase = found.status.phase if found.status else None
+        deleting = found.metadata is not None and found.metadata.deletion_timestamp is not None
+        return phase == "Terminating" or deleting

@@ -30,6 +30,11 @@ APPLIES = Counter(
     ["action", "kind"],
 )
 
+PURGES_ABANDONED = Counter(
+    "contactsync_operator_purges_abandoned_total",
+    "Purges given up because the namespace was deleted with the workers that would run them.",
+)
+
 
 def serve(port: int) -> None:
     start_http_server(port)

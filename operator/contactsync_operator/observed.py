@@ -24,8 +24,14 @@ class ObservedChild:
 
 @dataclass(frozen=True)
 class WorkerCounts:
+    """A region's worker Deployment as observed, with what it was made with: once a region
+    leaves the spec, its keys Secret and Temporal namespace are known only from here."""
+
     desired: int
     ready: int
+    deployment_uid: str = ""
+    keys_secret: str | None = None
+    temporal_namespace: str | None = None
 
 
 @dataclass(frozen=True)

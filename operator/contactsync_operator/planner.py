@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from contactsync_operator import naming
+from contactsync_operator import naming, overrides
 from contactsync_operator.api.manifest import ContactSync
 from contactsync_operator.children import HASH_ANNOTATION, worker_objects
 from contactsync_operator.observed import ChildRef, Observed
 from contactsync_operator.schedules import DesiredSchedule, desired_schedules
 from contactsync_operator.settings import OperatorSettings
+from contactsync_worker.contracts.spec import DeletionPolicy
 
 Manifest = dict[str, Any]
 
@@ -41,6 +42,22 @@ ScheduleChange = CreateSchedule | UpdateSchedule | DeleteSchedule
 
 
 @dataclass(frozen=True)
+class PurgeRetiredRegion:
+    """A region the spec no longer declares, under ``deletionPolicy: Purge``: its workers
+    erase what it wrote, and only then are they and the rest of its children deleted.
+
+    ``keys_secret`` and ``temporal_namespace`` come from the region's Deployment, the only
+    place that still knows them; None when the Deployment is gone (nothing can purge)."""
+
+    region: str
+    workflow_id: str
+    task_queue: str
+    keys_secret: str | None
+    temporal_namespace: str | None
+    children: tuple[ChildRef, ...]
+
+
+@dataclass(frozen=True)
 class RegionPlan:
     name: str
     served_here: bool
@@ -55,10 +72,11 @@ class Plan:
     delete: list[ChildRef] = field(default_factory=list)
     schedules: list[ScheduleChange] = field(default_factory=list)
     regions: list[RegionPlan] = field(default_factory=list)
+    purges: list[PurgeRetiredRegion] = field(default_factory=list)
 
     @property
     def changes_anything(self) -> bool:
-        return bool(self.apply or self.delete or self.schedules)
+        return bool(self.apply or self.delete or self.schedules or self.purges)
 
 
 def ref_of(manifest: Manifest) -> ChildRef:
@@ -101,8 +119,11 @@ def plan(resource: ContactSync, observed: Observed, settings: OperatorSettings) 
         result.regions.append(
             RegionPlan(region.name, True, schedule_ids=tuple(d.schedule_id for d in desired))
         )
+    unwanted = [ref for ref in observed.children if ref not in wanted_children]
+    result.purges = _retired_region_purges(resource, observed, settings, unwanted)
+    held_for_purge = {ref for purge in result.purges for ref in purge.children}
     result.delete = sorted(
-        (ref for ref in observed.children if ref not in wanted_children),
+        (ref for ref in unwanted if ref not in held_for_purge),
         key=lambda ref: (ref.kind, ref.name),
     )
     if observed.temporal_error is None:
@@ -113,6 +134,48 @@ def plan(resource: ContactSync, observed: Observed, settings: OperatorSettings) 
             if _region_of(resource, schedule_id) not in served_elsewhere
         ]
     return result
+
+
+def retired_regions(resource: ContactSync, observed: Observed) -> list[str]:
+    """Regions this ContactSync still has children for but no longer declares."""
+    declared = {r.name for r in resource.spec.regions}
+    return sorted({c.region for c in observed.children.values()} - declared)
+
+
+def _retired_region_purges(
+    resource: ContactSync, observed: Observed, settings: OperatorSettings, unwanted: list[ChildRef]
+) -> list[PurgeRetiredRegion]:
+    if resource.spec.deletion_policy is not DeletionPolicy.PURGE or overrides.is_set(
+        resource.annotations, overrides.SKIP_PURGE
+    ):
+        return []
+    purges = []
+    for region in retired_regions(resource, observed):
+        if not settings.serves(region):
+            continue  # its workers run in another cluster, whose operator purges it
+        workers = observed.workers.get(region)
+        children = tuple(
+            sorted(
+                (ref for ref in unwanted if observed.children[ref].region == region),
+                key=lambda ref: (ref.kind, ref.name),
+            )
+        )
+        # Each incarnation of a region purges once: removed, added back and removed again is
+        # a new Deployment, so a new workflow id, and the second purge is not read as done.
+        incarnation = workers.deployment_uid if workers else resource.uid
+        purges.append(
+            PurgeRetiredRegion(
+                region=region,
+                workflow_id=naming.purge_workflow_id(
+                    resource.namespace, resource.name, region, incarnation
+                ),
+                task_queue=naming.task_queue(resource.namespace, resource.name, region),
+                keys_secret=workers.keys_secret if workers else None,
+                temporal_namespace=workers.temporal_namespace if workers else None,
+                children=children,
+            )
+        )
+    return purges
 
 
 def _schedule_change(desired: DesiredSchedule, observed: Observed) -> ScheduleChange | None:

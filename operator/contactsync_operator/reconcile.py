@@ -17,19 +17,31 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from temporalio.client import Client
 
-from contactsync_operator import naming
+from contactsync_operator import naming, overrides
 from contactsync_operator import temporal as temporal_io
 from contactsync_operator.api.manifest import ContactSync
 from contactsync_operator.conditions import Outcome, Problem, build_status
 from contactsync_operator.kube import ChildOwnedElsewhere, KubeError, KubeGateway
 from contactsync_operator.observed import Observed, RegionAccess
-from contactsync_operator.planner import CreateSchedule, DeleteSchedule, Plan, UpdateSchedule, plan
+from contactsync_operator.planner import (
+    CreateSchedule,
+    DeleteSchedule,
+    Plan,
+    PurgeRetiredRegion,
+    UpdateSchedule,
+    plan,
+    retired_regions,
+)
 from contactsync_operator.regionconfig import region_spec
 from contactsync_operator.schedules import desired_schedules
 from contactsync_operator.secret_access import check_secrets
 from contactsync_operator.settings import OperatorSettings
+from contactsync_worker.contracts import PURGE_WORKFLOW, RegionRunRequest
 from contactsync_worker.contracts.spec import Region
 from contactsync_worker.keyring import Keyring, KeyringError
+
+# A reconcile waits this long for a dropped region's purge, then leaves it to the next one.
+RETIRED_PURGE_WAIT_SECONDS = 10.0
 
 
 @dataclass
@@ -47,9 +59,7 @@ class Reconciler:
     _clients: dict[tuple[str, str], Client] = field(default_factory=dict)
 
     def temporal_namespace(self, region: Region) -> str:
-        return (
-            region.temporal.namespace if region.temporal else None
-        ) or self.settings.temporal.namespace
+        return self.settings.temporal_namespace(region)
 
     async def client_for(self, namespace: str, keyring: Keyring) -> Client:
         """One connection per Temporal namespace and keyring, reused across reconciles.
@@ -73,16 +83,18 @@ class Reconciler:
                 "no encryption.keysSecretRef: workers and schedules need payload keys",
                 "EncryptionNotConfigured",
             )
-        secret = region.encryption.keys_secret_ref.name
-        data = await asyncio.to_thread(self.kube.read_secret, resource.namespace, secret)
+        return await self.keyring_in(
+            resource.namespace, region.name, region.encryption.keys_secret_ref.name
+        )
+
+    async def keyring_in(self, namespace: str, region: str, secret: str) -> Keyring | RegionAccess:
+        data = await asyncio.to_thread(self.kube.read_secret, namespace, secret)
         if data is None:
-            return RegionAccess(
-                region.name, f"Secret {secret} does not exist", "EncryptionKeysMissing"
-            )
+            return RegionAccess(region, f"Secret {secret} does not exist", "EncryptionKeysMissing")
         try:
             return Keyring.from_mapping(data)
         except KeyringError as exc:
-            return RegionAccess(region.name, f"Secret {secret}: {exc}", "EncryptionKeysInvalid")
+            return RegionAccess(region, f"Secret {secret}: {exc}", "EncryptionKeysInvalid")
 
     def _database_ports(self, resource: ContactSync, region: Region) -> tuple[int, ...]:
         """The ports the region's PostgreSQL DSNs name, for its NetworkPolicy. Only the port is
@@ -138,9 +150,37 @@ class Reconciler:
                 observed.schedules |= await temporal_io.observe_schedules(
                     client, wanted | region_ids
                 )
+            await self._observe_retired(resource, observed, clients)
         except temporal_io.TemporalUnavailable as exc:
             observed.temporal_error = str(exc)
         return observed, clients
+
+    async def _observe_retired(
+        self, resource: ContactSync, observed: Observed, clients: dict[str, Client]
+    ) -> None:
+        """Reach the Temporal namespace of each region the spec dropped, with the keys its
+        Deployment names: its schedules are to be deleted there and, under Purge, its
+        workers asked to erase what it wrote."""
+        prefix = naming.resource_prefix(resource.namespace, resource.name)
+        for region in retired_regions(resource, observed):
+            workers = observed.workers.get(region)
+            if not self.settings.serves(region) or workers is None:
+                continue
+            if workers.keys_secret is None:
+                observed.access[region] = RegionAccess(
+                    region, "its Deployment names no keys Secret", "EncryptionNotConfigured"
+                )
+                continue
+            keyring = await self.keyring_in(resource.namespace, region, workers.keys_secret)
+            if isinstance(keyring, RegionAccess):
+                observed.access[region] = keyring
+                continue
+            namespace = workers.temporal_namespace or self.settings.temporal.namespace
+            client = await self.client_for(namespace, keyring)
+            clients[region] = client
+            observed.schedule_ids |= await temporal_io.list_schedule_ids(
+                client, f"{prefix}{region}/"
+            )
 
     async def execute(
         self, resource: ContactSync, the_plan: Plan, observed: Observed, clients: dict[str, Client]
@@ -193,8 +233,68 @@ class Reconciler:
             else:
                 outcome.schedules_present.discard(schedule_id)
                 events.append(("Normal", "ScheduleDeleted", f"{schedule_id} (no longer declared)"))
+        for purge in the_plan.purges:
+            await self._purge_retired(resource, purge, observed, clients, outcome, events)
         events += [("Warning", p.reason, p.message) for p in outcome.problems]
         return outcome, events
+
+    async def _purge_retired(
+        self,
+        resource: ContactSync,
+        purge: PurgeRetiredRegion,
+        observed: Observed,
+        clients: dict[str, Client],
+        outcome: Outcome,
+        events: list[tuple[str, str, str]],
+    ) -> None:
+        """Ask a dropped region's workers to erase what it wrote; delete them once they have.
+        A purge still running is joined again by the next reconcile."""
+        client = clients.get(purge.region)
+        if client is None:
+            access = observed.access.get(purge.region)
+            why = (
+                access.problem
+                if access and access.problem
+                else observed.temporal_error or "its worker Deployment is gone"
+            )
+            outcome.problems.append(
+                Problem(
+                    "RegionPurgeBlocked",
+                    f"region {purge.region} left the spec and cannot be purged ({why}); its "
+                    f"workers stay until it is. Fix that, or annotate "
+                    f"{overrides.SKIP_PURGE}=true to remove them without purging",
+                )
+            )
+            return
+        try:
+            status = await temporal_io.run_to_completion(
+                client,
+                PURGE_WORKFLOW,
+                RegionRunRequest(resource.namespace, resource.name, purge.region),
+                purge.workflow_id,
+                purge.task_queue,
+                RETIRED_PURGE_WAIT_SECONDS,
+            )
+        except temporal_io.TemporalUnavailable as exc:
+            outcome.problems.append(Problem("TemporalUnavailable", str(exc)))
+            return
+        if status == "RUNNING":
+            events.append(
+                ("Normal", "RegionPurging", f"region {purge.region} left the spec; purging it")
+            )
+            return
+        if status != "COMPLETED":
+            outcome.problems.append(
+                Problem("RegionPurgeFailed", f"purge of removed region {purge.region}: {status}")
+            )
+            return
+        events.append(("Normal", "RegionPurged", f"region {purge.region} left the spec; purged"))
+        for ref in purge.children:
+            try:
+                await asyncio.to_thread(self.kube.delete, resource.namespace, ref)
+                events.append(("Normal", "Deleted", f"{ref.kind} {ref.name} of a purged region"))
+            except KubeError as exc:
+                outcome.problems.append(Problem("DeleteFailed", str(exc)))
 
     async def reconcile(
         self, resource: ContactSync, previous_conditions: Sequence[dict[str, Any]]

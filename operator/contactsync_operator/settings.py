@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from contactsync_worker.contracts.spec import Region
+
 
 class SettingsError(ValueError):
     """The operator's configuration is unusable; the message names the variable."""
@@ -53,6 +55,10 @@ class OperatorSettings:
 
     def serves(self, region: str) -> bool:
         return not self.served_regions or region in self.served_regions
+
+    def temporal_namespace(self, region: Region) -> str:
+        """The Temporal namespace a region's schedules and workflows live in."""
+        return (region.temporal.namespace if region.temporal else None) or self.temporal.namespace
 
     @property
     def worker_temporal(self) -> str:

@@ -264,3 +264,14 @@ async def run_to_completion(
     except WorkflowFailureError as exc:
         return f"FAILED: {exc.cause}"
     return "COMPLETED"
+
+
+async def terminate_if_running(client: Client, workflow_id: str, reason: str) -> bool:
+    """Terminate a workflow no worker will ever pick up; False when none is running."""
+    try:
+        await client.get_workflow_handle(workflow_id).terminate(reason=reason)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False  # never started, or already closed
+        raise _unavailable(f"terminate {workflow_id}", exc) from exc
+    return True

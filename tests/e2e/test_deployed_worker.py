@@ -25,7 +25,7 @@ from temporalio.service import RPCError
 
 from contactsync_operator import naming
 from tests.carddav_sync import VCARD, cards, vcard
-from tests.e2e.conftest import EU
+from tests.e2e.conftest import EU, US
 from tests.e2e.operator_env import OperatorRun, allow_secrets, contact_sync_status
 from tests.servers.kube import KubeControlPlane
 from tests.servers.process import ManagedProcess, free_port
@@ -258,6 +258,108 @@ async def test_a_contactsync_created_again_under_the_same_name_is_purged_again(
                 "--timeout=120s",
             )
             assert await cards(dav, destination) == {}, f"the {life} object's purge ran"
+
+
+async def test_a_region_removed_from_the_spec_is_purged_before_its_workers_go(
+    operator: OperatorRun,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    temporal: TemporalDevServer,
+    radicale_server: RadicaleServer,
+    dav: httpx.AsyncClient,
+    tmp_path: Path,
+) -> None:
+    """Under Purge, dropping a region from the spec erases what it wrote, through its own
+    workers, and only then deletes them; the ContactSync goes on in the regions it keeps."""
+    admin = kube_control_plane.admin_kubeconfig
+    async with deployed(
+        kube_control_plane, kube_api, radicale_server, dav, tmp_path, deletionPolicy="Purge"
+    ) as (namespace, destination, _):
+        client = await Client.connect(temporal.address)
+        schedule = client.get_schedule_handle(naming.sync_schedule_id(namespace, "deployed", EU))
+        await trigger_when_created(schedule)
+        eventually(lambda: reported_run(kube_api, namespace), timeout=90, what="a synced run")
+        assert len(await cards(dav, destination)) == 5
+        moved = manifest(namespace, radicale_server.create_addressbook(), destination)
+        moved["spec"]["deletionPolicy"] = "Purge"
+        spec = moved["spec"]
+        spec["regions"] = [{**spec["regions"][0], "name": US}]
+        for entry in (*spec["sources"], *spec["destinations"]):
+            entry["region"], entry["name"] = US, f"{entry['name']}-us"
+        spec["destinations"][0]["carddav"]["url"] = radicale_server.create_addressbook()
+        allow_secrets(kube_api, moved)
+        kubectl(admin, "apply", "--server-side", "--filename=-", stdin=yaml.safe_dump(moved))
+        deadline = time.monotonic() + 90
+        while await cards(dav, destination):
+            assert time.monotonic() < deadline, "the removed region's purge never ran"
+            await asyncio.sleep(1)
+        apps = k8s.AppsV1Api(kube_api)
+        eu_worker = naming.object_name("deployed", EU, "worker")
+        eventually(
+            lambda: (
+                not apps.list_namespaced_deployment(
+                    namespace, field_selector=f"metadata.name={eu_worker}"
+                ).items
+            ),
+            timeout=60,
+            what="the purged region's workers to go",
+        )
+        assert apps.list_namespaced_deployment(
+            namespace, field_selector=f"metadata.name={naming.object_name('deployed', US)}"
+        ).items, "the region the spec kept has its workers"
+        events = kubectl(
+            admin,
+            "get",
+            "events",
+            f"--namespace={namespace}",
+            "--field-selector=reason=RegionPurged",
+            "-o",
+            "jsonpath={.items[*].message}",
+        )
+        assert f"region {EU} left the spec; purged" in events
+        with pytest.raises(RPCError):
+            await client.get_schedule_handle(
+                naming.sync_schedule_id(namespace, "deployed", EU)
+            ).describe()
+
+
+async def test_deleting_the_namespace_of_a_contactsync_under_purge_does_not_hang(
+    operator: OperatorRun,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    temporal: TemporalDevServer,
+    radicale_server: RadicaleServer,
+    dav: httpx.AsyncClient,
+    tmp_path: Path,
+) -> None:
+    """Deleting the namespace deletes the workers and Secrets a purge needs, and nothing new
+    may start there: the purge is given up, said so in the operator's log and metrics, no
+    workflow is left waiting for a worker, and the namespace goes."""
+    admin = kube_control_plane.admin_kubeconfig
+    async with deployed(
+        kube_control_plane, kube_api, radicale_server, dav, tmp_path, deletionPolicy="Purge"
+    ) as (namespace, destination, worker):
+        client = await Client.connect(temporal.address)
+        schedule = client.get_schedule_handle(naming.sync_schedule_id(namespace, "deployed", EU))
+        await trigger_when_created(schedule)
+        eventually(lambda: reported_run(kube_api, namespace), timeout=90, what="a synced run")
+        uid = json.loads(
+            kubectl(admin, "get", "contactsync/deployed", f"--namespace={namespace}", "-o", "json")
+        )["metadata"]["uid"]
+        worker.stop()  # the namespace's pods go with it
+        kubectl(admin, "delete", "namespace", namespace, "--timeout=90s")
+        assert namespace not in kubectl(admin, "get", "namespaces", "-o", "name")
+        assert f"NOT purged: regions {EU}" in operator.log()
+        assert len(await cards(dav, destination)) == 5, "what was written stays, as the log says"
+        with pytest.raises(RPCError):
+            await schedule.describe()
+        purge = client.get_workflow_handle(naming.purge_workflow_id(namespace, "deployed", EU, uid))
+        try:
+            described = await purge.describe()
+        except RPCError:
+            return  # never started: nothing waits
+        assert described.status is not None
+        assert described.status.name == "TERMINATED"
 
 
 async def trigger_when_created(schedule: ScheduleHandle) -> None:

@@ -61,7 +61,7 @@ CLUSTER_WIDE = {
     **IN_WATCHED_NAMESPACE,
     **CRD_SCAN,
     "clusterkopfpeerings.kopf.dev": PEERING,
-    "namespaces": frozenset({"list", "watch"}),
+    "namespaces": frozenset({"get", "list", "watch"}),
 }
 NAMESPACED_WATCHED = {**IN_WATCHED_NAMESPACE, **CRD_SCAN, "kopfpeerings.kopf.dev": PEERING}
 
@@ -257,8 +257,9 @@ def granted(kubeconfig: Path, namespace: str) -> dict[str, frozenset[str]]:
     for line in table.splitlines()[1:]:
         if row := ROW.match(line):
             resource, names, verbs = row.groups()
-            assert not names, f"{resource} is limited to names {names}: unexpected"
-            rules.setdefault(resource, set()).update(verbs.split())
+            # A rule limited to some objects reads "resource[name ...]".
+            key = f"{resource}[{names}]" if names else resource
+            rules.setdefault(key, set()).update(verbs.split())
     return {resource: frozenset(verbs) for resource, verbs in rules.items()}
 
 
@@ -654,15 +655,25 @@ def test_namespaced_operator_acts_only_in_its_namespaces(
     operator = service_account_kubeconfig(
         kube_control_plane, namespaced_release.namespace, namespaced_release.fullname, tmp_path
     )
-    assert without(granted(operator, watched), baseline_rules) == NAMESPACED_WATCHED
-    assert without(granted(operator, other), baseline_rules) == CRD_SCAN
-    assert without(granted(operator, namespaced_release.namespace), baseline_rules) == CRD_SCAN
+    # Reading whether a watched namespace is being deleted: that one Namespace object only.
+    own_namespace = {f"namespaces[{watched}]": frozenset({"get"})}
+    assert without(granted(operator, watched), baseline_rules) == {
+        **NAMESPACED_WATCHED,
+        **own_namespace,
+    }
+    assert without(granted(operator, other), baseline_rules) == {**CRD_SCAN, **own_namespace}
+    assert without(granted(operator, namespaced_release.namespace), baseline_rules) == {
+        **CRD_SCAN,
+        **own_namespace,
+    }
 
     assert can(operator, "patch", "deployments.apps", f"--namespace={watched}")
     assert not can(operator, "patch", "deployments.apps", f"--namespace={other}")
     assert not can(operator, "get", "secrets", f"--namespace={other}")
     assert not can(operator, "list", "contactsyncs.contactsync.dev", "--all-namespaces")
     assert not can(operator, "list", "namespaces")
+    assert can(operator, "get", f"namespaces/{watched}")
+    assert not can(operator, "get", f"namespaces/{other}")
     assert not can(operator, "patch", "clusterkopfpeerings.kopf.dev")
 
     objects = k8s.CustomObjectsApi(kube_api)
@@ -674,7 +685,10 @@ def test_namespaced_operator_acts_only_in_its_namespaces(
     role = plain(kube_api, rbac.read_namespaced_role(namespaced_release.fullname, watched))
     assert {r for rule in role["rules"] for r in rule["resources"]} >= {"kopfpeerings", "secrets"}
     cluster_role = plain(kube_api, rbac.read_cluster_role(namespaced_release.fullname))
-    assert [r["resources"] for r in cluster_role["rules"]] == [["customresourcedefinitions"]]
+    assert [r["resources"] for r in cluster_role["rules"]] == [
+        ["customresourcedefinitions"],
+        ["namespaces"],
+    ]
 
 
 def next_chart_version(directory: Path) -> tuple[Path, str]:

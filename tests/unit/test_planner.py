@@ -13,11 +13,13 @@ from contactsync_operator.observed import (
     ChildRef,
     Observed,
     RegionAccess,
+    WorkerCounts,
 )
 from contactsync_operator.planner import (
     CreateSchedule,
     DeleteSchedule,
     Plan,
+    PurgeRetiredRegion,
     UpdateSchedule,
     plan,
     ref_of,
@@ -142,13 +144,7 @@ def test_update_keeps_a_hand_pause_unless_the_spec_pause_changed() -> None:
 def test_removed_region_loses_children_and_schedules() -> None:
     before = resource()
     observed = in_sync(before)
-    document = example("multi-region")
-    document["metadata"]["uid"] = "uid-1"
-    spec = document["spec"]
-    spec["regions"] = [r for r in spec["regions"] if r["name"] == EU]
-    spec["sources"] = [s for s in spec["sources"] if s["region"] == EU]
-    spec["destinations"] = [d for d in spec["destinations"] if d["region"] == EU]
-    result = plan(parse_contact_sync(document), observed, SETTINGS)
+    result = plan(without_us(), observed, SETTINGS)
     assert {ref.kind for ref in result.delete} == {
         "ServiceAccount",
         "ConfigMap",
@@ -159,6 +155,72 @@ def test_removed_region_loses_children_and_schedules() -> None:
     assert all(US in ref.name for ref in result.delete)
     deleted = sorted(c.schedule_id for c in result.schedules if isinstance(c, DeleteSchedule))
     assert [d.rsplit("/", 2)[1:] for d in deleted] == [[US, "retention"], [US, "sync"]]
+
+
+def without_us(**spec_changes: object) -> ContactSync:
+    document = example("multi-region")
+    document["metadata"]["uid"] = "uid-1"
+    spec = document["spec"]
+    spec["regions"] = [r for r in spec["regions"] if r["name"] == EU]
+    spec["sources"] = [s for s in spec["sources"] if s["region"] == EU]
+    spec["destinations"] = [d for d in spec["destinations"] if d["region"] == EU]
+    spec.update(spec_changes)
+    return parse_contact_sync(document)
+
+
+def test_removed_region_under_purge_keeps_its_workers_until_they_have_purged() -> None:
+    observed = in_sync(resource(deletionPolicy="Purge"))
+    observed.workers[US] = WorkerCounts(1, 1, "deploy-uid-7", "us-keys", "contacts-us")
+    result = plan(without_us(deletionPolicy="Purge"), observed, SETTINGS)
+    assert result.delete == [], "nothing of the region goes before its purge completes"
+    assert result.purges == [
+        PurgeRetiredRegion(
+            region=US,
+            workflow_id=naming.purge_workflow_id(
+                "contacts", "global-phonebook", US, "deploy-uid-7"
+            ),
+            task_queue=naming.task_queue("contacts", "global-phonebook", US),
+            keys_secret="us-keys",
+            temporal_namespace="contacts-us",
+            children=tuple(
+                sorted(
+                    (r for r, c in observed.children.items() if c.region == US),
+                    key=lambda ref: (ref.kind, ref.name),
+                )
+            ),
+        )
+    ]
+    assert {ref.kind for ref in result.purges[0].children} >= {"Deployment", "ConfigMap"}
+    deleted = [c.schedule_id for c in result.schedules if isinstance(c, DeleteSchedule)]
+    assert deleted, "its schedules go first"
+    assert all(f"/{US}/" in d for d in deleted)
+
+
+def test_a_region_added_back_and_removed_again_is_purged_again() -> None:
+    observed = in_sync(resource(deletionPolicy="Purge"))
+    observed.workers[US] = WorkerCounts(1, 1, "first-deployment", "us-keys", "default")
+    first = plan(without_us(deletionPolicy="Purge"), observed, SETTINGS).purges[0]
+    observed.workers[US] = WorkerCounts(1, 1, "second-deployment", "us-keys", "default")
+    second = plan(without_us(deletionPolicy="Purge"), observed, SETTINGS).purges[0]
+    assert first.workflow_id != second.workflow_id
+
+
+@pytest.mark.parametrize(
+    ("policy", "annotations"),
+    [("Retain", {}), ("Purge", {"contactsync.dev/skip-purge": "true"})],
+    ids=["retain", "purge-skipped-by-annotation"],
+)
+def test_removed_region_without_purge_is_deleted_at_once(
+    policy: str, annotations: dict[str, str]
+) -> None:
+    observed = in_sync(resource(deletionPolicy=policy))
+    observed.workers[US] = WorkerCounts(1, 1, "deploy-uid", "us-keys", "default")
+    now = without_us(deletionPolicy=policy)
+    now = ContactSync(now.namespace, now.name, now.spec, now.generation, now.uid, annotations)
+    result = plan(now, observed, SETTINGS)
+    assert result.purges == []
+    assert result.delete
+    assert all(US in ref.name for ref in result.delete)
 
 
 def test_region_served_elsewhere_is_left_alone() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ class ContactSync:
     spec: ContactSyncSpec
     generation: int = 0
     uid: str = ""
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 class ManifestError(ValueError):
@@ -83,6 +84,9 @@ def parse_contact_sync(document: Any, source: str = "<manifest>") -> ContactSync
         spec=spec,
         generation=int(metadata.get("generation") or 0),
         uid=str(metadata.get("uid") or ""),
+        annotations={
+            str(k): str(v) for k, v in (metadata.get("annotations") or {}).items() if v is not None
+        },
     )
 
 
