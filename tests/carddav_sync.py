@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
 from contactsync_worker.contracts.spec import RegionConfig
+from contactsync_worker.keyring import REQUESTS_KEY
 from tests.servers.process import free_port
 from tests.servers.radicale import RadicaleServer
 from tests.servers.temporal import TemporalDevServer
@@ -110,6 +111,7 @@ async def carddav_region(
         extra_env=extra_env or {},
     )
     files.add_key("k0001")
+    files.add_key(REQUESTS_KEY)  # signs purges and erasures; the worker verifies with it
     files.write_secret("dav", {"username": radicale.username, "password": radicale.password})
     async with running_worker(files, free_port()):
         yield files, source_book, destination_book

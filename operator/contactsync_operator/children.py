@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from contactsync_operator import naming
 from contactsync_operator.api.manifest import ContactSync
+from contactsync_operator.observed import WorkerKeys
 from contactsync_operator.regionconfig import referenced_secrets, region_config, region_spec
 from contactsync_operator.settings import OperatorSettings
 from contactsync_worker.contracts import runtime
@@ -64,15 +65,19 @@ def worker_objects(
     region: Region,
     settings: OperatorSettings,
     database_ports: tuple[int, ...] = (),
+    keys: WorkerKeys | None = None,
 ) -> list[Manifest]:
-    """ServiceAccount, ConfigMap, Deployment, PodDisruptionBudget and NetworkPolicy of a region."""
-    config_map = _config_map(resource, region.name)
+    """ServiceAccount, ConfigMap, Deployment, PodDisruptionBudget and NetworkPolicy of a region.
+
+    ``keys``: what the workers get of the region's keys Secret, as the operator read it; the
+    reconciler always passes it (without it the whole Secret would be mounted)."""
+    config_map = _config_map(resource, region.name, keys)
     claim = [_stamped(_state_claim(resource, region.name, settings))]
     return [
         *(claim if keeps_local_state(region) else []),
         _stamped(_service_account(resource, region.name)),
         _stamped(config_map),
-        _stamped(_deployment(resource, region, settings, content_hash(config_map))),
+        _stamped(_deployment(resource, region, settings, content_hash(config_map), keys)),
         _stamped(_disruption_budget(resource, region.name)),
         _stamped(_network_policy(resource, region.name, settings, database_ports)),
     ]
@@ -109,9 +114,12 @@ def _service_account(resource: ContactSync, region: str) -> Manifest:
     }
 
 
-def _config_map(resource: ContactSync, region: str) -> Manifest:
-    config = region_config(resource, region).model_dump(
-        mode="json", by_alias=True, exclude_none=True
+def _config_map(resource: ContactSync, region: str, keys: WorkerKeys | None) -> Manifest:
+    public_key = keys.requests_public_key if keys else None
+    config = (
+        region_config(resource, region)
+        .model_copy(update={"requests_public_key": public_key})
+        .model_dump(mode="json", by_alias=True, exclude_none=True)
     )
     document = json.dumps(config, indent=2, sort_keys=True)
     return {
@@ -123,11 +131,15 @@ def _config_map(resource: ContactSync, region: str) -> Manifest:
 
 
 def _deployment(
-    resource: ContactSync, region: Region, settings: OperatorSettings, config_hash: str
+    resource: ContactSync,
+    region: Region,
+    settings: OperatorSettings,
+    config_hash: str,
+    keys: WorkerKeys | None,
 ) -> Manifest:
     name = resource.name
     selector = naming.selector_labels(name, region.name)
-    volumes, mounts, env = _wiring(resource, region, settings)
+    volumes, mounts, env = _wiring(resource, region, settings, keys)
     resources = region.workers.resources.model_dump(exclude_none=True) or DEFAULT_RESOURCES
     container = {
         "name": "worker",
@@ -221,7 +233,7 @@ def _deployment(
 
 
 def _wiring(
-    resource: ContactSync, region: Region, settings: OperatorSettings
+    resource: ContactSync, region: Region, settings: OperatorSettings, keys: WorkerKeys | None
 ) -> tuple[list[Manifest], list[Manifest], list[Manifest]]:
     """Volumes, mounts and environment: everything secret arrives as a file, by reference."""
     temporal = region.temporal
@@ -275,9 +287,12 @@ def _wiring(
         },
     ]
     if region.encryption is not None:
-        volumes.append(
-            {"name": "keys", "secret": {"secretName": region.encryption.keys_secret_ref.name}}
-        )
+        keys_volume: Manifest = {"secretName": region.encryption.keys_secret_ref.name}
+        if keys is not None:
+            # Every entry by name but the request key: workers verify purges, never sign them.
+            # A key added to the Secret is mounted by the next reconcile (and rolls the pods).
+            keys_volume["items"] = [{"key": item, "path": item} for item in keys.items]
+        volumes.append({"name": "keys", "secret": keys_volume})
         mounts.append({"name": "keys", "mountPath": str(runtime.KEYS_DIR), "readOnly": True})
         env.append({"name": runtime.ENV_KEYS_DIR, "value": str(runtime.KEYS_DIR)})
     tls_secret = temporal.tls_secret_ref.name if temporal and temporal.tls_secret_ref else None

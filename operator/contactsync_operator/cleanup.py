@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from contactsync_operator import naming
 from contactsync_operator import temporal as temporal_io
 from contactsync_operator.api.manifest import ContactSync
-from contactsync_operator.observed import WorkerCounts
+from contactsync_operator.observed import RegionAccess, WorkerCounts
 from contactsync_operator.overrides import SKIP_PURGE
 from contactsync_operator.reconcile import Reconciler
 from contactsync_worker.contracts import PURGE_WORKFLOW, RegionRunRequest
 from contactsync_worker.contracts.spec import DeletionPolicy, Region
-from contactsync_worker.keyring import Keyring
 
 PURGE_WAIT_SECONDS = 20.0
 
@@ -68,18 +68,21 @@ async def cleanup(reconciler: Reconciler, resource: ContactSync, skip_purge: boo
             await _abandon(reconciler, region, workflow_id)
             result.abandoned_regions.append(region.name)
             continue
-        keyring = await reconciler.keyring(resource, region)
-        if not isinstance(keyring, Keyring):
+        keys = await reconciler.region_keys(resource, region)
+        request = RegionRunRequest(resource.namespace, resource.name, region.name)
+        problem = keys.problem if isinstance(keys, RegionAccess) else keys.missing_request_key
+        if problem or isinstance(keys, RegionAccess):
             result.waiting = (
-                f"purge of region {region.name} cannot start: {keyring.problem}; restore it, "
+                f"purge of region {region.name} cannot start: {problem}; fix that, "
                 f"or annotate {SKIP_PURGE}=true to delete without purging"
             )
             return result
-        client = await reconciler.client_for(reconciler.temporal_namespace(region), keyring)
+        signed = keys.signed_purge(request, workflow_id, datetime.now(UTC))
+        client = await reconciler.client_for(reconciler.temporal_namespace(region), keys.keyring)
         status = await temporal_io.run_to_completion(
             client,
             PURGE_WORKFLOW,
-            RegionRunRequest(resource.namespace, resource.name, region.name),
+            signed,
             workflow_id,
             naming.task_queue(resource.namespace, resource.name, region.name),
             PURGE_WAIT_SECONDS,

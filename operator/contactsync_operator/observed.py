@@ -58,6 +58,15 @@ class ObservedSchedule:
 
 
 @dataclass(frozen=True)
+class WorkerKeys:
+    """What of a region's keys Secret its workers get: every entry but the request key (by
+    name, as the volume's items), and the public half of that key, for their config."""
+
+    items: tuple[str, ...]
+    requests_public_key: str | None
+
+
+@dataclass(frozen=True)
 class RegionAccess:
     """Why a region cannot run now, if it cannot: a missing Secret, no keys configured."""
 
@@ -76,4 +85,5 @@ class Observed:
     access: dict[str, RegionAccess] = field(default_factory=dict)
     # Ports the region's PostgreSQL connection strings name (store and destinations).
     database_ports: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    worker_keys: dict[str, WorkerKeys] = field(default_factory=dict)
     temporal_error: str | None = None

@@ -103,7 +103,8 @@ def plan(resource: ContactSync, observed: Observed, settings: OperatorSettings) 
             }
             continue
         ports = observed.database_ports.get(region.name, ())
-        for manifest in worker_objects(resource, region, settings, ports):
+        keys = observed.worker_keys.get(region.name)
+        for manifest in worker_objects(resource, region, settings, ports, keys):
             ref = ref_of(manifest)
             wanted_children.add(ref)
             seen = observed.children.get(ref)

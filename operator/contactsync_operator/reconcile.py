@@ -32,16 +32,26 @@ from contactsync_operator.planner import (
     plan,
     retired_regions,
 )
+from contactsync_operator.region_keys import RegionKeys, parse_keys_secret
 from contactsync_operator.regionconfig import region_spec
 from contactsync_operator.schedules import desired_schedules
 from contactsync_operator.secret_access import check_secrets
 from contactsync_operator.settings import OperatorSettings
 from contactsync_worker.contracts import PURGE_WORKFLOW, RegionRunRequest
-from contactsync_worker.contracts.spec import Region
-from contactsync_worker.keyring import Keyring, KeyringError
+from contactsync_worker.contracts.spec import DeletionPolicy, Region
+from contactsync_worker.keyring import Keyring
 
 # A reconcile waits this long for a dropped region's purge, then leaves it to the next one.
 RETIRED_PURGE_WAIT_SECONDS = 10.0
+
+
+@dataclass
+class Reach:
+    """How to act on each region observed: a Temporal client through its codec, and its
+    keys (which sign purges)."""
+
+    clients: dict[str, Client] = field(default_factory=dict)
+    keys: dict[str, RegionKeys] = field(default_factory=dict)
 
 
 @dataclass
@@ -76,25 +86,20 @@ class Reconciler:
             )
         return self._clients[key]
 
-    async def keyring(self, resource: ContactSync, region: Region) -> Keyring | RegionAccess:
+    async def region_keys(self, resource: ContactSync, region: Region) -> RegionKeys | RegionAccess:
         if region.encryption is None:
             return RegionAccess(
                 region.name,
                 "no encryption.keysSecretRef: workers and schedules need payload keys",
                 "EncryptionNotConfigured",
             )
-        return await self.keyring_in(
+        return await self.keys_in(
             resource.namespace, region.name, region.encryption.keys_secret_ref.name
         )
 
-    async def keyring_in(self, namespace: str, region: str, secret: str) -> Keyring | RegionAccess:
+    async def keys_in(self, namespace: str, region: str, secret: str) -> RegionKeys | RegionAccess:
         data = await asyncio.to_thread(self.kube.read_secret, namespace, secret)
-        if data is None:
-            return RegionAccess(region, f"Secret {secret} does not exist", "EncryptionKeysMissing")
-        try:
-            return Keyring.from_mapping(data)
-        except KeyringError as exc:
-            return RegionAccess(region, f"Secret {secret}: {exc}", "EncryptionKeysInvalid")
+        return parse_keys_secret(region, secret, data)
 
     def _database_ports(self, resource: ContactSync, region: Region) -> tuple[int, ...]:
         """The ports the region's PostgreSQL DSNs name, for its NetworkPolicy. Only the port is
@@ -115,20 +120,23 @@ class Reconciler:
                     ports.add(int(port))
         return tuple(sorted(ports))
 
-    async def observe(self, resource: ContactSync) -> tuple[Observed, dict[str, Client]]:
+    async def observe(self, resource: ContactSync) -> tuple[Observed, Reach]:
         observed = Observed()
         observed.children, observed.workers = await asyncio.to_thread(
             self.kube.observe_children, resource.namespace, resource.name
         )
-        clients: dict[str, Client] = {}
+        reach = Reach()
+        clients = reach.clients
         served = [r for r in resource.spec.regions if self.settings.serves(r.name)]
         prefix = naming.resource_prefix(resource.namespace, resource.name)
         try:
             for region in served:
-                keyring = await self.keyring(resource, region)
-                if isinstance(keyring, RegionAccess):
-                    observed.access[region.name] = keyring
+                keys = await self.region_keys(resource, region)
+                if isinstance(keys, RegionAccess):
+                    observed.access[region.name] = keys
                     continue
+                observed.worker_keys[region.name] = keys.for_workers
+                reach.keys[region.name] = keys
                 refused = await asyncio.to_thread(
                     check_secrets,
                     resource,
@@ -141,7 +149,7 @@ class Reconciler:
                 observed.database_ports[region.name] = await asyncio.to_thread(
                     self._database_ports, resource, region
                 )
-                client = await self.client_for(self.temporal_namespace(region), keyring)
+                client = await self.client_for(self.temporal_namespace(region), keys.keyring)
                 clients[region.name] = client
                 listed = await temporal_io.list_schedule_ids(client, prefix)
                 observed.schedule_ids |= listed
@@ -150,13 +158,13 @@ class Reconciler:
                 observed.schedules |= await temporal_io.observe_schedules(
                     client, wanted | region_ids
                 )
-            await self._observe_retired(resource, observed, clients)
+            await self._observe_retired(resource, observed, reach)
         except temporal_io.TemporalUnavailable as exc:
             observed.temporal_error = str(exc)
-        return observed, clients
+        return observed, reach
 
     async def _observe_retired(
-        self, resource: ContactSync, observed: Observed, clients: dict[str, Client]
+        self, resource: ContactSync, observed: Observed, reach: Reach
     ) -> None:
         """Reach the Temporal namespace of each region the spec dropped, with the keys its
         Deployment names: its schedules are to be deleted there and, under Purge, its
@@ -171,20 +179,25 @@ class Reconciler:
                     region, "its Deployment names no keys Secret", "EncryptionNotConfigured"
                 )
                 continue
-            keyring = await self.keyring_in(resource.namespace, region, workers.keys_secret)
-            if isinstance(keyring, RegionAccess):
-                observed.access[region] = keyring
+            keys = await self.keys_in(resource.namespace, region, workers.keys_secret)
+            if isinstance(keys, RegionAccess):
+                observed.access[region] = keys
                 continue
+            if keys.missing_request_key:
+                observed.access[region] = RegionAccess(
+                    region, keys.missing_request_key, "RequestKeyMissing"
+                )
             namespace = workers.temporal_namespace or self.settings.temporal.namespace
-            client = await self.client_for(namespace, keyring)
-            clients[region] = client
+            reach.clients[region] = client = await self.client_for(namespace, keys.keyring)
+            reach.keys[region] = keys
             observed.schedule_ids |= await temporal_io.list_schedule_ids(
                 client, f"{prefix}{region}/"
             )
 
     async def execute(
-        self, resource: ContactSync, the_plan: Plan, observed: Observed, clients: dict[str, Client]
+        self, resource: ContactSync, the_plan: Plan, observed: Observed, reach: Reach
     ) -> tuple[Outcome, list[tuple[str, str, str]]]:
+        clients = reach.clients
         outcome = Outcome(schedules_present=set(observed.schedules))
         events: list[tuple[str, str, str]] = []
         for manifest in the_plan.apply:
@@ -234,7 +247,7 @@ class Reconciler:
                 outcome.schedules_present.discard(schedule_id)
                 events.append(("Normal", "ScheduleDeleted", f"{schedule_id} (no longer declared)"))
         for purge in the_plan.purges:
-            await self._purge_retired(resource, purge, observed, clients, outcome, events)
+            await self._purge_retired(resource, purge, observed, reach, outcome, events)
         events += [("Warning", p.reason, p.message) for p in outcome.problems]
         return outcome, events
 
@@ -243,14 +256,16 @@ class Reconciler:
         resource: ContactSync,
         purge: PurgeRetiredRegion,
         observed: Observed,
-        clients: dict[str, Client],
+        reach: Reach,
         outcome: Outcome,
         events: list[tuple[str, str, str]],
     ) -> None:
         """Ask a dropped region's workers to erase what it wrote; delete them once they have.
         A purge still running is joined again by the next reconcile."""
-        client = clients.get(purge.region)
-        if client is None:
+        client, keys = reach.clients.get(purge.region), reach.keys.get(purge.region)
+        request = RegionRunRequest(resource.namespace, resource.name, purge.region)
+        signed = keys.signed_purge(request, purge.workflow_id, datetime.now(UTC)) if keys else None
+        if client is None or signed is None:
             access = observed.access.get(purge.region)
             why = (
                 access.problem
@@ -270,7 +285,7 @@ class Reconciler:
             status = await temporal_io.run_to_completion(
                 client,
                 PURGE_WORKFLOW,
-                RegionRunRequest(resource.namespace, resource.name, purge.region),
+                signed,
                 purge.workflow_id,
                 purge.task_queue,
                 RETIRED_PURGE_WAIT_SECONDS,
@@ -299,9 +314,17 @@ class Reconciler:
     async def reconcile(
         self, resource: ContactSync, previous_conditions: Sequence[dict[str, Any]]
     ) -> Result:
-        observed, clients = await self.observe(resource)
+        observed, reach = await self.observe(resource)
         the_plan = plan(resource, observed, self.settings)
-        outcome, events = await self.execute(resource, the_plan, observed, clients)
+        outcome, events = await self.execute(resource, the_plan, observed, reach)
+        declared = {r.name for r in resource.spec.regions}
+        if resource.spec.deletion_policy is DeletionPolicy.PURGE:
+            # Deletion could only wait for ever: say so now, not when someone deletes.
+            for keys in reach.keys.values():
+                if keys.missing_request_key and keys.region in declared:
+                    problem = Problem("RequestKeyMissing", keys.missing_request_key)
+                    outcome.problems.append(problem)
+                    events.append(("Warning", problem.reason, problem.message))
         for region in the_plan.regions:
             if region.blocked_reason:
                 events.append(

@@ -24,6 +24,7 @@ from temporalio.client import Client, ScheduleHandle
 from temporalio.service import RPCError
 
 from contactsync_operator import naming
+from contactsync_worker.keyring import REQUESTS_KEY
 from tests.carddav_sync import VCARD, cards, vcard
 from tests.e2e.conftest import EU, US
 from tests.e2e.operator_env import OperatorRun, allow_secrets, contact_sync_status
@@ -73,8 +74,11 @@ def materialize(
                 (target / key).write_text(text)
         elif "secret" in volume:
             secret = core.read_namespaced_secret(volume["secret"]["secretName"], namespace)
-            for key, encoded in (secret.data or {}).items():
-                (target / key).write_bytes(base64.b64decode(encoded))
+            encoded = {key: str(value) for key, value in (secret.data or {}).items()}
+            # With items, the kubelet projects only the entries listed, under their paths.
+            items = volume["secret"].get("items") or [{"key": k, "path": k} for k in encoded]
+            for item in items:
+                (target / item["path"]).write_bytes(base64.b64decode(encoded[item["key"]]))
     env: dict[str, str] = {}
     for variable in container.get("env", []):
         value = str(variable.get("value", ""))
@@ -98,9 +102,11 @@ async def deployed(
     namespace = f"deployed-{uuid.uuid4().hex[:6]}"
     core = k8s.CoreV1Api(api)
     core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
-    key = base64.b64encode(secrets.token_bytes(32)).decode()
+    keys = {
+        name: base64.b64encode(secrets.token_bytes(32)).decode() for name in ("k0001", REQUESTS_KEY)
+    }
     core.create_namespaced_secret(
-        namespace, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="keys"), string_data={"k0001": key})
+        namespace, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="keys"), string_data=keys)
     )
     core.create_namespaced_secret(
         namespace,

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
+from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from contactsync_operator.api.manifest import ContactSync, parse_contact_sync
 from contactsync_operator.children import egress_ports, worker_objects
+from contactsync_operator.region_keys import RegionKeys, parse_keys_secret
 from contactsync_operator.settings import OperatorSettings
+from contactsync_worker import authorization
+from contactsync_worker.contracts import RegionRunRequest
 from contactsync_worker.contracts.spec import RegionConfig
 from tests.corpus.manifests import example
 
@@ -137,3 +145,32 @@ def test_network_policy_allows_only_the_ports_the_region_dials() -> None:
     assert egress_ports(multi_region(), "us-east-1", SETTINGS) == [389, 443, 5432, 7233]
     policy = objects()["NetworkPolicy"]["spec"]
     assert policy["policyTypes"] == ["Ingress", "Egress"]
+
+
+def test_workers_never_mount_the_request_key_and_get_its_public_half() -> None:
+    seed = secrets.token_bytes(32)
+    data = {
+        "k0001": base64.b64encode(secrets.token_bytes(32)),
+        "pseudonym": base64.b64encode(secrets.token_bytes(32)),
+        "requests.key": base64.b64encode(seed),
+    }
+    keys = parse_keys_secret("eu-central-1", "eu-contact-keys", data)
+    assert isinstance(keys, RegionKeys)
+    res = multi_region()
+    declared = next(r for r in res.spec.regions if r.name == "eu-central-1")
+    made = {m["kind"]: m for m in worker_objects(res, declared, SETTINGS, (), keys.for_workers)}
+    volumes = made["Deployment"]["spec"]["template"]["spec"]["volumes"]
+    keys_volume = next(v for v in volumes if v["name"] == "keys")["secret"]
+    assert keys_volume["items"] == [
+        {"key": "k0001", "path": "k0001"},
+        {"key": "pseudonym", "path": "pseudonym"},
+    ]
+    config = RegionConfig.model_validate_json(made["ConfigMap"]["data"]["region.json"])
+    # What the workers are told verifies what the operator signs, and only that.
+    request = RegionRunRequest("contacts", "global-phonebook", "eu-central-1")
+    now = datetime.now(UTC)
+    signed = keys.signed_purge(request, "purge-1", now)
+    assert signed is not None
+    authorization.verify(config.requests_public_key, authorization.PURGE, signed, "purge-1", now)
+    with pytest.raises(authorization.Unauthorized):
+        authorization.verify(config.requests_public_key, authorization.PURGE, signed, "x", now)

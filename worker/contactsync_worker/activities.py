@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from contactsync_worker import checkpoints, workflows
+from contactsync_worker import authorization, checkpoints, workflows
 from contactsync_worker.contracts import (
     ErasureRequest,
     ErasureResult,
@@ -145,6 +146,7 @@ class RegionActivities:
     @activity.defn(name=workflows.ERASE_SUBJECT)
     async def erase_subject(self, erasure: ErasureRequest) -> ErasureResult:
         self._check(erasure.request)
+        self._authorized(authorization.ERASE, erasure.request, (erasure.email, erasure.uid))
         return await self._translated(
             lambda: subjects.erase(self.region, erasure.email, erasure.uid)
         )
@@ -152,7 +154,28 @@ class RegionActivities:
     @activity.defn(name=workflows.PURGE_REGION)
     async def purge_region(self, request: RegionRunRequest) -> PurgeResult:
         self._check(request)
+        self._authorized(authorization.PURGE, request)
         return await self._translated(lambda: subjects.purge(self.region))
+
+    def _authorized(
+        self,
+        kind: str,
+        request: RegionRunRequest,
+        subject: tuple[str | None, str | None] = (None, None),
+    ) -> None:
+        """Destroy nothing on a request the region's request key did not sign for this run."""
+        try:
+            authorization.verify(
+                self.region.requests_public_key,
+                kind,
+                request,
+                activity.info().workflow_id or "",  # no workflow: nothing was signed for it
+                datetime.now(UTC),
+                subject,
+            )
+        except authorization.Unauthorized as exc:
+            log.warning("refused a %s request on %s: %s", kind, self.region.scope, exc)
+            raise ApplicationError(str(exc), type="Unauthorized", non_retryable=True) from exc
 
     def all(self) -> list[Callable[..., object]]:
         return [

@@ -8,13 +8,15 @@ it carries is encrypted by the region's payload codec before it leaves this proc
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio.client import Client
 
-from contactsync_worker import checkpoints
+from contactsync_worker import authorization, checkpoints
 from contactsync_worker.audit import VerifyResult, verify_chain
 from contactsync_worker.checkpoints import Checkpoint, CheckpointError, checkpoint_key
 from contactsync_worker.codec import data_converter
@@ -25,7 +27,7 @@ from contactsync_worker.contracts import (
     RegionRunRequest,
     runtime,
 )
-from contactsync_worker.keyring import Keyring
+from contactsync_worker.keyring import REQUESTS_KEY, Keyring
 from contactsync_worker.pseudonym_keys import load_pseudonym_keys
 from contactsync_worker.store import StateStore
 from contactsync_worker.store.sqlite import SqliteStore
@@ -153,6 +155,12 @@ async def erase(target: ErasureTarget, email: str | None, uid: str | None) -> Er
             "no TLS and no API key for Temporal: pass --tls-dir or --api-key-file, or "
             "--plaintext to send the erasure request in plain text (development only)"
         )
+    seed = authorization.request_key(target.keys_dir)
+    if seed is None:
+        raise ValueError(
+            f"{target.keys_dir} holds no {REQUESTS_KEY}: erasures are signed with the region's "
+            "request key (from its keys Secret), and workers refuse unsigned ones"
+        )
     tls = temporal_tls(target.tls_dir)
     api_key = temporal_api_key(target.api_key_file)
     client = await Client.connect(
@@ -164,9 +172,12 @@ async def erase(target: ErasureTarget, email: str | None, uid: str | None) -> Er
     )
     # The workflow id names no one: a random suffix, never the address.
     workflow_id = f"{target.task_queue}/erasure/{uuid.uuid4().hex}"
+    signed = authorization.sign(
+        seed, authorization.ERASE, target.region, workflow_id, datetime.now(UTC), (email, uid)
+    )
     result: ErasureResult = await client.execute_workflow(
         ERASURE_WORKFLOW,
-        ErasureRequest(target.region, email=email, uid=uid),
+        ErasureRequest(dataclasses.replace(target.region, authorization=signed), email, uid),
         id=workflow_id,
         task_queue=target.task_queue,
         result_type=ErasureResult,

@@ -13,8 +13,9 @@ that sort by age: dates such as ``2026-11-26`` or zero-padded counters such as
 ``k0001``. ``k10`` sorts before ``k9``; that is why the padding matters.
 
 The same Secret holds the region's pseudonym key under the reserved name ``pseudonym``
-(and, while it is being rotated, the one before under ``pseudonym-previous``): those are not
-payload keys and the keyring skips them (see contactsync_worker.pseudonym_keys).
+(and, while it is being rotated, the one before under ``pseudonym-previous``) and the seed
+that signs purge and erasure requests under ``requests.key``: those are not payload keys and
+the keyring skips them (see contactsync_worker.pseudonym_keys and .authorization).
 
 Errors name key ids and never key material: ids are not secret, keys are.
 """
@@ -30,7 +31,9 @@ from pathlib import Path
 KEY_BYTES = 32  # AES-256
 PSEUDONYM_KEY = "pseudonym"
 PREVIOUS_PSEUDONYM_KEY = "pseudonym-previous"
-RESERVED_NAMES = frozenset({PSEUDONYM_KEY, PREVIOUS_PSEUDONYM_KEY})
+# The seed that signs purge and erasure requests; workers are never given it.
+REQUESTS_KEY = "requests.key"
+RESERVED_NAMES = frozenset({PSEUDONYM_KEY, PREVIOUS_PSEUDONYM_KEY, REQUESTS_KEY})
 
 # The characters Kubernetes allows in a Secret's data keys, so any key id here
 # can be a file in a mounted Secret, and it is safe in payload metadata and logs.

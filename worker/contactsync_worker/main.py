@@ -16,7 +16,7 @@ from temporalio.client import Client, TLSConfig
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from contactsync_worker import credentials, health, logs
+from contactsync_worker import authorization, credentials, health, logs
 from contactsync_worker.activities import RegionActivities
 from contactsync_worker.audit import AuditAction, AuditEvent
 from contactsync_worker.checkpoints import checkpoint_key
@@ -122,6 +122,15 @@ def temporal_api_key(path: Path | None) -> str | None:
     return path.read_text().strip() if path else None
 
 
+def requests_public_key(settings: WorkerSettings) -> str | None:
+    """The key that verifies purge and erasure requests: the operator's, from the region's
+    config; else, where the worker holds the whole keys Secret (local runs), its own."""
+    if settings.config.requests_public_key:
+        return settings.config.requests_public_key
+    seed = authorization.request_key(settings.keys_dir) if settings.keys_dir else None
+    return authorization.public_key_text(seed) if seed else None
+
+
 async def connect(settings: WorkerSettings, keyring: Keyring) -> Client:
     tls = temporal_tls(settings.temporal_tls_dir)
     api_key = temporal_api_key(settings.temporal_api_key_file)
@@ -150,6 +159,7 @@ async def run(
         names,
         settings.secrets_dir,
         checkpoint_key=checkpoint_key(keys.secret, settings.region),
+        requests_public_key=requests_public_key(settings),
     )
     client = await connect(settings, keyring)
     worker = Worker(

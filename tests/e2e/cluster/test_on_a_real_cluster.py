@@ -105,10 +105,9 @@ def contact_sync(name: str, namespace: str, region: str, source: str, destinatio
 def create_namespace_with_secrets(
     cluster: Cluster, namespace: str, dav: RadicaleServer, contact_sync: str
 ) -> None:
-    """README step 3: the namespace, the region's payload key and the CardDAV credentials,
+    """README step 3: the namespace, the region's keys and the CardDAV credentials,
     labelled for the ContactSync that may use them."""
     kubectl(cluster.kubeconfig, "create", "namespace", namespace)
-    key = base64.b64encode(secrets.token_bytes(32)).decode()
     kubectl(
         cluster.kubeconfig,
         "create",
@@ -116,7 +115,10 @@ def create_namespace_with_secrets(
         "generic",
         "contact-keys",
         f"--namespace={namespace}",
-        f"--from-literal=k0001={key}",
+        *(
+            f"--from-literal={name}={base64.b64encode(secrets.token_bytes(32)).decode()}"
+            for name in ("k0001", "pseudonym", "requests.key")
+        ),
     )
     kubectl(
         cluster.kubeconfig,
@@ -437,7 +439,7 @@ def test_the_worker_container_is_non_root_on_a_read_only_root_and_gets_secrets_a
     assert seen["state_writable"]
     assert int(seen["cap_eff"], 16) == 0, "all capabilities dropped"
     assert seen["no_new_privs"] == "1"
-    assert seen["keys"] == ["k0001"]
+    assert seen["keys"] == ["k0001", "pseudonym"], "the request key is never mounted"
     assert any(path.endswith("password") for path in seen["refs"]), seen["refs"]
     values = " ".join(seen["environment"].values())
     assert cluster_radicale.password not in values, "credentials only as files"

@@ -45,6 +45,15 @@ PURGE_WORKFLOW = "PurgeWorkflow"
 
 
 @dataclass(frozen=True)
+class Authorization:
+    """A signature of who asked for a destructive run (see contactsync_worker.authorization):
+    Ed25519 over the request, its subject and workflow id, valid until ``not_after``."""
+
+    not_after: int  # Unix seconds
+    signature: str  # base64
+
+
+@dataclass(frozen=True)
 class RegionRunRequest:
     """What a schedule starts: one region of one ContactSync.
 
@@ -56,6 +65,8 @@ class RegionRunRequest:
     namespace: str
     contact_sync: str
     region: str
+    # Purges and erasures only; scheduled runs destroy nothing a source did not.
+    authorization: Authorization | None = None
 
 
 ERASURE_WORKFLOW = "ErasureWorkflow"

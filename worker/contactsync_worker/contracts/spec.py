@@ -657,3 +657,10 @@ class RegionConfig(SpecModel):
     deletes: Deletes
     retention: Retention
     deletion_policy: DeletionPolicy
+    requests_public_key: str | None = Field(
+        default=None,
+        description=(
+            "Base64 Ed25519 public key that verifies purge and erasure requests; the operator "
+            "derives it from requests.key in the region's keys Secret."
+        ),
+    )

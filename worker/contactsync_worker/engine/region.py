@@ -38,6 +38,8 @@ class Region:
     pseudonyms: Pseudonymizer
     secrets_dir: Path
     checkpoint_key: bytes = b""  # signs audit checkpoints; empty: none are made
+    # Verifies purge and erasure requests (base64 Ed25519); None: every one is refused.
+    requests_public_key: str | None = None
     _sources: dict[str, SourceAdapter] = field(default_factory=dict)
     _destinations: dict[str, DestinationAdapter] = field(default_factory=dict)
 
