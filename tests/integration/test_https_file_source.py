@@ -25,6 +25,11 @@ JSONL = "".join(
     json.dumps({"id": f"j{n}", "fullName": f"Person {n}", "emails": [f"p{n}@example.test"]}) + "\n"
     for n in range(3)
 )
+# Larger than the spool's frames and the download's chunks, with names that straddle them.
+MANY = "".join(
+    json.dumps({"id": f"m{n}", "fullName": f"Zoë Ångström {n}"}, ensure_ascii=False) + "\n"
+    for n in range(20_000)
+).encode()
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsServer]:
         )
         server.routes["/people.jsonl"] = Route(body=JSONL.encode())
         server.routes["/private.csv"] = Route(body=CSV.encode(), bearer=TOKEN)
+        server.routes["/many.jsonl"] = Route(body=MANY)
         yield server
 
 
@@ -155,3 +161,40 @@ async def test_a_redirect_to_http_is_refused_and_the_token_stays_home(
 
     assert isinstance(error.value.__cause__, InsecureTransportError)
     assert plain_server.received("/people.csv") == []
+
+
+async def test_a_download_pages_from_one_copy_record_for_record(
+    server: HttpsServer, secrets_dir: Path
+) -> None:
+    before = len(server.received("/many.jsonl"))
+    source = JsonLinesSource(
+        "remote", spec(f"{server.url}/many.jsonl"), POLICY, secrets_dir=secrets_dir, page_size=900
+    )
+
+    pages = [await source.fetch(None, None)]
+    while not pages[-1].complete:
+        pages.append(await source.fetch(pages[-1].cursor, None))
+    await source.aclose()
+
+    assert len(MANY) > 8 * 64 * 1024
+    assert len(pages) == 23
+    contacts = [c for p in pages for c in p.contacts]
+    assert [(c.item_id, c.fields[F.FULL_NAME]) for c in contacts] == [
+        (f"m{n}", f"Zoë Ångström {n}") for n in range(20_000)
+    ]
+    assert len(server.received("/many.jsonl")) == before + 1
+
+
+async def test_a_download_over_max_bytes_is_unavailable(
+    server: HttpsServer, secrets_dir: Path
+) -> None:
+    source = JsonLinesSource(
+        "remote",
+        spec(f"{server.url}/many.jsonl"),
+        POLICY,
+        secrets_dir=secrets_dir,
+        max_bytes=len(MANY) // 2,
+    )
+
+    with pytest.raises(SourceUnavailable, match=rf"larger than {len(MANY) // 2} bytes"):
+        await source.fetch(None, None)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ from contactsync_worker.contracts import ContactField as F
 from contactsync_worker.contracts import IdentityKey
 from contactsync_worker.contracts.spec import FileSource as FileSpec
 from contactsync_worker.sources import SourceUnavailable
+from contactsync_worker.sources.file_records import MAX_RECORD_BYTES, RawRecord, RecordMapper
 from contactsync_worker.sources.files import CsvSource, CursorExpired, JsonLinesSource
 
 POLICY = FieldPolicy(
@@ -363,3 +368,212 @@ async def test_uid_is_kept_only_when_it_is_an_identity_key(tmp_path: Path) -> No
 def test_quarantine_records_carry_no_content_fields() -> None:
     # The model itself only has room for source, id and reason.
     assert set(Quarantined.__dataclass_fields__) == {"source", "item_id", "reason"}
+
+
+# --- bounded memory: pages parsed from a sealed copy ----------------------------------
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+async def test_a_file_larger_than_a_spool_frame_comes_back_record_for_record(
+    tmp_path: Path, kind: str
+) -> None:
+    # Multi-byte names every few bytes: some straddle the 64 KiB frames of the copy.
+    rows = [{"id": f"r{n}", "fullName": f"Ünïcødé Person {n} 李雷 Ōta"} for n in range(6000)]
+    if kind == "csv":
+        path = tmp_path / "people.csv"
+        lines = "".join(f"{r['id']},{r['fullName']}\n" for r in rows)
+        path.write_bytes(b"\xef\xbb\xbf" + f"id,fullName\n{lines}".encode())
+        source: CsvSource | JsonLinesSource = csv_source(path, page_size=700)
+    else:
+        path = write_jsonl(tmp_path / "people.jsonl", *rows)
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+        source = jsonl_source(path, page_size=700)
+    assert path.stat().st_size > 3 * 64 * 1024
+
+    pages = await read_all(source)
+
+    assert len(pages) == 9
+    assert [(c.item_id, c.fields[F.FULL_NAME]) for p in pages for c in p.contacts] == [
+        (r["id"], r["fullName"]) for r in rows
+    ]
+
+
+async def test_csv_pages_start_at_records_when_cells_hold_line_breaks(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "id,fullName,addresses\n"
+        'a,A,"Street 1\n;;Way 2;Town;;1;DE"\n'  # lines 2-3
+        'b,B,"Street 3\r\nStreet 4"\n'  # lines 4-5
+        "c,C,,extra\n"  # line 6: quarantined
+        'd,D,"Street 5\n\nStreet 6"\n'  # lines 7-9
+        "e,E,\n"  # line 10
+        'a,Again,"Street 7"\n'  # line 11: a duplicate of line 2, two pages later
+    )
+
+    pages = await read_all(csv_source(path, page_size=2))
+
+    assert [[c.item_id for c in p.contacts] for p in pages] == [["a", "b"], ["d"], ["e"]]
+    assert [q for p in pages for q in p.quarantined] == [
+        Quarantined("people-csv", "line:6", "the row has 4 cells; the header has 3"),
+        Quarantined("people-csv", "line:11", "duplicate id: line 2 has the same id"),
+    ]
+    d = pages[1].contacts[0]
+    assert d.fields[F.ADDRESSES] == (";;Street 5;;;;", ";;Street 6;;;;")
+
+
+async def test_a_row_after_a_broken_multi_line_row_is_not_lost(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(
+        'id,fullName\np1,"Broken\nacross lines"stray\np2,Next\np3,Last\n', encoding="utf-8"
+    )
+
+    page = await only_page(csv_source(path))
+
+    assert [c.item_id for c in page.contacts] == ["p2", "p3"]
+    assert [q.item_id for q in page.quarantined] == ["line:2"]
+
+
+async def test_a_duplicate_id_pages_later_names_the_line_of_the_first(tmp_path: Path) -> None:
+    path = write_jsonl(
+        tmp_path / "p.jsonl",
+        *({"id": str(n), "fullName": f"P{n}"} for n in range(7)),
+        {"id": "1", "fullName": "Again"},
+    )
+    source = jsonl_source(path, page_size=3)
+
+    pages = await read_all(source)
+    found = await source.fetch_items(["1"])
+
+    assert pages[-1].quarantined == [
+        Quarantined("people-jsonl", "line:8", "duplicate id: line 2 has the same id")
+    ]
+    assert [(c.item_id, c.fields[F.FULL_NAME]) for c in found] == [("1", "P1")]
+
+
+async def test_a_latin_1_file_is_quarantined_as_not_utf_8_row_by_row(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_bytes("id,fullName\np1,Jürgen Groß\np2,Ada\n".encode("latin-1"))
+
+    page = await only_page(csv_source(path))
+
+    assert [c.item_id for c in page.contacts] == ["p2"]
+    assert page.quarantined == [Quarantined("people-csv", "line:2", "fullName is not valid UTF-8")]
+
+
+async def test_a_json_line_too_long_to_hold_is_quarantined_and_the_next_is_read(
+    tmp_path: Path,
+) -> None:
+    huge = "x" * (MAX_RECORD_BYTES + 10)
+    path = write_jsonl(
+        tmp_path / "p.jsonl",
+        {"id": "a", "fullName": "A"},
+        {"id": "b", "fullName": huge},
+        {"id": "c", "fullName": "C"},
+    )
+
+    page = await only_page(jsonl_source(path))
+
+    assert [c.item_id for c in page.contacts] == ["a", "c"]
+    assert page.quarantined == [
+        Quarantined("people-jsonl", "line:2", f"the line is longer than {MAX_RECORD_BYTES} bytes")
+    ]
+
+
+@pytest.mark.parametrize("cells", [1, 16])
+async def test_a_csv_record_too_long_to_hold_makes_the_file_unavailable(
+    tmp_path: Path, cells: int
+) -> None:
+    # Quoted line breaks keep each line short; the record still grows past the bound, in
+    # one cell or spread over many.
+    lines = MAX_RECORD_BYTES // 1000 // cells + 1
+    cell = '"' + "\n".join(["y" * 1000] * lines) + '"'
+    header = ",".join(f"c{n}" for n in range(cells))
+    path = tmp_path / "people.csv"
+    path.write_text(f"id,{header}\np1,{','.join([cell] * cells)}\np2{',' * cells}\n")
+
+    with pytest.raises(SourceUnavailable, match=r"record on line 2 is longer than \d+ bytes"):
+        await csv_source(path).fetch(None, None)
+
+
+async def test_a_csv_cell_longer_than_csvs_own_limit_is_read_whole(tmp_path: Path) -> None:
+    photo = "data:image/jpeg;base64," + "A" * 200_000  # csv alone stops at 131,072
+    path = tmp_path / "people.csv"
+    path.write_text(f'id,fullName,photo\np1,A,"{photo}"\np2,B,\n')
+    policy = FieldPolicy(allowed=frozenset({F.FULL_NAME, F.PHOTO}))
+
+    page = await only_page(csv_source(path, policy))
+
+    assert [len(c.fields.get(F.PHOTO, "")) for c in page.contacts] == [len(photo), 0]
+    assert page.quarantined == []
+
+
+async def test_a_file_over_max_bytes_is_unavailable(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "p.jsonl", *({"id": str(n)} for n in range(100)))
+    source = JsonLinesSource(
+        "people-jsonl", FileSpec(path=str(path)), POLICY, max_bytes=path.stat().st_size - 1
+    )
+
+    with pytest.raises(SourceUnavailable, match=r"larger than \d+ bytes; raise the limit"):
+        await source.fetch(None, None)
+
+
+async def test_more_ids_than_the_index_may_hold_make_the_file_unavailable(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "p.jsonl", *({"id": str(n)} for n in range(20_000)))
+    spec = FileSpec(path=str(path))
+    source = JsonLinesSource("people-jsonl", spec, POLICY, max_index_bytes=64 * 1024)
+
+    with pytest.raises(SourceUnavailable, match=r"more ids than an index .* split the file"):
+        await source.fetch(None, None)
+
+
+def open_copies(directory: Path) -> dict[str, bytes]:
+    """What this process holds open under ``directory`` (unlinked files included), by fd."""
+    held = {}
+    for fd in Path("/proc/self/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(fd).startswith(str(directory)):
+                held[fd.name] = fd.read_bytes()
+    return held
+
+
+async def test_the_copy_on_disk_holds_nothing_in_clear_and_goes_with_the_adapter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    path = tmp_path / "people.csv"
+    path.write_text(f"id,fullName,note\np1,Erika Mustermann,{NOTE_MARKER}\n")
+    source = csv_source(path)
+
+    await only_page(source)
+    [first] = open_copies(scratch).values()
+    path.write_text(f"id,fullName,note\np1,Erika Musterfrau,{SALARY_MARKER}\n")
+    await only_page(source)  # a changed file replaces the copy
+    [second] = open_copies(scratch).values()
+    await source.aclose()
+
+    for copy in (first, second):
+        assert copy
+        for text in ("Erika", NOTE_MARKER, SALARY_MARKER):
+            assert text.encode() not in copy
+    assert open_copies(scratch) == {}
+
+
+async def test_records_are_parsed_off_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[str] = []
+    real = RecordMapper.mapped
+
+    def recording(self: RecordMapper, record: RawRecord) -> Contact | Quarantined:
+        threads.append(threading.current_thread().name)
+        return real(self, record)
+
+    monkeypatch.setattr(RecordMapper, "mapped", recording)
+    path = write_jsonl(tmp_path / "p.jsonl", {"id": "a", "fullName": "A"})
+
+    await only_page(jsonl_source(path))
+
+    assert threads
+    assert threading.main_thread().name not in threads

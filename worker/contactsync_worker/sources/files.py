@@ -22,59 +22,59 @@ looked at; other columns are never read into a value, other JSON keys are droppe
 the decoder's object hook before the object is built.
 
 A record that cannot be used (wrong cell count, invalid JSON, not an object, a wrong
-type, invalid UTF-8, a duplicate id) is quarantined under ``line:<n>``, its first line
-in the file, with a reason that names fields but never values; the rest proceeds.
+type, invalid UTF-8, a duplicate id, a JSON line longer than 1 MiB) is quarantined under
+``line:<n>``, its first line in the file, with a reason that names fields but never
+values; the rest proceeds. A CSV record longer than 1 MiB (its quoted cells may hold line
+breaks, so where it ends is unknown) or a quote that never closes make the whole file
+unavailable instead.
 
-Paging: the file is read whole (bounded by ``max_bytes``), parsed once and cached per
-adapter; pages are slices by record offset. The cursor is ``<sha256 of the file>:<offset>``.
-Should the next page be asked of an adapter without that content (another worker, a
-restart) and the file changed meanwhile, :class:`CursorExpired` is raised: the offsets
-of the old version mean nothing in the new one, and mixing two versions into one
-snapshot would let rows vanish or repeat. The run restarts from ``cursor=None``.
+Paging: the file is copied (at most ``max_bytes``) into a sealed spool on disk, hashed
+on the way, and indexed in one streaming pass that keeps where each page starts and, in
+an on-disk index, where each item id first appears (so a later duplicate is quarantined
+naming that line). Each page is then parsed from the spool again: memory depends on the
+page size, not on the file's size. The same bytes always parse the same way, so a page
+read twice is the same page. The cursor is ``<sha256 of the file>:<offset>``, the offset
+counting records. Should the next page be asked of an adapter without that content
+(another worker, a restart) and the file changed meanwhile, :class:`CursorExpired` is
+raised: the offsets of the old version mean nothing in the new one, and mixing two
+versions into one snapshot would let rows vanish or repeat. The run restarts from
+``cursor=None``.
+
+Disk: the spool (the file's size) and the index (at most ``max_index_bytes``, by default
+twice ``max_bytes``) live in ``/tmp`` until a changed file replaces them or the adapter
+is closed; while a changed file is indexed the old version is still held. Copying,
+hashing, indexing and parsing run in worker threads, off the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import dataclasses
-import hashlib
+import contextlib
 import io
-import json
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import ClassVar
 
 import httpx
 
 from contactsync_worker import credentials
-from contactsync_worker.contacts.consent import parse_purposes
-from contactsync_worker.contacts.model import (
-    MULTI_VALUED,
-    Contact,
-    FieldPolicy,
-    FieldValue,
-    Page,
-    Quarantined,
-)
-from contactsync_worker.contacts.photo import InvalidPhoto, parse_data_uri
-from contactsync_worker.contracts import ContactField, IdentityKey
+from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
 from contactsync_worker.contracts.spec import FileSource as FileSpec
 from contactsync_worker.sources import SourceUnavailable
+from contactsync_worker.sources.csv_records import read_header
+from contactsync_worker.sources.file_records import Layout, Position, RawRecord, RecordMapper
+from contactsync_worker.sources.first_seen import FirstSeen, IndexFull
+from contactsync_worker.sources.jsonl_records import read_start
+from contactsync_worker.sources.spool import Spool
 from contactsync_worker.transport import BearerAuth, InsecureTransportError, http_client
 
 PAGE_SIZE = 500
 MAX_BYTES = 64 * 1024 * 1024
-ID_KEYS = ("id", "uid")
-
-_PURPOSE_SEPARATOR = re.compile(r"[,;]")
-_UNESCAPED_SEMICOLON = re.compile(r"(?<!\\);")
-_ADR_COMPONENTS = 7
-_Value = str | tuple[str, ...]
-_MULTI_KEYS = frozenset(str(f) for f in MULTI_VALUED)
-_SINGLE_KEYS = frozenset(str(f) for f in ContactField if f not in MULTI_VALUED)
+_COPY_CHUNK = 1024 * 1024
+_INDEX_BATCH = 1000
 
 
 class CursorExpired(SourceUnavailable):
@@ -86,18 +86,25 @@ class CursorExpired(SourceUnavailable):
     """
 
 
-class RecordError(ValueError):
-    """A record cannot be used; the message names fields, never values."""
-
-
 @dataclass(frozen=True)
 class _Snapshot:
+    """One version of the file, as this adapter holds it."""
+
     digest: str
-    records: list[Contact | Quarantined]
+    spool: Spool
+    layout: Layout
+    page_starts: list[Position]  # where record number k * page_size starts
+    count: int  # records, the quarantined ones included
+    first_seen: FirstSeen
+
+    def close(self) -> None:
+        self.spool.close()
+        self.first_seen.close()
 
 
 class _FileSource:
-    """What CSV and JSON Lines share: reading, hashing, paging, ids. Subclasses parse."""
+    """What CSV and JSON Lines share: copying, hashing, indexing, paging. Subclasses say
+    how a version of the file is laid out."""
 
     kind: ClassVar[str]
 
@@ -111,82 +118,167 @@ class _FileSource:
         page_size: int = PAGE_SIZE,
         timeout: float = 60.0,
         max_bytes: int = MAX_BYTES,
+        max_index_bytes: int | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         self.name = name
         self._config = config
-        self._policy = policy
+        self._mapper = RecordMapper(name, policy)
         self._secrets_dir = secrets_dir
         self._page_size = page_size
         self._timeout = timeout
         self._max_bytes = max_bytes
+        self._max_index_bytes = 2 * max_bytes if max_index_bytes is None else max_index_bytes
         self._snapshot: _Snapshot | None = None
+        self._lock = asyncio.Lock()  # one snapshot, replaced and closed by one call at a time
 
     async def fetch(self, cursor: str | None, checkpoint: str | None) -> Page:
         # A snapshot source ignores the checkpoint: every run lists everything and the
         # pipeline diffs by content hash.
-        if cursor is None:
-            snapshot = await self._load()
-            offset = 0
-        else:
-            digest, offset = self._parse_cursor(cursor)
-            held = self._snapshot
-            # Not the version this adapter holds: read the file again, it may be by now.
-            snapshot = held if held and held.digest == digest else await self._load()
-            if snapshot.digest != digest or offset > len(snapshot.records):
-                raise CursorExpired(
-                    f"{self.kind} source {self.name!r}: the file changed during the run; "
-                    "start the run again"
-                )
-        chunk = snapshot.records[offset : offset + self._page_size]
-        end = offset + len(chunk)
-        complete = end >= len(snapshot.records)
-        return Page(
-            contacts=[r for r in chunk if isinstance(r, Contact)],
-            quarantined=[r for r in chunk if isinstance(r, Quarantined)],
-            cursor=None if complete else f"{snapshot.digest}:{end}",
-            complete=complete,
-            snapshot=True,
-        )
+        async with self._lock:
+            if cursor is None:
+                snapshot = await self._load()
+                offset = 0
+            else:
+                digest, offset = self._parse_cursor(cursor)
+                held = self._snapshot
+                # Not the version this adapter holds: read the file again, it may be by now.
+                snapshot = held if held and held.digest == digest else await self._load()
+                if snapshot.digest != digest or offset > snapshot.count:
+                    raise CursorExpired(
+                        f"{self.kind} source {self.name!r}: the file changed during the run; "
+                        "start the run again"
+                    )
+            return await asyncio.to_thread(self._page, snapshot, offset)
 
     async def fetch_items(self, item_ids: list[str]) -> list[Contact]:
-        wanted = set(item_ids)
-        snapshot = await self._load()
-        return [r for r in snapshot.records if isinstance(r, Contact) and r.item_id in wanted]
+        async with self._lock:
+            snapshot = await self._load()
+            return await asyncio.to_thread(self._items, snapshot, item_ids)
 
     async def aclose(self) -> None:
-        self._snapshot = None
+        async with self._lock:
+            snapshot, self._snapshot = self._snapshot, None
+            if snapshot is not None:
+                snapshot.close()
 
-    # --- reading ---------------------------------------------------------------------
+    def _layout(self, stream: io.BufferedReader) -> Layout:
+        """How the version of the file ``stream`` holds from its start is laid out."""
+        raise NotImplementedError
+
+    # --- pages, in a worker thread ------------------------------------------------------
+
+    def _page(self, snapshot: _Snapshot, offset: int) -> Page:
+        records: list[RawRecord] = []
+        if offset < snapshot.count:
+            index, skip = divmod(offset, self._page_size)
+            start = snapshot.page_starts[index]
+            with self._scratch(), snapshot.spool.reader(start.offset) as stream:
+                chunk = snapshot.layout.records(stream, start)
+                records = list(islice(chunk, skip, skip + self._page_size))
+        items = [self._mapper.mapped(r) for r in records]
+        first = snapshot.first_seen.lookup(c.item_id for c in items if isinstance(c, Contact))
+        page = Page(snapshot=True)
+        for record, item in zip(records, items, strict=True):
+            if not isinstance(item, Contact):
+                page.quarantined.append(item)
+            elif first.get(item.item_id, record.position) != record.position:
+                reason = f"duplicate id: line {first[item.item_id].line} has the same id"
+                page.quarantined.append(self._mapper.quarantined(record, reason))
+            else:
+                page.contacts.append(item)
+        end = offset + len(records)
+        page.complete = end >= snapshot.count
+        page.cursor = None if page.complete else f"{snapshot.digest}:{end}"
+        return page
+
+    def _items(self, snapshot: _Snapshot, item_ids: list[str]) -> list[Contact]:
+        found: list[Contact] = []
+        # In file order, as a page would list them.
+        for position in sorted(snapshot.first_seen.lookup(item_ids).values()):
+            with self._scratch(), snapshot.spool.reader(position.offset) as stream:
+                record = next(iter(snapshot.layout.records(stream, position)), None)
+            item = self._mapper.mapped(record) if record else None
+            if isinstance(item, Contact):
+                found.append(item)
+        return found
+
+    # --- reading and indexing -------------------------------------------------------------
 
     async def _load(self) -> _Snapshot:
-        data = await self._read()
-        digest = hashlib.sha256(data).hexdigest()
-        if self._snapshot is None or self._snapshot.digest != digest:
-            records = await asyncio.to_thread(self._records, data)
-            self._snapshot = _Snapshot(digest, records)
-        return self._snapshot
+        """The current version of the file: the one held if the file is unchanged."""
+        spool = await self._copy()
+        held = self._snapshot
+        if held is not None and held.digest == spool.digest:
+            spool.close()
+            return held
+        try:
+            snapshot = await asyncio.to_thread(self._index, spool)
+        except BaseException:
+            spool.close()
+            raise
+        # Only now: a file that fails to index leaves the version held before usable.
+        if held is not None:
+            held.close()
+        self._snapshot = snapshot
+        return snapshot
 
-    async def _read(self) -> bytes:
-        if self._config.path is not None:
-            return await asyncio.to_thread(self._read_path, Path(self._config.path))
-        assert self._config.url is not None  # the spec requires exactly one of path and url
-        return await self._download(self._config.url)
+    def _index(self, spool: Spool) -> _Snapshot:
+        """One pass over the copy: where pages start, where ids first appear."""
+        with self._scratch():
+            with spool.reader() as stream:
+                layout = self._layout(stream)
+            first_seen = FirstSeen(self._max_index_bytes)
+            page_starts: list[Position] = []
+            count = 0
+            batch: list[tuple[str, Position]] = []
+            try:
+                with spool.reader(layout.start.offset) as stream:
+                    for record in layout.records(stream, layout.start):
+                        if count % self._page_size == 0:
+                            page_starts.append(record.position)
+                        count += 1
+                        item = self._mapper.mapped(record)
+                        if isinstance(item, Contact):
+                            batch.append((item.item_id, record.position))
+                        if len(batch) >= _INDEX_BATCH:
+                            first_seen.add(batch)
+                            batch.clear()
+                first_seen.add(batch)
+                first_seen.finish()
+            except BaseException:
+                first_seen.close()
+                raise
+        return _Snapshot(spool.digest, spool, layout, page_starts, count, first_seen)
 
-    def _read_path(self, path: Path) -> bytes:
+    async def _copy(self) -> Spool:
+        """A sealed copy of the file as it is now, hashed, at most ``max_bytes`` long."""
+        spool = Spool()
+        try:
+            if self._config.path is not None:
+                await asyncio.to_thread(self._copy_path, Path(self._config.path), spool)
+            else:
+                assert self._config.url is not None  # the spec requires one of path and url
+                await self._download(self._config.url, spool)
+            await asyncio.to_thread(self._append, spool, None)
+        except BaseException:
+            spool.close()
+            raise
+        return spool
+
+    def _copy_path(self, path: Path, spool: Spool) -> None:
         try:
             with path.open("rb") as file:
-                data = file.read(self._max_bytes + 1)
-        except OSError as exc:
+                for chunk in iter(partial(file.read, _COPY_CHUNK), b""):
+                    self._append(spool, chunk)
+        except OSError as exc:  # the spool's own errors arrive as SourceUnavailable
             raise SourceUnavailable(
                 f"{self.kind} source {self.name!r}: cannot read {str(path)!r} "
                 f"({type(exc).__name__}: {exc.strerror})"
             ) from exc
-        self._check_size(len(data))
-        return data
 
-    async def _download(self, url: str) -> bytes:
+    async def _download(self, url: str, spool: Spool) -> None:
         config = self._config
         ca_bundle = credentials.ca_bundle_for(
             config.ca_bundle_secret_ref, secrets_dir=self._secrets_dir
@@ -211,11 +303,8 @@ class _FileSource:
         try:
             async with client, client.stream("GET", url) as response:
                 response.raise_for_status()
-                body = bytearray()
                 async for chunk in response.aiter_bytes():
-                    body += chunk
-                    self._check_size(len(body))
-                return bytes(body)
+                    await asyncio.to_thread(self._append, spool, chunk)
         except httpx.HTTPStatusError as exc:
             raise SourceUnavailable(
                 f"{prefix}: the server answered HTTP {exc.response.status_code}"
@@ -228,12 +317,31 @@ class _FileSource:
         except InsecureTransportError as exc:
             raise SourceUnavailable(f"{prefix}: {exc}") from exc
 
-    def _check_size(self, size: int) -> None:
-        if size > self._max_bytes:
+    def _append(self, spool: Spool, chunk: bytes | None) -> None:
+        """Add ``chunk`` to the copy, or with None finish it; refuse past ``max_bytes``."""
+        if chunk is not None and spool.size + len(chunk) > self._max_bytes:
             raise SourceUnavailable(
                 f"{self.kind} source {self.name!r}: the file is larger than "
                 f"{self._max_bytes} bytes; raise the limit or split the file"
             )
+        with self._scratch():
+            if chunk is None:
+                spool.finish()
+            else:
+                spool.write(chunk)
+
+    @contextlib.contextmanager
+    def _scratch(self) -> Iterator[None]:
+        """Failures of the copy or index on disk, as SourceUnavailable: retry later."""
+        prefix = f"{self.kind} source {self.name!r}"
+        try:
+            yield
+        except IndexFull as exc:
+            raise SourceUnavailable(f"{prefix}: {exc}; split the file") from exc
+        except OSError as exc:
+            raise SourceUnavailable(
+                f"{prefix}: cannot keep a copy of the file on disk ({type(exc).__name__}: {exc})"
+            ) from exc
 
     def _parse_cursor(self, cursor: str) -> tuple[str, int]:
         digest, _, offset = cursor.rpartition(":")
@@ -241,204 +349,14 @@ class _FileSource:
             raise CursorExpired(f"{self.kind} source {self.name!r}: not a cursor of this source")
         return digest, int(offset)
 
-    # --- records ---------------------------------------------------------------------
-
-    def _records(self, data: bytes) -> list[Contact | Quarantined]:
-        """Every record in file order; later duplicates of an id are quarantined."""
-        records: list[Contact | Quarantined] = []
-        first_line: dict[str, int] = {}
-        for line, parsed in self._parse(data):
-            if isinstance(parsed, RecordError):
-                records.append(Quarantined(self.name, f"line:{line}", str(parsed)))
-                continue
-            try:
-                contact = self._contact(parsed)
-                if contact.item_id in first_line:
-                    raise RecordError(
-                        f"duplicate id: line {first_line[contact.item_id]} has the same id"
-                    )
-            except RecordError as exc:
-                records.append(Quarantined(self.name, f"line:{line}", str(exc)))
-                continue
-            first_line[contact.item_id] = line
-            records.append(contact)
-        return records
-
-    def _parse(self, data: bytes) -> Iterator[tuple[int, Mapping[str, _Value] | RecordError]]:
-        """(first line, values by key) for every record; keys are canonical field names,
-        ``id``, ``uid`` and the consent property, and only the wanted ones."""
-        raise NotImplementedError
-
-    def _wanted(self) -> dict[str, str]:
-        """Lower-cased key → canonical key, for every key the policy lets us read."""
-        keys = [str(f) for f in self._policy.allowed] + list(ID_KEYS)
-        if self._policy.consent_property:
-            keys.append(self._policy.consent_property)
-        return {key.lower(): key for key in keys}
-
-    def _contact(self, values: Mapping[str, _Value]) -> Contact:
-        fields: dict[ContactField, FieldValue] = {}
-        for field in sorted(self._policy.allowed):
-            value = values.get(str(field))
-            if value is not None:
-                normalized = _normalize(field, value)
-                if normalized:
-                    fields[field] = normalized
-        uid = _single(values.get("uid"), "uid")
-        contact = Contact(
-            source=self.name,
-            item_id="",
-            fields=fields,
-            uid=uid if IdentityKey.UID in self._policy.identity else None,
-            consent=self._consent(values),
-        )
-        given_id = _single(values.get("id"), "id")
-        if "id" in values and not given_id:
-            raise RecordError("id is empty")
-        item_id = given_id or uid or self._derived_id(contact)
-        return dataclasses.replace(contact, item_id=item_id)
-
-    def _derived_id(self, contact: Contact) -> str:
-        identity = contact.identity(self._policy.identity)
-        if not identity:
-            raise RecordError(
-                "no id: the record has no id or uid, and no identity value to derive one from"
-            )
-        return "sha256:" + hashlib.sha256(identity[0].encode()).hexdigest()[:32]
-
-    def _consent(self, values: Mapping[str, _Value]) -> frozenset[str] | None:
-        prop = self._policy.consent_property
-        raw = values.get(prop) if prop else None
-        if raw is None:
-            return None
-        parts = raw if isinstance(raw, tuple) else (raw,)
-        return parse_purposes([p for part in parts for p in _PURPOSE_SEPARATOR.split(part)]) or None
-
-
-def _single(value: _Value | None, key: str) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, tuple):
-        raise RecordError(f"{key} must be a single value")
-    return value.strip() or None
-
-
-def _normalize(field: ContactField, value: _Value) -> FieldValue | None:
-    if field not in MULTI_VALUED:
-        text = _single(value, str(field))
-        if text and field is ContactField.PHOTO:
-            try:
-                parse_data_uri(text)
-            except InvalidPhoto as exc:
-                raise RecordError(str(exc)) from None
-        return text
-    values = value if isinstance(value, tuple) else (value,)
-    cleaned = (v.strip() for v in values)
-    if field is ContactField.ADDRESSES:
-        cleaned = (_address(v) for v in cleaned if v)
-    unique = tuple(dict.fromkeys(v for v in cleaned if v))
-    return unique or None
-
-
-def _address(text: str) -> str:
-    """vCard ADR text; a label without ``;`` becomes the street component."""
-    components = _UNESCAPED_SEMICOLON.split(text)
-    if len(components) == 1:
-        escaped = text.replace("\\", "\\\\").replace(",", "\\,")
-        return f";;{escaped};;;;"
-    if len(components) != _ADR_COMPONENTS:
-        raise RecordError(
-            "addresses: an address has 7 components separated by ';' "
-            "(pobox;ext;street;locality;region;code;country), or none"
-        )
-    return text
-
-
-def _has_invalid_utf8(text: str) -> bool:
-    # Bytes that are not UTF-8 survive decoding as lone surrogates (surrogateescape).
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
-
 
 class CsvSource(_FileSource):
     """Contacts from a CSV file with a header row; see the module docstring for the format."""
 
     kind = "CSV"
 
-    def _parse(self, data: bytes) -> Iterator[tuple[int, Mapping[str, _Value] | RecordError]]:
-        text = data.decode("utf-8-sig", errors="surrogateescape")
-        # strict: a stray quote is an error for that row, not a silently merged field.
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        width, columns = self._header(reader)
-        while True:
-            start = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                if reader.line_num > start and _exhausted(reader):
-                    # An unclosed quote swallowed every later row: going on would make
-                    # them look deleted, so the whole file is unreadable instead.
-                    raise SourceUnavailable(
-                        f"CSV source {self.name!r}: the quoted field opened on line {start} "
-                        "never closes"
-                    ) from exc
-                yield start, RecordError(f"not valid CSV ({exc})")
-                continue
-            if not row:
-                continue  # a blank line
-            if len(row) != width:
-                yield start, RecordError(f"the row has {len(row)} cells; the header has {width}")
-                continue
-            yield start, _row_values(row, columns)
-
-    def _header(self, reader: Iterator[list[str]]) -> tuple[int, dict[int, str]]:
-        """The header's width, and column index → canonical key for the wanted columns."""
-        # An empty file is more likely a failed export than an empty address book.
-        no_header = SourceUnavailable(f"CSV source {self.name!r}: the file has no header row")
-        try:
-            header = next(reader)
-        except (StopIteration, csv.Error) as exc:
-            raise no_header from exc
-        if not any(name.strip() for name in header):
-            raise no_header
-        wanted = self._wanted()
-        columns: dict[int, str] = {}
-        for index, name in enumerate(header):
-            key = wanted.get(name.strip().lower())
-            if key is None:
-                continue  # not allowed, or not a field: never read
-            if key in columns.values():
-                raise SourceUnavailable(
-                    f"CSV source {self.name!r}: the header names column {key!r} twice"
-                )
-            columns[index] = key
-        return len(header), columns
-
-
-def _row_values(row: list[str], columns: Mapping[int, str]) -> Mapping[str, _Value] | RecordError:
-    values: dict[str, _Value] = {}
-    for index, key in columns.items():
-        cell = row[index]
-        if _has_invalid_utf8(cell):
-            return RecordError(f"{key} is not valid UTF-8")
-        if key == ContactField.ADDRESSES:
-            values[key] = tuple(cell.splitlines())
-        elif key in _MULTI_KEYS:
-            values[key] = tuple(cell.split(";"))
-        else:
-            values[key] = cell
-    return values
-
-
-def _exhausted(reader: Iterator[list[str]]) -> bool:
-    try:
-        next(reader)
-    except StopIteration:
-        return True
-    except csv.Error:
-        return False
-    return False
+    def _layout(self, stream: io.BufferedReader) -> Layout:
+        return read_header(stream, self.name, self._mapper.wanted())
 
 
 class JsonLinesSource(_FileSource):
@@ -446,53 +364,5 @@ class JsonLinesSource(_FileSource):
 
     kind = "JSON Lines"
 
-    def _parse(self, data: bytes) -> Iterator[tuple[int, Mapping[str, _Value] | RecordError]]:
-        wanted = {key: key for key in self._wanted().values()}
-        data = data.removeprefix(b"\xef\xbb\xbf")
-        for number, raw in enumerate(data.split(b"\n"), start=1):
-            if not raw.strip():
-                continue
-            try:
-                yield number, _json_values(raw, wanted)
-            except RecordError as exc:
-                yield number, exc
-
-
-def _json_values(raw: bytes, wanted: Mapping[str, str]) -> Mapping[str, _Value]:
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RecordError("the line is not valid UTF-8") from None
-
-    def keep_wanted(pairs: list[tuple[str, object]]) -> dict[str, object]:
-        # Called for every object as it is decoded: unwanted keys never enter a dict.
-        kept: dict[str, object] = {}
-        for key, value in pairs:
-            if key in wanted:
-                if key in kept:
-                    raise RecordError(f"the key {key!r} appears twice")
-                kept[key] = value
-        return kept
-
-    try:
-        obj = json.loads(line, object_pairs_hook=keep_wanted)
-    except RecordError:
-        raise
-    except (ValueError, RecursionError):
-        # Not chained: a JSONDecodeError carries the line itself in .doc.
-        raise RecordError("the line is not valid JSON") from None
-    if not isinstance(obj, dict):
-        raise RecordError("the line is not a JSON object")
-    return {key: _json_value(key, value) for key, value in obj.items() if value is not None}
-
-
-def _json_value(key: str, value: object) -> _Value:
-    if key in ID_KEYS and isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, str):
-        return value
-    multi = key in _MULTI_KEYS or (key not in ID_KEYS and key not in _SINGLE_KEYS)
-    if multi and isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    expected = "a string or a list of strings" if multi else "a string"
-    raise RecordError(f"{key} must be {expected}")
+    def _layout(self, stream: io.BufferedReader) -> Layout:
+        return read_start(stream, self._mapper.wanted())

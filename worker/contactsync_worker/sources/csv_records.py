@@ -1,0 +1,170 @@
+"""CSV records read as a stream, from the start of the file or from any record.
+
+RFC 4180 quoting lets a cell hold line breaks, so a record is not a line: the reader
+counts the bytes and lines csv consumes and reports where each record starts, which is
+where a later page resumes reading. A record longer than ``MAX_RECORD_BYTES`` makes the
+file unreadable: where it ends cannot be known without reading it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from contactsync_worker.contracts import ContactField
+from contactsync_worker.sources import SourceUnavailable
+from contactsync_worker.sources.file_records import (
+    MAX_RECORD_BYTES,
+    MULTI_KEYS,
+    Position,
+    RawRecord,
+    RecordError,
+    Value,
+)
+
+BOM = b"\xef\xbb\xbf"
+# csv's own cap (128 Ki characters a cell, process-wide) stops a cell midway, and its
+# reader then takes the rest of the cell for rows. Our cap on a whole record stops the
+# read before csv sees a line too many, so csv's may not be lower.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_BYTES))
+# Bytes that are not UTF-8 survive decoding as lone surrogates (surrogateescape).
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+class _TooLong(Exception):
+    """A record grew past MAX_RECORD_BYTES (raised through the csv reader)."""
+
+
+class _Lines:
+    """The text lines the csv reader asks for, counted: byte offset and number of the next.
+
+    ``newline=""`` keeps line breaks inside quoted cells as they are; ``surrogateescape``
+    keeps bytes that are not UTF-8, so that the cell is quarantined by name, and makes the
+    byte count exact (encoding the line again gives back its bytes).
+    """
+
+    def __init__(self, stream: io.BufferedReader, at: Position) -> None:
+        self._text = io.TextIOWrapper(
+            stream, encoding="utf-8", errors="surrogateescape", newline=""
+        )
+        self.offset, self.line = at
+        self.record_start = at.offset
+        self.exhausted = False
+
+    @property
+    def position(self) -> Position:
+        return Position(self.offset, self.line)
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        text = self._text.readline(MAX_RECORD_BYTES + 1)
+        if not text:
+            self.exhausted = True
+            raise StopIteration
+        self.offset += len(text.encode("utf-8", "surrogateescape"))
+        self.line += 1
+        if self.offset - self.record_start > MAX_RECORD_BYTES:
+            raise _TooLong
+        return text
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """One CSV file's header: its width, which columns are read, where the rows start."""
+
+    source: str
+    width: int
+    columns: Mapping[int, str]  # column index → canonical key, for the wanted columns
+    start: Position
+
+    def records(self, stream: io.BufferedReader, at: Position) -> Iterator[RawRecord]:
+        lines = _Lines(stream, at)
+        # strict: a stray quote is an error for that row, not a silently merged field.
+        reader = csv.reader(lines, strict=True)
+        while True:
+            position = lines.position
+            lines.record_start = position.offset
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except _TooLong:
+                raise self._too_long(position) from None
+            except csv.Error as exc:
+                if lines.exhausted and lines.line - position.line > 1:
+                    # An unclosed quote swallowed every later row: going on would make
+                    # them look deleted, so the whole file is unreadable instead.
+                    raise SourceUnavailable(
+                        f"CSV source {self.source!r}: the quoted field opened on line "
+                        f"{position.line} never closes"
+                    ) from exc
+                yield RawRecord(position, RecordError(f"not valid CSV ({exc})"))
+                continue
+            if not row:
+                continue  # a blank line
+            if len(row) != self.width:
+                error = RecordError(f"the row has {len(row)} cells; the header has {self.width}")
+                yield RawRecord(position, error)
+                continue
+            yield RawRecord(position, _row_values(row, self.columns))
+
+    def _too_long(self, position: Position) -> SourceUnavailable:
+        return SourceUnavailable(
+            f"CSV source {self.source!r}: the record on line {position.line} is longer than "
+            f"{MAX_RECORD_BYTES} bytes; where it ends cannot be told without reading it"
+        )
+
+
+def read_header(stream: io.BufferedReader, source: str, wanted: Mapping[str, str]) -> CsvLayout:
+    """The layout of the CSV file ``stream`` holds from its start.
+
+    ``wanted`` maps lower-cased column names to canonical keys; other columns are never read.
+    """
+    offset = len(BOM) if stream.read(len(BOM)) == BOM else 0
+    stream.seek(offset)
+    lines = _Lines(stream, Position(offset, 1))
+    # An empty file is more likely a failed export than an empty address book.
+    no_header = SourceUnavailable(f"CSV source {source!r}: the file has no header row")
+    try:
+        header = next(csv.reader(lines, strict=True))
+    except (StopIteration, csv.Error) as exc:
+        raise no_header from exc
+    except _TooLong:
+        raise SourceUnavailable(
+            f"CSV source {source!r}: the header is longer than {MAX_RECORD_BYTES} bytes"
+        ) from None
+    if not any(name.strip() for name in header):
+        raise no_header
+    columns: dict[int, str] = {}
+    for index, name in enumerate(header):
+        key = wanted.get(name.strip().lower())
+        if key is None:
+            continue  # not allowed, or not a field: never read
+        if key in columns.values():
+            raise SourceUnavailable(f"CSV source {source!r}: the header names column {key!r} twice")
+        columns[index] = key
+    return CsvLayout(source, len(header), columns, lines.position)
+
+
+def _row_values(row: list[str], columns: Mapping[int, str]) -> Mapping[str, Value] | RecordError:
+    values: dict[str, Value] = {}
+    for index, key in columns.items():
+        cell = row[index]
+        if _has_invalid_utf8(cell):
+            return RecordError(f"{key} is not valid UTF-8")
+        if key == ContactField.ADDRESSES:
+            values[key] = tuple(cell.splitlines())
+        elif key in MULTI_KEYS:
+            values[key] = tuple(cell.split(";"))
+        else:
+            values[key] = cell
+    return values
+
+
+def _has_invalid_utf8(text: str) -> bool:
+    return _ESCAPED_BYTE.search(text) is not None
