@@ -237,12 +237,14 @@ def _wiring(
 ) -> tuple[list[Manifest], list[Manifest], list[Manifest]]:
     """Volumes, mounts and environment: everything secret arrives as a file, by reference."""
     temporal = region.temporal
+    # File sources keep a copy of their file and an index of it in /tmp.
+    file_sources = sum(1 for s in region_spec(resource, region.name).sources if s.csv or s.jsonl)
     volumes: list[Manifest] = [
         {
             "name": "config",
             "configMap": {"name": naming.object_name(resource.name, region.name, "config")},
         },
-        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": runtime.tmp_size_limit(file_sources)}},
         (
             {
                 "name": "state",

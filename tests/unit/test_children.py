@@ -174,3 +174,19 @@ def test_workers_never_mount_the_request_key_and_get_its_public_half() -> None:
     authorization.verify(config.requests_public_key, authorization.PURGE, signed, "purge-1", now)
     with pytest.raises(authorization.Unauthorized):
         authorization.verify(config.requests_public_key, authorization.PURGE, signed, "x", now)
+
+
+def tmp_size_limit(resource: ContactSync) -> Any:
+    made = {m["kind"]: m for m in worker_objects(resource, resource.spec.regions[0], SETTINGS)}
+    volumes = made["Deployment"]["spec"]["template"]["spec"]["volumes"]
+    [tmp] = [v for v in volumes if v["name"] == "tmp"]
+    return tmp["emptyDir"]["sizeLimit"]
+
+
+def test_tmp_has_room_for_the_copy_and_index_of_each_file_source() -> None:
+    document = example("consent-retention")  # one CSV and one JSON Lines source
+    document["metadata"]["uid"] = "uid-1"
+
+    # 64 MiB for Python itself; per file, two versions of a 64 MiB copy and its 128 MiB index.
+    assert tmp_size_limit(parse_contact_sync(document)) == f"{64 + 2 * 2 * (64 + 128)}Mi"
+    assert tmp_size_limit(multi_region()) == "64Mi"  # no file source in its first region

@@ -42,7 +42,9 @@ versions into one snapshot would let rows vanish or repeat. The run restarts fro
 
 Disk: the spool (the file's size) and the index (at most ``max_index_bytes``, by default
 twice ``max_bytes``) live in ``/tmp`` until a changed file replaces them or the adapter
-is closed; while a changed file is indexed the old version is still held. Copying,
+is closed; while a changed file is indexed the old version is still held. The operator
+sizes the worker's ``/tmp`` for this (``runtime.tmp_size_limit``), which is why the
+default ``max_bytes`` stays at 64 MiB although memory no longer depends on it. Copying,
 hashing, indexing and parsing run in worker threads, off the event loop.
 """
 
@@ -62,6 +64,7 @@ import httpx
 
 from contactsync_worker import credentials
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
+from contactsync_worker.contracts import runtime
 from contactsync_worker.contracts.spec import FileSource as FileSpec
 from contactsync_worker.sources import SourceUnavailable
 from contactsync_worker.sources.csv_records import read_header
@@ -72,7 +75,7 @@ from contactsync_worker.sources.spool import Spool
 from contactsync_worker.transport import BearerAuth, InsecureTransportError, http_client
 
 PAGE_SIZE = 500
-MAX_BYTES = 64 * 1024 * 1024
+MAX_BYTES = runtime.FILE_SOURCE_MAX_BYTES  # the operator sizes /tmp by it
 _COPY_CHUNK = 1024 * 1024
 _INDEX_BATCH = 1000
 
