@@ -1,36 +1,11 @@
 """LDAP source: a paged subtree search (RFC 2696) of inetOrgPerson entries, as a snapshot.
 
 Minimization happens in the query: the search asks for exactly the attributes the
-allowed fields, the identity and consent need (:func:`requested_attributes`), so the
-server never sends the rest. ``entryUUID`` is always asked for, which also keeps the
+allowed fields, the identity and consent need (``ldap_entries.requested_attributes``), so
+the server never sends the rest. ``entryUUID`` is always asked for, which also keeps the
 list from being empty (an empty list would mean "all user attributes").
 
-Mapping (inetOrgPerson, RFC 2798; first value where the field holds one):
-
-    fullName      displayName, else cn   (displayName is the name meant for display)
-    givenName     givenName
-    familyName    sn
-    emails        mail
-    phones        telephoneNumber, then mobile
-    organization  o
-    department    ou
-    title         title
-    addresses     postalAddress          (its $-separated lines become the ADR street)
-    urls          labeledURI             (the URI, without its label)
-    note          description            (several values joined by newlines)
-    photo         jpegPhoto              (data:image/jpeg;base64,...)
-
-uid (identity key ``uid``) is the ``uid`` attribute, the login other systems share;
-it is read only when ``uid`` is an identity key.
-
-item_id is the entry's ``entryUUID`` (RFC 4530): a rename or a move to another OU
-changes the DN but not the UUID, so it stays one contact instead of a delete plus a
-create, and a UUID names no one. Servers without entryUUID (Active Directory) fall
-back to the DN.
-
-An entry that cannot be mapped (an attribute not UTF-8, a jpegPhoto that is no JPEG,
-no displayName or cn while fullName is allowed) is quarantined under its entryUUID,
-or under ``dn-sha256:<16 hex>`` when it has none: a DN usually holds a name.
+Entries become contacts in :mod:`ldap_entries` (mapping, ids, quarantine).
 
 Paging cookies are bound to the connection that made them, so an adapter keeps its
 connection between pages of a run; a cursor the adapter did not issue (another worker,
@@ -44,9 +19,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import hashlib
-import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,61 +29,23 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from contactsync_worker import credentials
-from contactsync_worker.contacts.consent import parse_purposes
-from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue, Page, Quarantined
-from contactsync_worker.contracts import ContactField, IdentityKey
+from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
 from contactsync_worker.contracts.spec import LdapSource as LdapSpec
 from contactsync_worker.sources import SourceUnavailable
 from contactsync_worker.sources.files import CursorExpired
+from contactsync_worker.sources.ldap_entries import (
+    ENTRY_UUID,
+    Attributes,
+    EntryMapper,
+    is_entry_uuid,
+    requested_attributes,
+)
 from contactsync_worker.transport import ldap_tls, refuse_link_local_now
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
-ENTRY_UUID = "entryUUID"
-UID = "uid"
-FIELD_ATTRIBUTES: Mapping[ContactField, tuple[str, ...]] = {
-    ContactField.FULL_NAME: ("displayName", "cn"),
-    ContactField.GIVEN_NAME: ("givenName",),
-    ContactField.FAMILY_NAME: ("sn",),
-    ContactField.EMAILS: ("mail",),
-    ContactField.PHONES: ("telephoneNumber", "mobile"),
-    ContactField.ORGANIZATION: ("o",),
-    ContactField.DEPARTMENT: ("ou",),
-    ContactField.TITLE: ("title",),
-    ContactField.ADDRESSES: ("postalAddress",),
-    ContactField.URLS: ("labeledURI",),
-    ContactField.NOTE: ("description",),
-    ContactField.PHOTO: ("jpegPhoto",),
-}
-_FIRST_VALUE = {
-    ContactField.GIVEN_NAME,
-    ContactField.FAMILY_NAME,
-    ContactField.ORGANIZATION,
-    ContactField.DEPARTMENT,
-    ContactField.TITLE,
-}
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_POSTAL_ESCAPE = re.compile(r"\\(24|5c)", re.IGNORECASE)
 _FETCH_CHUNK = 50  # entryUUIDs per OR-filter in fetch_items
 _SUCCESS = 0
 _NO_SUCH_OBJECT = 32
-
-_Attributes = Mapping[str, list[bytes]]
-
-
-class Unmappable(ValueError):
-    """An entry cannot become a Contact; the message names attributes, never values."""
-
-
-def requested_attributes(policy: FieldPolicy) -> list[str]:
-    """The attributes a search asks for under ``policy``: nothing a field does not need."""
-    wanted = {ENTRY_UUID}
-    for field in policy.allowed:
-        wanted.update(FIELD_ATTRIBUTES.get(field, ()))
-    if IdentityKey.UID in policy.identity:
-        wanted.add(UID)
-    if policy.consent_property:
-        wanted.add(policy.consent_property)
-    return sorted(wanted, key=str.lower)
 
 
 class LdapSource:
@@ -128,6 +62,7 @@ class LdapSource:
     ) -> None:
         self.name = name
         self.attributes = requested_attributes(policy)
+        self._mapper = EntryMapper(name, policy)
         self._config = config
         self._policy = policy
         self._secrets_dir = secrets_dir
@@ -170,7 +105,7 @@ class LdapSource:
             raise
         page = Page(snapshot=True)
         for dn, attributes in response:
-            record = self._record(dn, attributes)
+            record = self._mapper.record(dn, attributes)
             if isinstance(record, Contact):
                 page.contacts.append(record)
             else:
@@ -184,7 +119,7 @@ class LdapSource:
 
     def _search_page(
         self, conn: Any, cookie: bytes | None
-    ) -> tuple[list[tuple[str, _Attributes]], bytes]:
+    ) -> tuple[list[tuple[str, Attributes]], bytes]:
         self._search(
             conn,
             self._config.base_dn,
@@ -198,9 +133,9 @@ class LdapSource:
         return _entries(conn), next_cookie
 
     def _fetch_items(self, item_ids: list[str]) -> list[Contact]:
-        uuids = sorted({i.lower() for i in item_ids if _UUID.fullmatch(i.lower())})
+        uuids = sorted({i.lower() for i in item_ids if is_entry_uuid(i.lower())})
         dns = [i for i in dict.fromkeys(item_ids) if "=" in i and self._under_base(i)]
-        found: list[tuple[str, _Attributes]] = []
+        found: list[tuple[str, Attributes]] = []
         conn = self._connect()
         try:
             for start in range(0, len(uuids), _FETCH_CHUNK):
@@ -217,7 +152,7 @@ class LdapSource:
                     found += _entries(conn)
         finally:
             _unbind(conn)
-        records = (self._record(dn, attributes) for dn, attributes in found)
+        records = (self._mapper.record(dn, attributes) for dn, attributes in found)
         return [r for r in records if isinstance(r, Contact)]
 
     def _search(
@@ -328,120 +263,8 @@ class LdapSource:
             return False
         return len(entry) >= len(base) and entry[len(entry) - len(base) :] == base
 
-    # --- mapping ------------------------------------------------------------------------
 
-    def _record(self, dn: str, raw: _Attributes) -> Contact | Quarantined:
-        attributes = _by_type(raw)
-        uuid = _entry_uuid(attributes)
-        item_id = uuid or dn
-        try:
-            fields = self._fields(attributes)
-            uid = (
-                _first(_texts(attributes, UID))
-                if IdentityKey.UID in self._policy.identity
-                else None
-            )
-            consent = self._consent(attributes)
-        except Unmappable as exc:
-            pseudonym = uuid or "dn-sha256:" + hashlib.sha256(dn.lower().encode()).hexdigest()[:16]
-            return Quarantined(self.name, pseudonym, str(exc))
-        return Contact(self.name, item_id, fields, uid=uid, consent=consent)
-
-    def _fields(self, attributes: _Attributes) -> dict[ContactField, FieldValue]:
-        fields: dict[ContactField, FieldValue] = {}
-        for field in sorted(self._policy.allowed):
-            names = FIELD_ATTRIBUTES.get(field)
-            if names is None:
-                continue  # no inetOrgPerson attribute holds it (nickname, birthday, ...)
-            value = _field_value(field, names, attributes)
-            if value:
-                fields[field] = value
-        return fields
-
-    def _consent(self, attributes: _Attributes) -> frozenset[str] | None:
-        prop = self._policy.consent_property
-        if not prop or prop.lower() not in attributes:
-            return None
-        return parse_purposes(_texts(attributes, prop)) or None
-
-
-def _field_value(
-    field: ContactField, names: tuple[str, ...], attributes: _Attributes
-) -> FieldValue | None:
-    if field is ContactField.FULL_NAME:
-        name = _first(_texts(attributes, "displayName")) or _first(_texts(attributes, "cn"))
-        if not name:
-            raise Unmappable("no displayName or cn to take the full name from")
-        return name
-    if field is ContactField.PHOTO:
-        photos = attributes.get("jpegphoto", [])
-        if not photos:
-            return None
-        if not photos[0].startswith(b"\xff\xd8\xff"):
-            raise Unmappable("jpegPhoto is not a JPEG image")
-        return "data:image/jpeg;base64," + base64.b64encode(photos[0]).decode()
-    texts = [t for name in names for t in _texts(attributes, name)]
-    if field in _FIRST_VALUE:
-        return _first(texts)
-    if field is ContactField.NOTE:
-        return "\n".join(texts) or None
-    if field is ContactField.ADDRESSES:
-        texts = [_adr_from_postal(t) for t in texts]
-    elif field is ContactField.URLS:
-        texts = [t.split(" ", 1)[0] for t in texts]  # "URI label" → URI
-    return tuple(dict.fromkeys(t for t in texts if t)) or None
-
-
-def _adr_from_postal(value: str) -> str:
-    """RFC 4517 PostalAddress ("line $ line", \\24 and \\5C escapes) → vCard ADR, lines in
-    the street component, since the lines carry no structure."""
-    lines = [
-        _POSTAL_ESCAPE.sub(lambda m: "$" if m.group(1) == "24" else "\\", line).strip()
-        for line in value.split("$")
-    ]
-    street = "\n".join(line for line in lines if line)
-    if not street:
-        return ""
-    escaped = (
-        street.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\n", "\\n")
-    )
-    return f";;{escaped};;;;"
-
-
-def _by_type(raw: _Attributes) -> dict[str, list[bytes]]:
-    """Lower-cased attribute type → values; tagged subtypes (cn;lang-de) after the plain one."""
-    grouped: dict[str, list[bytes]] = {}
-    for name in sorted(raw, key=lambda n: ";" in n):
-        grouped.setdefault(name.split(";", 1)[0].lower(), []).extend(raw[name])
-    return grouped
-
-
-def _texts(attributes: _Attributes, name: str) -> list[str]:
-    texts: list[str] = []
-    for value in attributes.get(name.lower(), []):
-        try:
-            text = value.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            raise Unmappable(f"{name} is not valid UTF-8") from None
-        if text:
-            texts.append(text)
-    return texts
-
-
-def _first(values: list[str]) -> str | None:
-    return values[0] if values else None
-
-
-def _entry_uuid(attributes: _Attributes) -> str | None:
-    values = attributes.get(ENTRY_UUID.lower(), [])
-    try:
-        text = values[0].decode("ascii").lower() if values else ""
-    except UnicodeDecodeError:
-        return None
-    return text if _UUID.fullmatch(text) else None
-
-
-def _entries(conn: Any) -> list[tuple[str, _Attributes]]:
+def _entries(conn: Any) -> list[tuple[str, Attributes]]:
     """(dn, raw attributes) of the entries in the last response; referrals are skipped."""
     return [
         (item["dn"], item.get("raw_attributes") or {})

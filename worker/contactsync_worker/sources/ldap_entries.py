@@ -1,0 +1,207 @@
+"""LDAP entries as contacts: which attributes a search asks for and how they map.
+
+Mapping (inetOrgPerson, RFC 2798; first value where the field holds one):
+
+    fullName      displayName, else cn   (displayName is the name meant for display)
+    givenName     givenName
+    familyName    sn
+    emails        mail
+    phones        telephoneNumber, then mobile
+    organization  o
+    department    ou
+    title         title
+    addresses     postalAddress          (its $-separated lines become the ADR street)
+    urls          labeledURI             (the URI, without its label)
+    note          description            (several values joined by newlines)
+    photo         jpegPhoto              (data:image/jpeg;base64,...)
+
+uid (identity key ``uid``) is the ``uid`` attribute, the login other systems share;
+it is read only when ``uid`` is an identity key.
+
+item_id is the entry's ``entryUUID`` (RFC 4530): a rename or a move to another OU
+changes the DN but not the UUID, so it stays one contact instead of a delete plus a
+create, and a UUID names no one. Servers without entryUUID (Active Directory) fall
+back to the DN.
+
+An entry that cannot be mapped (an attribute not UTF-8, a jpegPhoto that is no JPEG,
+no displayName or cn while fullName is allowed) is quarantined under its entryUUID,
+or under ``dn-sha256:<16 hex>`` when it has none: a DN usually holds a name.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Mapping
+
+from contactsync_worker.contacts.consent import parse_purposes
+from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue, Quarantined
+from contactsync_worker.contracts import ContactField, IdentityKey
+
+ENTRY_UUID = "entryUUID"
+UID = "uid"
+FIELD_ATTRIBUTES: Mapping[ContactField, tuple[str, ...]] = {
+    ContactField.FULL_NAME: ("displayName", "cn"),
+    ContactField.GIVEN_NAME: ("givenName",),
+    ContactField.FAMILY_NAME: ("sn",),
+    ContactField.EMAILS: ("mail",),
+    ContactField.PHONES: ("telephoneNumber", "mobile"),
+    ContactField.ORGANIZATION: ("o",),
+    ContactField.DEPARTMENT: ("ou",),
+    ContactField.TITLE: ("title",),
+    ContactField.ADDRESSES: ("postalAddress",),
+    ContactField.URLS: ("labeledURI",),
+    ContactField.NOTE: ("description",),
+    ContactField.PHOTO: ("jpegPhoto",),
+}
+_FIRST_VALUE = {
+    ContactField.GIVEN_NAME,
+    ContactField.FAMILY_NAME,
+    ContactField.ORGANIZATION,
+    ContactField.DEPARTMENT,
+    ContactField.TITLE,
+}
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_POSTAL_ESCAPE = re.compile(r"\\(24|5c)", re.IGNORECASE)
+
+Attributes = Mapping[str, list[bytes]]
+
+
+class Unmappable(ValueError):
+    """An entry cannot become a Contact; the message names attributes, never values."""
+
+
+def requested_attributes(policy: FieldPolicy) -> list[str]:
+    """The attributes a search asks for under ``policy``: nothing a field does not need."""
+    wanted = {ENTRY_UUID}
+    for field in policy.allowed:
+        wanted.update(FIELD_ATTRIBUTES.get(field, ()))
+    if IdentityKey.UID in policy.identity:
+        wanted.add(UID)
+    if policy.consent_property:
+        wanted.add(policy.consent_property)
+    return sorted(wanted, key=str.lower)
+
+
+def is_entry_uuid(text: str) -> bool:
+    return _UUID.fullmatch(text) is not None
+
+
+class EntryMapper:
+    """Raw attributes of one entry of source ``source`` → a Contact under ``policy``."""
+
+    def __init__(self, source: str, policy: FieldPolicy) -> None:
+        self.source = source
+        self._policy = policy
+
+    def record(self, dn: str, raw: Attributes) -> Contact | Quarantined:
+        """The entry's contact, or its quarantine under a name that names no one."""
+        attributes = _by_type(raw)
+        uuid = _entry_uuid(attributes)
+        item_id = uuid or dn
+        try:
+            fields = self._fields(attributes)
+            uid = (
+                _first(_texts(attributes, UID))
+                if IdentityKey.UID in self._policy.identity
+                else None
+            )
+            consent = self._consent(attributes)
+        except Unmappable as exc:
+            pseudonym = uuid or "dn-sha256:" + hashlib.sha256(dn.lower().encode()).hexdigest()[:16]
+            return Quarantined(self.source, pseudonym, str(exc))
+        return Contact(self.source, item_id, fields, uid=uid, consent=consent)
+
+    def _fields(self, attributes: Attributes) -> dict[ContactField, FieldValue]:
+        fields: dict[ContactField, FieldValue] = {}
+        for field in sorted(self._policy.allowed):
+            names = FIELD_ATTRIBUTES.get(field)
+            if names is None:
+                continue  # no inetOrgPerson attribute holds it (nickname, birthday, ...)
+            value = _field_value(field, names, attributes)
+            if value:
+                fields[field] = value
+        return fields
+
+    def _consent(self, attributes: Attributes) -> frozenset[str] | None:
+        prop = self._policy.consent_property
+        if not prop or prop.lower() not in attributes:
+            return None
+        return parse_purposes(_texts(attributes, prop)) or None
+
+
+def _field_value(
+    field: ContactField, names: tuple[str, ...], attributes: Attributes
+) -> FieldValue | None:
+    if field is ContactField.FULL_NAME:
+        name = _first(_texts(attributes, "displayName")) or _first(_texts(attributes, "cn"))
+        if not name:
+            raise Unmappable("no displayName or cn to take the full name from")
+        return name
+    if field is ContactField.PHOTO:
+        photos = attributes.get("jpegphoto", [])
+        if not photos:
+            return None
+        if not photos[0].startswith(b"\xff\xd8\xff"):
+            raise Unmappable("jpegPhoto is not a JPEG image")
+        return "data:image/jpeg;base64," + base64.b64encode(photos[0]).decode()
+    texts = [t for name in names for t in _texts(attributes, name)]
+    if field in _FIRST_VALUE:
+        return _first(texts)
+    if field is ContactField.NOTE:
+        return "\n".join(texts) or None
+    if field is ContactField.ADDRESSES:
+        texts = [_adr_from_postal(t) for t in texts]
+    elif field is ContactField.URLS:
+        texts = [t.split(" ", 1)[0] for t in texts]  # "URI label" → URI
+    return tuple(dict.fromkeys(t for t in texts if t)) or None
+
+
+def _adr_from_postal(value: str) -> str:
+    """RFC 4517 PostalAddress ("line $ line", \\24 and \\5C escapes) → vCard ADR, lines in
+    the street component, since the lines carry no structure."""
+    lines = [
+        _POSTAL_ESCAPE.sub(lambda m: "$" if m.group(1) == "24" else "\\", line).strip()
+        for line in value.split("$")
+    ]
+    street = "\n".join(line for line in lines if line)
+    if not street:
+        return ""
+    escaped = (
+        street.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;").replace("\n", "\\n")
+    )
+    return f";;{escaped};;;;"
+
+
+def _by_type(raw: Attributes) -> dict[str, list[bytes]]:
+    """Lower-cased attribute type → values; tagged subtypes (cn;lang-de) after the plain one."""
+    grouped: dict[str, list[bytes]] = {}
+    for name in sorted(raw, key=lambda n: ";" in n):
+        grouped.setdefault(name.split(";", 1)[0].lower(), []).extend(raw[name])
+    return grouped
+
+
+def _texts(attributes: Attributes, name: str) -> list[str]:
+    texts: list[str] = []
+    for value in attributes.get(name.lower(), []):
+        try:
+            text = value.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise Unmappable(f"{name} is not valid UTF-8") from None
+        if text:
+            texts.append(text)
+    return texts
+
+
+def _first(values: list[str]) -> str | None:
+    return values[0] if values else None
+
+
+def _entry_uuid(attributes: Attributes) -> str | None:
+    values = attributes.get(ENTRY_UUID.lower(), [])
+    try:
+        text = values[0].decode("ascii").lower() if values else ""
+    except UnicodeDecodeError:
+        return None
+    return text if _UUID.fullmatch(text) else None
