@@ -23,10 +23,10 @@ from contactsync_worker.contracts import IdentityKey
 from contactsync_worker.contracts.spec import LdapSource as LdapSpec
 from contactsync_worker.sources import SourceUnavailable
 from contactsync_worker.sources.files import CursorExpired
-from contactsync_worker.sources.ldap import LdapSource
+from contactsync_worker.sources.ldap import MAX_ENTRY_BYTES, MAX_RESPONSE_BYTES, LdapSource
 from tests.servers.https import HttpsServer, running_https_server
 from tests.servers.process import free_port
-from tests.servers.slapd import LdapPerson, SlapdServer
+from tests.servers.slapd import STATS_AND_ARGS, LdapPerson, SlapdServer, running_slapd
 
 pytestmark = pytest.mark.ldap
 
@@ -71,6 +71,8 @@ def source(
     policy: FieldPolicy = POLICY,
     page_size: int = 500,
     bind_ref: str = "ldap-bind",
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+    max_entry_bytes: int = MAX_ENTRY_BYTES,
 ) -> LdapSource:
     config = LdapSpec.model_validate(
         {
@@ -82,7 +84,15 @@ def source(
             "allowInsecure": True,
         }
     )
-    return LdapSource("directory", config, policy, secrets_dir=secrets_dir, timeout=10)
+    return LdapSource(
+        "directory",
+        config,
+        policy,
+        secrets_dir=secrets_dir,
+        timeout=10,
+        max_response_bytes=max_response_bytes,
+        max_entry_bytes=max_entry_bytes,
+    )
 
 
 def modify(server: SlapdServer, dn: str, changes: dict[str, list[Any]]) -> None:
@@ -306,3 +316,91 @@ async def test_ldaps_verifies_the_server_against_the_ca_bundle_only(
 
     assert isinstance(untrusted.value.__cause__, ldap3.core.exceptions.LDAPException)
     assert "CERTIFICATE_VERIFY_FAILED" not in str(trusted.value)
+
+
+# --- what a server may send is bounded ------------------------------------------------
+
+NOTES = FieldPolicy(allowed=frozenset({F.FULL_NAME, F.NOTE}))
+
+
+@pytest.fixture(scope="module")
+def unpaged_slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlapdServer]:
+    """A second real slapd, on back-ldif, which has no paged results: it answers a paged
+    search whole. It logs the size limit of every search it is asked."""
+    workdir = tmp_path_factory.mktemp("slapd-unpaged")
+    with running_slapd(workdir, backend="ldif", log_level=STATS_AND_ARGS) as server:
+        yield server
+
+
+def size_limits_since(server: SlapdServer, offset: int) -> list[tuple[str, int]]:
+    """(base, size limit) of the searches slapd logged after ``offset`` (its args level)."""
+    log = server.process.log_path.read_text(errors="replace")[offset:]
+    found = re.findall(r' SRCH "([^"]*)" \d+ \d+\s+(\d+) \d+ \d+$', log, re.MULTILINE)
+    return [(base, int(limit)) for base, limit in found]
+
+
+async def test_a_server_that_does_not_page_is_refused_instead_of_read_whole(
+    unpaged_slapd: SlapdServer, ou: str, secrets_dir: Path
+) -> None:
+    base = unpaged_slapd.add_people(people(7), ou=ou)
+
+    with pytest.raises(SourceUnavailable, match="sent 7 entries where at most 3 were asked"):
+        await source(unpaged_slapd.url, base, secrets_dir, page_size=3).fetch(None, None)
+
+    # A directory that fits in one page is read from it all the same.
+    [page] = await read_all(source(unpaged_slapd.url, base, secrets_dir, page_size=7))
+    assert len(page.contacts) == 7
+
+
+async def test_lookups_by_id_ask_the_server_for_no_more_entries_than_ids(
+    unpaged_slapd: SlapdServer, ou: str, secrets_dir: Path
+) -> None:
+    base = unpaged_slapd.add_people(people(3), ou=ou)
+    adapter = source(unpaged_slapd.url, base, secrets_dir)
+    [page] = await read_all(adapter)
+    by_name = {c.fields[F.GIVEN_NAME]: c.item_id for c in page.contacts}
+    offset = len(unpaged_slapd.process.log_path.read_text(errors="replace"))
+
+    found = await adapter.fetch_items([by_name["Given0"], by_name["Given1"], f"uid=user2,{base}"])
+
+    assert sorted(c.fields[F.GIVEN_NAME] for c in found) == ["Given0", "Given1", "Given2"]
+    assert size_limits_since(unpaged_slapd, offset) == [(base, 2), (f"uid=user2,{base}", 1)]
+
+
+async def test_a_page_of_more_bytes_than_the_bound_is_refused(
+    slapd_server: SlapdServer, ou: str, secrets_dir: Path
+) -> None:
+    base = slapd_server.add_people(people(8), ou=ou)
+    for person in people(8):
+        modify(slapd_server, f"uid={person.uid},{base}", {"description": ["d" * 20_000]})
+    bounded = source(slapd_server.url, base, secrets_dir, policy=NOTES, max_response_bytes=100_000)
+
+    with pytest.raises(SourceUnavailable, match="more than 100000 bytes for one request; refused"):
+        await bounded.fetch(None, None)
+
+    # Smaller pages stay under it, and the same directory reads whole.
+    bounded = source(
+        slapd_server.url, base, secrets_dir, policy=NOTES, max_response_bytes=100_000, page_size=3
+    )
+    pages = await read_all(bounded)
+    assert sum(len(p.contacts) for p in pages) == 8
+
+
+async def test_an_entry_of_more_bytes_than_the_bound_is_refused(
+    slapd_server: SlapdServer, ou: str, secrets_dir: Path
+) -> None:
+    base = slapd_server.add_people(people(3), ou=ou)
+    modify(slapd_server, f"uid=user1,{base}", {"description": ["d" * 300_000]})
+    adapter = source(slapd_server.url, base, secrets_dir, policy=NOTES, max_entry_bytes=100_000)
+
+    with pytest.raises(
+        SourceUnavailable, match=r"a message of \d+ bytes, more than 100000 .*; refused"
+    ) as error:
+        await adapter.fetch(None, None)
+
+    assert "d" * 100 not in str(error.value)
+    # The adapter starts over on the next run; under the default bounds the entry is read.
+    with pytest.raises(SourceUnavailable):
+        await adapter.fetch(None, None)
+    [page] = await read_all(source(slapd_server.url, base, secrets_dir, policy=NOTES))
+    assert sorted(len(c.fields.get(F.NOTE, "")) for c in page.contacts) == [0, 0, 300_000]

@@ -28,13 +28,19 @@ argsfile {workdir}/slapd.args
 modulepath /usr/lib/ldap
 moduleload back_mdb
 
-database mdb
+database {backend}
 suffix "{base_dn}"
 rootdn "{bind_dn}"
 rootpw {password_hash}
 directory {datadir}
-index objectClass eq
+{backend_options}
 """
+# back-ldif keeps an entry per file and supports no paged results: it ignores the
+# (non-critical) control and answers a paged search whole, as some real servers do.
+_BACKEND_OPTIONS = {"mdb": "index objectClass eq", "ldif": ""}
+# stats (256): one line per operation; args (4) adds each search's size and time limits.
+STATS = 256
+STATS_AND_ARGS = 256 | 4
 
 
 class LdapError(RuntimeError):
@@ -112,8 +118,12 @@ def _can_bind(server: SlapdServer) -> bool:
 
 
 @contextmanager
-def running_slapd(workdir: Path) -> Iterator[SlapdServer]:
-    """Start slapd with its state under ``workdir`` and a base entry; stop it when done."""
+def running_slapd(
+    workdir: Path, *, backend: str = "mdb", log_level: int = STATS
+) -> Iterator[SlapdServer]:
+    """Start slapd with its state under ``workdir`` and a base entry; stop it when done.
+
+    ``backend`` is ``mdb`` (the usual) or ``ldif`` (a server that does not page)."""
     slapd = on_path("slapd", "/usr/sbin")
     datadir = workdir / "data"
     datadir.mkdir(mode=0o700)
@@ -126,6 +136,8 @@ def running_slapd(workdir: Path) -> Iterator[SlapdServer]:
             bind_dn=BIND_DN,
             password_hash=_hash_password(PASSWORD),
             datadir=datadir,
+            backend=backend,
+            backend_options=_BACKEND_OPTIONS[backend],
         )
     )
     url = f"ldap://127.0.0.1:{free_port()}"
@@ -133,7 +145,7 @@ def running_slapd(workdir: Path) -> Iterator[SlapdServer]:
     # config errors and one line per operation, which is what a failing test needs.
     process = ManagedProcess(
         name="slapd",
-        argv=[str(slapd), "-f", str(config), "-h", url, "-d", "256"],
+        argv=[str(slapd), "-f", str(config), "-h", url, "-d", str(log_level)],
         log_path=workdir / "slapd.log",
         cwd=workdir,
     ).start()

@@ -11,6 +11,16 @@ Paging cookies are bound to the connection that made them, so an adapter keeps i
 connection between pages of a run; a cursor the adapter did not issue (another worker,
 a lost connection) raises :class:`CursorExpired` and the run starts again.
 ldap3 is synchronous: every call runs in a thread so the event loop stays free.
+
+What a server may send is bounded, so that a hostile or broken one cannot exhaust the
+worker; past a bound the page is refused as SourceUnavailable, and nothing is deleted:
+
+- entries: a page holds at most ``pageSize`` of them, a lookup by id at most one per id.
+  Lookups also ask the server for that size limit; paged searches cannot, because
+  servers (OpenLDAP among them) apply a paged search's size limit to the whole search.
+- bytes: at most ``max_response_bytes`` for one request (a page), at most
+  ``max_entry_bytes`` for one entry with all its values (``ldap_bounds``), checked as
+  the bytes arrive. Pages of 500 entries of a few KiB are far below either.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,6 +44,7 @@ from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
 from contactsync_worker.contracts.spec import LdapSource as LdapSpec
 from contactsync_worker.sources import SourceUnavailable
 from contactsync_worker.sources.files import CursorExpired
+from contactsync_worker.sources.ldap_bounds import ReceiveBounds
 from contactsync_worker.sources.ldap_entries import (
     ENTRY_UUID,
     Attributes,
@@ -43,9 +55,22 @@ from contactsync_worker.sources.ldap_entries import (
 from contactsync_worker.transport import ldap_tls, refuse_link_local_now
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+MAX_RESPONSE_BYTES = 32 * 2**20
+# OpenLDAP takes no request over 4 MiB by default, so no entry written through it is larger.
+MAX_ENTRY_BYTES = 4 * 2**20
 _FETCH_CHUNK = 50  # entryUUIDs per OR-filter in fetch_items
 _SUCCESS = 0
 _NO_SUCH_OBJECT = 32
+
+_Entries = list[tuple[str, Attributes]]
+
+
+@dataclass(frozen=True)
+class _Connection:
+    """A bound ldap3 connection and the bounds on what its server may send."""
+
+    ldap: Any  # ldap3.Connection, which has no type hints
+    bounds: ReceiveBounds
 
 
 class LdapSource:
@@ -59,6 +84,8 @@ class LdapSource:
         *,
         secrets_dir: Path | None = None,
         timeout: float = 30.0,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        max_entry_bytes: int = MAX_ENTRY_BYTES,
     ) -> None:
         self.name = name
         self.attributes = requested_attributes(policy)
@@ -67,7 +94,9 @@ class LdapSource:
         self._policy = policy
         self._secrets_dir = secrets_dir
         self._timeout = timeout
-        self._conn: Any = None  # the connection of the run in progress
+        self._max_response_bytes = max_response_bytes
+        self._max_entry_bytes = max_entry_bytes
+        self._conn: _Connection | None = None  # the connection of the run in progress
         self._next_cursor: str | None = None
         self._lock = asyncio.Lock()  # one ldap3 connection, one operation at a time
 
@@ -99,12 +128,12 @@ class LdapSource:
         else:
             cookie = _decode_cursor(cursor)
         try:
-            response, next_cookie = self._search_page(self._conn, cookie)
+            entries, next_cookie = self._search_page(self._conn, cookie)
         except SourceUnavailable:
             self._close()
             raise
         page = Page(snapshot=True)
-        for dn, attributes in response:
+        for dn, attributes in entries:
             record = self._mapper.record(dn, attributes)
             if isinstance(record, Contact):
                 page.contacts.append(record)
@@ -117,78 +146,92 @@ class LdapSource:
             self._close()  # frees the server's paging state at once
         return page
 
-    def _search_page(
-        self, conn: Any, cookie: bytes | None
-    ) -> tuple[list[tuple[str, Attributes]], bytes]:
-        self._search(
+    def _search_page(self, conn: _Connection, cookie: bytes | None) -> tuple[_Entries, bytes]:
+        config = self._config
+        entries = self._search(
             conn,
-            self._config.base_dn,
-            self._config.filter,
+            config.base_dn,
+            config.filter,
             ldap3.SUBTREE,
-            paged_size=self._config.page_size,
-            paged_cookie=cookie,
+            most=config.page_size,
+            paged=True,
+            cookie=cookie,
         )
-        control = conn.result.get("controls", {}).get(PAGED_RESULTS_OID, {})
+        control = conn.ldap.result.get("controls", {}).get(PAGED_RESULTS_OID, {})
         next_cookie: bytes = control.get("value", {}).get("cookie") or b""
-        return _entries(conn), next_cookie
+        return entries, next_cookie
 
     def _fetch_items(self, item_ids: list[str]) -> list[Contact]:
         uuids = sorted({i.lower() for i in item_ids if is_entry_uuid(i.lower())})
         dns = [i for i in dict.fromkeys(item_ids) if "=" in i and self._under_base(i)]
-        found: list[tuple[str, Attributes]] = []
+        found: _Entries = []
         conn = self._connect()
         try:
             for start in range(0, len(uuids), _FETCH_CHUNK):
-                alternatives = "".join(
-                    f"({ENTRY_UUID}={escape_filter_chars(u)})"
-                    for u in uuids[start : start + _FETCH_CHUNK]
-                )
+                chunk = uuids[start : start + _FETCH_CHUNK]
+                alternatives = "".join(f"({ENTRY_UUID}={escape_filter_chars(u)})" for u in chunk)
                 search_filter = f"(&{self._config.filter}(|{alternatives}))"
-                self._search(conn, self._config.base_dn, search_filter, ldap3.SUBTREE)
-                found += _entries(conn)
+                base = self._config.base_dn
+                found += self._search(conn, base, search_filter, ldap3.SUBTREE, most=len(chunk))
             for dn in dns:
                 # The spec's filter still applies: an entry it no longer matches is gone.
-                if self._search(conn, dn, self._config.filter, ldap3.BASE, missing_ok=True):
-                    found += _entries(conn)
+                found += self._search(
+                    conn, dn, self._config.filter, ldap3.BASE, most=1, missing_ok=True
+                )
         finally:
-            _unbind(conn)
+            _unbind(conn.ldap)
         records = (self._mapper.record(dn, attributes) for dn, attributes in found)
         return [r for r in records if isinstance(r, Contact)]
 
     def _search(
         self,
-        conn: Any,
+        conn: _Connection,
         base: str,
         search_filter: str,
         scope: str,
         *,
+        most: int,
+        paged: bool = False,
+        cookie: bytes | None = None,
         missing_ok: bool = False,
-        **paging: Any,
-    ) -> bool:
-        """Run one search; False only when ``missing_ok`` and the base does not exist."""
+    ) -> _Entries:
+        """The entries of one search, at most ``most`` of them, or a SourceUnavailable
+        (none when ``missing_ok`` and the base does not exist)."""
+        # The paged results control is not critical: a server without paging may still
+        # answer a directory that fits one page. Its size limit is the page size; a size
+        # limit would count the whole paged search (OpenLDAP), not a page.
+        limit = {"paged_size": most, "paged_cookie": cookie} if paged else {"size_limit": most}
+        conn.bounds.start()
         try:
-            conn.search(
+            conn.ldap.search(
                 base,
                 search_filter,
                 search_scope=scope,
                 attributes=self.attributes,
                 time_limit=int(self._timeout),
-                **paging,
+                **limit,
             )
         except LDAPException as exc:
-            raise self._unavailable("search failed", exc) from exc
-        code = conn.result.get("result")
-        if code == _NO_SUCH_OBJECT and missing_ok:
-            return False
-        if code != _SUCCESS:
+            raise self._unavailable("search failed", exc, conn.bounds) from exc
+        result = conn.ldap.result
+        if result.get("result") == _NO_SUCH_OBJECT and missing_ok:
+            return []
+        if result.get("result") != _SUCCESS:
             # sizeLimitExceeded and the like land here too: a partial snapshot would
             # make the missing entries look deleted.
             raise SourceUnavailable(
-                f"LDAP source {self.name!r}: search failed ({conn.result.get('description')})"
+                f"LDAP source {self.name!r}: search failed ({result.get('description')})"
             )
-        return True
+        entries = _entries(conn.ldap)
+        if len(entries) > most:
+            hint = " (does it support paged results?)" if paged else ""
+            raise SourceUnavailable(
+                f"LDAP source {self.name!r}: the server sent {len(entries)} entries where at "
+                f"most {most} were asked for{hint}; refused"
+            )
+        return entries
 
-    def _connect(self) -> Any:
+    def _connect(self) -> _Connection:
         config = self._config
         ca_bundle = credentials.ca_bundle_for(
             config.ca_bundle_secret_ref, secrets_dir=self._secrets_dir
@@ -223,6 +266,7 @@ class LdapSource:
             receive_timeout=max(1, int(self._timeout)),
             raise_exceptions=False,
         )
+        bounds = ReceiveBounds(self._max_response_bytes, self._max_entry_bytes)
         try:
             conn.open()
             if config.start_tls and not server.ssl and not conn.start_tls(read_server_info=False):
@@ -230,27 +274,32 @@ class LdapSource:
                     f"LDAP source {self.name!r}: StartTLS refused "
                     f"({(conn.result or {}).get('description')})"
                 )
+            bounds.install(conn)
             if not conn.bind():
                 raise SourceUnavailable(
                     f"LDAP source {self.name!r}: bind refused ({conn.result.get('description')})"
                 )
         except LDAPException as exc:
             _unbind(conn)
-            raise self._unavailable("cannot connect", exc) from exc
+            raise self._unavailable("cannot connect", exc, bounds) from exc
         except SourceUnavailable:
             _unbind(conn)
             raise
         finally:
             # ldap3's Connection repr prints the password; it is not needed after the bind.
             conn.password = None
-        return conn
+        return _Connection(conn, bounds)
 
     def _close(self) -> None:
         conn, self._conn, self._next_cursor = self._conn, None, None
         if conn is not None:
-            _unbind(conn)
+            _unbind(conn.ldap)
 
-    def _unavailable(self, what: str, exc: LDAPException) -> SourceUnavailable:
+    def _unavailable(
+        self, what: str, exc: LDAPException, bounds: ReceiveBounds
+    ) -> SourceUnavailable:
+        if bounds.refused:
+            return SourceUnavailable(f"LDAP source {self.name!r}: {bounds.refused}; refused")
         # ldap3 messages carry socket and TLS reasons; it is never given the password text
         # in a message, and the password is cleared from the connection after the bind.
         return SourceUnavailable(f"LDAP source {self.name!r}: {what} ({type(exc).__name__}: {exc})")
@@ -284,7 +333,7 @@ def _decode_cursor(cursor: str) -> bytes:
         raise CursorExpired("not a cursor of this LDAP source") from exc
 
 
-def _unbind(conn: Any) -> None:
+def _unbind(ldap: Any) -> None:
     # Closing a broken connection raises; there is nothing left to release then.
     with contextlib.suppress(LDAPException):
-        conn.unbind()
+        ldap.unbind()
