@@ -30,8 +30,9 @@ from contactsync_worker.store.postgres import PostgresStore
 from contactsync_worker.store.sqlite import SqliteStore
 from contactsync_worker.transport import (
     InsecureTransportError,
+    check_egress,
+    check_egress_postgres,
     postgres_conninfo,
-    refuse_link_local_postgres,
 )
 from contactsync_worker.workflows import WORKFLOWS
 
@@ -94,12 +95,28 @@ async def open_store(settings: WorkerSettings) -> StateStore:
             conninfo = postgres_conninfo(
                 dsn.reveal(), allow_insecure=spec.allow_insecure, ca_bundle=bundle
             )
-            await refuse_link_local_postgres(conninfo)
+            await check_egress_postgres(conninfo, settings.config.egress)
         except InsecureTransportError as exc:
             raise WorkerConfigError(f"state store: {exc}") from None
         return await PostgresStore.open(conninfo)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     return await SqliteStore.open(state_file(settings.state_dir))
+
+
+async def check_temporal_egress(settings: WorkerSettings) -> None:
+    """A frontend the region names is the manifest's choice, so the platform's egress policy
+    decides whether the workers may dial it; the operator's default frontend is the platform's
+    own choice and is not checked."""
+    temporal = settings.config.region.temporal
+    if temporal is None or temporal.address is None:
+        return
+    host, _, port = settings.temporal_address.rpartition(":")
+    if not port.isdigit():
+        return  # not host:port; the Temporal client reports it
+    try:
+        await check_egress(host.strip("[]"), int(port), settings.config.egress)
+    except InsecureTransportError as exc:
+        raise WorkerConfigError(f"Temporal frontend: {exc}") from None
 
 
 def temporal_tls(tls_dir: Path | None) -> TLSConfig | bool:
@@ -161,6 +178,7 @@ async def run(
         checkpoint_key=checkpoint_key(keys.secret, settings.region),
         requests_public_key=requests_public_key(settings),
     )
+    await check_temporal_egress(settings)
     client = await connect(settings, keyring)
     worker = Worker(
         client,

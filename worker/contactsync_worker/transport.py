@@ -19,7 +19,6 @@ Policy (DESIGN §4, encryption in transit):
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import socket
 import ssl
@@ -34,12 +33,13 @@ import ldap3
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from contactsync_worker.contracts.egress import RegionEgress
 from contactsync_worker.credentials import Redacted
+from contactsync_worker.egress import refusal
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_REDIRECTS = 5
-# Metadata endpoints outside 169.254.0.0/16 and fe80::/10 (AWS's IPv6 one).
-_METADATA = frozenset({ipaddress.ip_address("fd00:ec2::254")})
+_DEFAULT_PORTS = {"https": 443, "http": 80, "ldaps": 636, "ldap": 389}
 
 
 def _user_agent() -> str:
@@ -52,6 +52,8 @@ def _user_agent() -> str:
 
 USER_AGENT = _user_agent()
 
+log = logging.getLogger(__name__)
+
 # httpx logs every request URL at INFO; CardDAV hrefs and file URLs can carry names.
 # Quiet it unless someone configured the logger on purpose (level other than NOTSET).
 _httpx_logger = logging.getLogger("httpx")
@@ -61,6 +63,11 @@ if _httpx_logger.level == logging.NOTSET:
 
 class InsecureTransportError(ValueError):
     """A connection would send contacts or credentials in clear text."""
+
+
+class EgressRefused(InsecureTransportError):
+    """A host is, or resolves to, an address the region's egress policy does not allow (or a
+    link-local one). A configuration problem: retrying will not help."""
 
 
 class BearerAuth(httpx.Auth):
@@ -109,8 +116,10 @@ def http_client(
     ca_bundle: Path | None,
     timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
     auth: httpx.Auth | None = None,
+    egress: RegionEgress | None = None,
 ) -> httpx.AsyncClient:
-    """An AsyncClient for ``url``'s server under the transport policy above.
+    """An AsyncClient for ``url``'s server under the transport policy above, connecting only
+    where ``egress`` allows (see :func:`check_egress`).
 
     ``url`` is checked here and decides the redirect rule; the client has no base URL,
     so callers pass absolute URLs. Close it with ``aclose()`` or ``async with``.
@@ -123,9 +132,10 @@ def http_client(
     async def refuse_clear_text(request: httpx.Request) -> None:
         # Runs before every request, redirects included, so a Location: http://...
         # is refused before anything (the Authorization header above all) is sent.
-        target = (request.url.host, request.url.port or 443)
+        port = request.url.port or _DEFAULT_PORTS.get(request.url.scheme, 443)
+        target = (request.url.host, port)
         if target not in checked:
-            await refuse_link_local(*target)
+            await check_egress(*target, egress)
             checked.add(target)
         if request.url.scheme == "https":
             return
@@ -149,30 +159,44 @@ def http_client(
     )
 
 
-def _link_local(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return ip.is_link_local or ip in _METADATA
+def _refuse(
+    host: str, port: int, infos: list[tuple[Any, ...]], egress: RegionEgress | None
+) -> None:
+    for info in infos:
+        why = refusal(host, str(info[4][0]), port, egress)
+        if why is not None:
+            # Logged here: the SDK's record of the failed activity keeps only the error's type.
+            log.warning("%s", why)
+            raise EgressRefused(why)
 
 
-def _refuse_if_link_local(host: str, infos: list[tuple[Any, ...]]) -> None:
-    if any(_link_local(str(info[4][0])) for info in infos):
-        raise InsecureTransportError(
-            f"{host} is a link-local address (instance metadata and the like): refused"
-        )
-
-
-async def refuse_link_local(host: str, port: int) -> None:
-    """Refuse a host that is, or resolves to, a link-local address: cloud instance metadata
-    (169.254.169.254 and the like) answers there, with credentials no sync should reach."""
+async def check_egress(host: str, port: int, egress: RegionEgress | None) -> None:
+    """Refuse a host unless every address it resolves to is allowed (contactsync_worker.egress):
+    never a link-local one, where cloud instance metadata (169.254.169.254 and the like) answers
+    with credentials no sync should reach; with a policy, only what it allows."""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
         return  # unresolvable: the connection attempt reports it
-    _refuse_if_link_local(host, infos)
+    _refuse(host, port, infos, egress)
 
 
-async def refuse_link_local_postgres(conninfo: str) -> None:
-    """:func:`refuse_link_local` for every host (and hostaddr) of a libpq connection string;
+def check_egress_now(host: str, port: int, egress: RegionEgress | None) -> None:
+    """:func:`check_egress` for code that connects synchronously (LDAP, in a thread)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return
+    _refuse(host, port, infos, egress)
+
+
+def ldap_port(url: str) -> int:
+    parts = urlsplit(url)
+    return parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 636)
+
+
+async def check_egress_postgres(conninfo: str, egress: RegionEgress | None) -> None:
+    """:func:`check_egress` for every host (and hostaddr) of a libpq connection string;
     Unix socket directories are local by nature."""
     params = conninfo_to_dict(conninfo)
     hosts = str(params.get("hostaddr") or params.get("host") or "").split(",")
@@ -180,16 +204,20 @@ async def refuse_link_local_postgres(conninfo: str) -> None:
     for index, host in enumerate(h.strip() for h in hosts):
         if host and not host.startswith("/"):
             port = ports[min(index, len(ports) - 1)].strip() or "5432"
-            await refuse_link_local(host, int(port))
+            await check_egress(host, int(port), egress)
+
+
+async def refuse_link_local(host: str, port: int) -> None:
+    """:func:`check_egress` without a policy: only link-local addresses are refused."""
+    await check_egress(host, port, None)
+
+
+async def refuse_link_local_postgres(conninfo: str) -> None:
+    await check_egress_postgres(conninfo, None)
 
 
 def refuse_link_local_now(host: str, port: int) -> None:
-    """:func:`refuse_link_local` for code that connects synchronously (LDAP, in a thread)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        return
-    _refuse_if_link_local(host, infos)
+    check_egress_now(host, port, None)
 
 
 def ldap_tls(

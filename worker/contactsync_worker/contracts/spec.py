@@ -15,6 +15,7 @@ from pydantic import Field, StringConstraints
 
 from contactsync_worker.contracts import ContactField, IdentityKey
 from contactsync_worker.contracts.durations import to_timedelta
+from contactsync_worker.contracts.egress import RegionEgress
 from contactsync_worker.contracts.rules import Rule, RuledModel, RuleViolation, exactly_one
 from contactsync_worker.contracts.values import (
     CRON_PATTERN,
@@ -662,5 +663,12 @@ class RegionConfig(SpecModel):
         description=(
             "Base64 Ed25519 public key that verifies purge and erasure requests; the operator "
             "derives it from requests.key in the region's keys Secret."
+        ),
+    )
+    egress: RegionEgress | None = Field(
+        default=None,
+        description=(
+            "Where the workers may connect, from the platform's ContactSyncEgressPolicies. "
+            "None: no policy applies (local mode); only link-local addresses are refused."
         ),
     )

@@ -25,6 +25,7 @@ from psycopg.rows import TupleRow
 
 from contactsync_worker.contacts.model import MULTI_VALUED, FieldValue
 from contactsync_worker.contracts import ContactField
+from contactsync_worker.contracts.egress import RegionEgress
 from contactsync_worker.contracts.spec import PostgresDestination as PostgresDestinationSpec
 from contactsync_worker.destinations import (
     DestinationAdapter,
@@ -33,7 +34,7 @@ from contactsync_worker.destinations import (
     WriteResult,
     supported,
 )
-from contactsync_worker.transport import refuse_link_local_postgres
+from contactsync_worker.transport import check_egress_postgres
 
 CONNECT_TIMEOUT_SECONDS = 10
 _CHUNK = 500
@@ -72,8 +73,10 @@ class PostgresDestination(DestinationAdapter):
         schema: str = "public",
         table: str = "contacts",
         connect_timeout: int = CONNECT_TIMEOUT_SECONDS,
+        egress: RegionEgress | None = None,
     ) -> None:
         self._dsn = dsn
+        self._egress = egress
         self._where = f"{schema}.{table}"  # for messages: names only, never the DSN
         self._schema = schema
         self._table_name = table
@@ -150,7 +153,7 @@ class PostgresDestination(DestinationAdapter):
     async def _open(self) -> tuple[psycopg.AsyncConnection[TupleRow], _Layout]:
         if self._conn is None or self._conn.closed:
             self._layout = None
-            await refuse_link_local_postgres(self._dsn)
+            await check_egress_postgres(self._dsn, self._egress)
             self._conn = await psycopg.AsyncConnection.connect(
                 self._dsn, autocommit=True, connect_timeout=self._connect_timeout
             )

@@ -108,7 +108,10 @@ class Region:
 
         def client() -> httpx.AsyncClient:
             return transport.http_client(
-                endpoint.url, allow_insecure=endpoint.allow_insecure, ca_bundle=bundle
+                endpoint.url,
+                allow_insecure=endpoint.allow_insecure,
+                ca_bundle=bundle,
+                egress=self.config.egress,
             )
 
         return login, client
@@ -123,12 +126,15 @@ class Region:
             return CardDavSource(
                 spec.carddav.url, self.policy, name=spec.name, credentials=login, client=client
             )
+        secrets, egress = self.secrets_dir, self.config.egress
         if spec.ldap is not None:
-            return LdapSource(spec.name, spec.ldap, self.policy, secrets_dir=self.secrets_dir)
+            return LdapSource(spec.name, spec.ldap, self.policy, secrets_dir=secrets, egress=egress)
         if spec.csv is not None:
-            return CsvSource(spec.name, spec.csv, self.policy, secrets_dir=self.secrets_dir)
+            return CsvSource(spec.name, spec.csv, self.policy, secrets_dir=secrets, egress=egress)
         if spec.jsonl is not None:
-            return JsonLinesSource(spec.name, spec.jsonl, self.policy, secrets_dir=self.secrets_dir)
+            return JsonLinesSource(
+                spec.name, spec.jsonl, self.policy, secrets_dir=secrets, egress=egress
+            )
         raise ConfigurationError(f"source {spec.name!r} has no kind")
 
     def _build_destination(self, spec: Destination) -> DestinationAdapter:
@@ -152,5 +158,6 @@ class Region:
                 ),
                 table=spec.postgres.table,
                 schema=spec.postgres.schema_name,
+                egress=self.config.egress,
             )
         raise ConfigurationError(f"destination {spec.name!r} has no kind")

@@ -65,6 +65,7 @@ import httpx
 from contactsync_worker import credentials
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
 from contactsync_worker.contracts import runtime
+from contactsync_worker.contracts.egress import RegionEgress
 from contactsync_worker.contracts.spec import FileSource as FileSpec
 from contactsync_worker.sources import SourceUnavailable
 from contactsync_worker.sources.csv_records import read_header
@@ -72,7 +73,12 @@ from contactsync_worker.sources.file_records import Layout, Position, RawRecord,
 from contactsync_worker.sources.first_seen import FirstSeen, IndexFull
 from contactsync_worker.sources.jsonl_records import read_start
 from contactsync_worker.sources.spool import Spool
-from contactsync_worker.transport import BearerAuth, InsecureTransportError, http_client
+from contactsync_worker.transport import (
+    BearerAuth,
+    EgressRefused,
+    InsecureTransportError,
+    http_client,
+)
 
 PAGE_SIZE = 500
 MAX_BYTES = runtime.FILE_SOURCE_MAX_BYTES  # the operator sizes /tmp by it
@@ -122,6 +128,7 @@ class _FileSource:
         timeout: float = 60.0,
         max_bytes: int = MAX_BYTES,
         max_index_bytes: int | None = None,
+        egress: RegionEgress | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
@@ -133,6 +140,7 @@ class _FileSource:
         self._timeout = timeout
         self._max_bytes = max_bytes
         self._max_index_bytes = 2 * max_bytes if max_index_bytes is None else max_index_bytes
+        self._egress = egress
         self._snapshot: _Snapshot | None = None
         self._lock = asyncio.Lock()  # one snapshot, replaced and closed by one call at a time
 
@@ -302,6 +310,7 @@ class _FileSource:
             ca_bundle=ca_bundle,
             timeout=self._timeout,
             auth=auth,
+            egress=self._egress,
         )
         try:
             async with client, client.stream("GET", url) as response:
@@ -317,6 +326,8 @@ class _FileSource:
             raise SourceUnavailable(
                 f"{prefix}: cannot fetch the file ({type(exc).__name__}: {exc})"
             ) from exc
+        except EgressRefused:
+            raise  # the platform's policy, not the server: a configuration error, not retried
         except InsecureTransportError as exc:
             raise SourceUnavailable(f"{prefix}: {exc}") from exc
 

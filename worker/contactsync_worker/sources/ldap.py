@@ -41,6 +41,7 @@ from ldap3.utils.dn import parse_dn
 
 from contactsync_worker import credentials
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
+from contactsync_worker.contracts.egress import RegionEgress
 from contactsync_worker.contracts.spec import LdapSource as LdapSpec
 from contactsync_worker.sources import SourceUnavailable
 from contactsync_worker.sources.files import CursorExpired
@@ -52,7 +53,7 @@ from contactsync_worker.sources.ldap_entries import (
     is_entry_uuid,
     requested_attributes,
 )
-from contactsync_worker.transport import ldap_tls, refuse_link_local_now
+from contactsync_worker.transport import check_egress_now, ldap_port, ldap_tls
 
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 MAX_RESPONSE_BYTES = 32 * 2**20
@@ -86,6 +87,7 @@ class LdapSource:
         timeout: float = 30.0,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         max_entry_bytes: int = MAX_ENTRY_BYTES,
+        egress: RegionEgress | None = None,
     ) -> None:
         self.name = name
         self.attributes = requested_attributes(policy)
@@ -96,6 +98,7 @@ class LdapSource:
         self._timeout = timeout
         self._max_response_bytes = max_response_bytes
         self._max_entry_bytes = max_entry_bytes
+        self._egress = egress
         self._conn: _Connection | None = None  # the connection of the run in progress
         self._next_cursor: str | None = None
         self._lock = asyncio.Lock()  # one ldap3 connection, one operation at a time
@@ -249,7 +252,7 @@ class LdapSource:
             ca_bundle=ca_bundle,
         )
         parts = urlsplit(config.url)
-        refuse_link_local_now(parts.hostname or "", parts.port or 636)
+        check_egress_now(parts.hostname or "", ldap_port(config.url), self._egress)
         server = ldap3.Server(
             config.url, tls=tls, get_info=ldap3.NONE, connect_timeout=min(self._timeout, 10.0)
         )
