@@ -1,7 +1,7 @@
 """The ``contactsync`` command.
 
 contactsync check FILE...   check ContactSync manifests without a cluster
-contactsync crd             print the CustomResourceDefinition
+contactsync crd [egress]    print the ContactSync (or ContactSyncEgressPolicy) CRD
 contactsync local FILE      run a ContactSync on this machine (embedded Temporal)
 """
 
@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from contactsync_operator.api.crd import crd_yaml
+from contactsync_operator.api.egress_crd import egress_crd_yaml
 from contactsync_operator.api.manifest import ManifestError, load_contact_syncs
 
 EXIT_INVALID = 2
@@ -129,7 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="check ContactSync manifests without a cluster")
     check.add_argument("files", nargs="+", type=Path)
-    commands.add_parser("crd", help="print the CustomResourceDefinition YAML")
+    crd = commands.add_parser("crd", help="print a CustomResourceDefinition's YAML")
+    crd.add_argument(
+        "kind",
+        nargs="?",
+        choices=("contactsync", "egress"),
+        default="contactsync",
+        help="ContactSync (default) or ContactSyncEgressPolicy",
+    )
     local = commands.add_parser("local", help="run a ContactSync locally on embedded Temporal")
     local.add_argument("file", type=Path)
     local.add_argument(
@@ -249,7 +257,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         return _check(args.files)
     if args.command == "crd":
-        sys.stdout.write(crd_yaml())
+        sys.stdout.write(egress_crd_yaml() if args.kind == "egress" else crd_yaml())
         return 0
     if args.command == "operator":
         return _operator(args.liveness, args.standalone, args.verbose)

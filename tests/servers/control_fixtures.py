@@ -48,19 +48,33 @@ def helm_binary() -> Path:
     return toolchain.built_binary("helm", toolchain.HELM_VERSION)
 
 
-@pytest.fixture(scope="session")
-def contactsync_crd(kube_control_plane: KubeControlPlane) -> str:
-    """The ContactSync CRD from crds/, applied server-side and Established. Returns its name."""
-    crd = Path(__file__).parents[2] / "crds" / "contactsync.yaml"
+def _established_crd(plane: KubeControlPlane, file_name: str, name: str) -> str:
+    """A CRD from crds/, applied server-side and Established. Returns its name."""
+    crd = Path(__file__).parents[2] / "crds" / file_name
     kubectl = str(toolchain.on_path("kubectl"))
-    config = f"--kubeconfig={kube_control_plane.admin_kubeconfig}"
+    config = f"--kubeconfig={plane.admin_kubeconfig}"
     subprocess.run(
         [kubectl, config, "apply", "--server-side", f"--filename={crd}"], check=True, timeout=60
     )
-    name = "contactsyncs.contactsync.dev"
     subprocess.run(
         [kubectl, config, "wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s"],
         check=True,
         timeout=90,
     )
     return name
+
+
+@pytest.fixture(scope="session")
+def contactsync_crd(kube_control_plane: KubeControlPlane) -> str:
+    """The ContactSync CRD from crds/, applied server-side and Established. Returns its name."""
+    return _established_crd(kube_control_plane, "contactsync.yaml", "contactsyncs.contactsync.dev")
+
+
+@pytest.fixture(scope="session")
+def egress_policy_crd(kube_control_plane: KubeControlPlane) -> str:
+    """The ContactSyncEgressPolicy CRD from crds/, applied like contactsync_crd."""
+    return _established_crd(
+        kube_control_plane,
+        "contactsyncegresspolicy.yaml",
+        "contactsyncegresspolicies.contactsync.dev",
+    )
