@@ -14,10 +14,12 @@ from urllib.parse import urlsplit
 
 from contactsync_operator import naming
 from contactsync_operator.api.manifest import ContactSync
+from contactsync_operator.egress_rules import egress_rules
 from contactsync_operator.observed import WorkerKeys
 from contactsync_operator.regionconfig import referenced_secrets, region_config, region_spec
 from contactsync_operator.settings import OperatorSettings
 from contactsync_worker.contracts import runtime
+from contactsync_worker.contracts.egress import RegionEgress
 from contactsync_worker.contracts.spec import Region
 
 Manifest = dict[str, Any]
@@ -28,7 +30,6 @@ KEYS_SECRET_ANNOTATION = "contactsync.dev/keys-secret"  # noqa: S105 - an annota
 TEMPORAL_NAMESPACE_ANNOTATION = "contactsync.dev/temporal-namespace"
 DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
 _DEFAULT_PORTS = {"https": 443, "http": 80, "ldaps": 636, "ldap": 389}
-_DNS_PORT = 53
 _USER_ID = 10001
 
 
@@ -66,12 +67,14 @@ def worker_objects(
     settings: OperatorSettings,
     database_ports: tuple[int, ...] = (),
     keys: WorkerKeys | None = None,
+    egress: RegionEgress | None = None,
 ) -> list[Manifest]:
     """ServiceAccount, ConfigMap, Deployment, PodDisruptionBudget and NetworkPolicy of a region.
 
     ``keys``: what the workers get of the region's keys Secret, as the operator read it; the
-    reconciler always passes it (without it the whole Secret would be mounted)."""
-    config_map = _config_map(resource, region.name, keys)
+    reconciler always passes it (without it the whole Secret would be mounted). ``egress``:
+    what the platform's egress policies allow the region (None: not restricted)."""
+    config_map = _config_map(resource, region.name, keys, egress)
     claim = [_stamped(_state_claim(resource, region.name, settings))]
     return [
         *(claim if keeps_local_state(region) else []),
@@ -79,7 +82,7 @@ def worker_objects(
         _stamped(config_map),
         _stamped(_deployment(resource, region, settings, content_hash(config_map), keys)),
         _stamped(_disruption_budget(resource, region.name)),
-        _stamped(_network_policy(resource, region.name, settings, database_ports)),
+        _stamped(_network_policy(resource, region, settings, database_ports, egress)),
     ]
 
 
@@ -114,10 +117,12 @@ def _service_account(resource: ContactSync, region: str) -> Manifest:
     }
 
 
-def _config_map(resource: ContactSync, region: str, keys: WorkerKeys | None) -> Manifest:
+def _config_map(
+    resource: ContactSync, region: str, keys: WorkerKeys | None, egress: RegionEgress | None
+) -> Manifest:
     public_key = keys.requests_public_key if keys else None
     config = (
-        region_config(resource, region)
+        region_config(resource, region, egress)
         .model_copy(update={"requests_public_key": public_key})
         .model_dump(mode="json", by_alias=True, exclude_none=True)
     )
@@ -366,13 +371,27 @@ def egress_ports(
     """TCP ports the region's workers dial: its endpoints, Temporal, its databases (the ports
     their connection strings name, read by the operator; 5432 when it could not) and
     configured extras."""
+    declared = next(r for r in resource.spec.regions if r.name == region)
+    # The Temporal the region's workers dial: the region's own frontend when it names one.
+    temporal = int(worker_temporal_address(declared, settings).rsplit(":", 1)[-1])
+    return sorted({*endpoint_ports(resource, region, settings, database_ports), temporal})
+
+
+def endpoint_ports(
+    resource: ContactSync,
+    region: str,
+    settings: OperatorSettings,
+    database_ports: tuple[int, ...] = (),
+) -> list[int]:
+    """The ports of :func:`egress_ports` that servers the manifest names listen on (a Temporal
+    frontend the region names too), and the platform's extras: the egress policy's peers."""
     spec = region_spec(resource, region)
     urls = [e.url for s in spec.sources for e in (s.carddav, s.ldap, s.csv, s.jsonl) if e and e.url]
     urls += [d.carddav.url for d in spec.destinations if d.carddav]
     ports = {_port_of(url) for url in urls}
-    declared = next(r for r in resource.spec.regions if r.name == region)
-    # The Temporal the region's workers dial: the region's own frontend when it names one.
-    ports.add(int(worker_temporal_address(declared, settings).rsplit(":", 1)[-1]))
+    temporal = spec.regions[0].temporal
+    if temporal and temporal.address:
+        ports.add(int(temporal.address.rsplit(":", 1)[-1]))
     if any(d.postgres for d in spec.destinations) or any(
         r.store and r.store.postgres for r in spec.regions
     ):
@@ -388,13 +407,19 @@ def _port_of(url: str) -> int:
 
 def _network_policy(
     resource: ContactSync,
-    region: str,
+    declared: Region,
     settings: OperatorSettings,
     database_ports: tuple[int, ...],
+    egress: RegionEgress | None,
 ) -> Manifest:
-    ports = egress_ports(resource, region, settings, database_ports)
-    tcp = [{"protocol": "TCP", "port": port} for port in ports]
-    dns = [{"protocol": "UDP", "port": _DNS_PORT}, {"protocol": "TCP", "port": _DNS_PORT}]
+    region = declared.name
+    own_frontend = declared.temporal is not None and declared.temporal.address is not None
+    egress_spec = egress_rules(
+        egress,
+        endpoint_ports(resource, region, settings, database_ports),
+        None if own_frontend else int(settings.worker_temporal.rsplit(":", 1)[-1]),
+        settings.worker_temporal_peers,
+    )
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -404,6 +429,6 @@ def _network_policy(
             "policyTypes": ["Ingress", "Egress"],
             # Only Prometheus scrapes reach a worker; it serves nothing else.
             "ingress": [{"ports": [{"protocol": "TCP", "port": runtime.METRICS_PORT}]}],
-            "egress": [{"ports": dns}, {"ports": tcp}],
+            "egress": egress_spec,
         },
     }

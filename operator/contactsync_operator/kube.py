@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from contactsync_operator import naming
+from contactsync_operator.api import egress_policy
+from contactsync_operator.api.egress_policy import EgressPolicy, parse_egress_policy
+from contactsync_operator.api.manifest import ManifestError
 from contactsync_operator.children import (
     HASH_ANNOTATION,
     KEYS_SECRET_ANNOTATION,
     TEMPORAL_NAMESPACE_ANNOTATION,
 )
 from contactsync_operator.observed import ChildRef, ObservedChild, WorkerCounts
+from contactsync_worker.contracts.spec import GROUP, VERSION
 
+log = logging.getLogger(__name__)
 FIELD_MANAGER = "contactsync-operator"
 APPLY_PATCH = "application/apply-patch+yaml"
 
@@ -82,6 +88,7 @@ class KubeGateway:
         core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
         policy, networking = k8s.PolicyV1Api(api), k8s.NetworkingV1Api(api)
         self._core = core
+        self._objects = k8s.CustomObjectsApi(api)
         self._kinds = {
             k.kind: k
             for k in (
@@ -226,6 +233,31 @@ class KubeGateway:
         labels = (meta.labels if meta else None) or {}
         annotations = (meta.annotations if meta else None) or {}
         return SecretMeta(name, dict(labels), dict(annotations), secret.type or "Opaque")
+
+    def egress_policies(self) -> tuple[EgressPolicy, ...]:
+        """Every ContactSyncEgressPolicy in the cluster. One the model refuses (stored before a
+        validation rule existed, say) allows nothing: it is left out and logged."""
+        try:
+            listed = cast(
+                dict[str, Any],
+                self._objects.list_cluster_custom_object(GROUP, VERSION, egress_policy.PLURAL),
+            )
+        except ApiException as exc:
+            raise _translate(f"list {egress_policy.KIND}", exc) from exc
+        policies = []
+        for item in listed.get("items", []):
+            try:
+                policies.append(parse_egress_policy(item))
+            except ManifestError as exc:
+                log.warning("ignoring an invalid egress policy: %s", exc)
+        return tuple(policies)
+
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        try:
+            found = self._core.read_namespace(namespace)
+        except ApiException as exc:
+            raise _translate(f"read Namespace {namespace}", exc) from exc
+        return dict((found.metadata and found.metadata.labels) or {})
 
     def read_secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
         """A Secret's decoded data, or None when it does not exist."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from contactsync_operator.api.egress_policy import EgressPolicy
 from contactsync_worker.contracts import SyncSummary
 
 
@@ -87,3 +88,7 @@ class Observed:
     database_ports: dict[str, tuple[int, ...]] = field(default_factory=dict)
     worker_keys: dict[str, WorkerKeys] = field(default_factory=dict)
     temporal_error: str | None = None
+    # The cluster's ContactSyncEgressPolicies and the labels of the resource's namespace. None:
+    # not observed (local mode, tests of other things), and workers are not restricted.
+    egress_policies: tuple[EgressPolicy, ...] | None = None
+    namespace_labels: dict[str, str] = field(default_factory=dict)

@@ -12,6 +12,7 @@ from typing import Any
 from contactsync_operator import naming, overrides
 from contactsync_operator.api.manifest import ContactSync
 from contactsync_operator.children import HASH_ANNOTATION, worker_objects
+from contactsync_operator.egress_selection import denial, egress_for
 from contactsync_operator.observed import ChildRef, Observed
 from contactsync_operator.schedules import DesiredSchedule, desired_schedules
 from contactsync_operator.settings import OperatorSettings
@@ -87,6 +88,8 @@ def plan(resource: ContactSync, observed: Observed, settings: OperatorSettings) 
     result = Plan()
     wanted_children: set[ChildRef] = set()
     wanted_schedules: set[str] = set()
+    egress = egress_for(observed.egress_policies, observed.namespace_labels)
+    denied = denial(egress, resource.namespace)
     for region in resource.spec.regions:
         if not settings.serves(region.name):
             result.regions.append(RegionPlan(region.name, served_here=False))
@@ -104,15 +107,23 @@ def plan(resource: ContactSync, observed: Observed, settings: OperatorSettings) 
             continue
         ports = observed.database_ports.get(region.name, ())
         keys = observed.worker_keys.get(region.name)
-        for manifest in worker_objects(resource, region, settings, ports, keys):
+        for manifest in worker_objects(resource, region, settings, ports, keys, egress):
             ref = ref_of(manifest)
-            wanted_children.add(ref)
             seen = observed.children.get(ref)
+            if denied and seen is None:
+                continue  # nothing new without egress; what exists is narrowed to none
+            wanted_children.add(ref)
             if (
                 seen is None
                 or seen.applied_hash != manifest["metadata"]["annotations"][HASH_ANNOTATION]
             ):
                 result.apply.append(manifest)
+        if denied:
+            result.regions.append(RegionPlan(region.name, True, *denied))
+            wanted_schedules |= {
+                s for s in observed.schedule_ids if _region_of(resource, s) == region.name
+            }
+            continue
         desired = desired_schedules(resource, region.name)
         wanted_schedules |= {d.schedule_id for d in desired}
         if observed.temporal_error is None:

@@ -120,6 +120,18 @@ class Reconciler:
                     ports.add(int(port))
         return tuple(sorted(ports))
 
+    async def _observe_egress(self, namespace: str, observed: Observed) -> str | None:
+        """Read the egress policies and the namespace's labels into ``observed``; on failure,
+        why. Then regions change nothing: an API hiccup must not cut workers off."""
+        try:
+            observed.egress_policies = await asyncio.to_thread(self.kube.egress_policies)
+            observed.namespace_labels = await asyncio.to_thread(
+                self.kube.namespace_labels, namespace
+            )
+        except KubeError as exc:
+            return f"cannot read the ContactSyncEgressPolicies that apply here: {exc}"
+        return None
+
     async def observe(self, resource: ContactSync) -> tuple[Observed, Reach]:
         observed = Observed()
         observed.children, observed.workers = await asyncio.to_thread(
@@ -129,8 +141,14 @@ class Reconciler:
         clients = reach.clients
         served = [r for r in resource.spec.regions if self.settings.serves(r.name)]
         prefix = naming.resource_prefix(resource.namespace, resource.name)
+        unreadable = await self._observe_egress(resource.namespace, observed)
         try:
             for region in served:
+                if unreadable is not None:
+                    observed.access[region.name] = RegionAccess(
+                        region.name, unreadable, "EgressPolicyUnreadable"
+                    )
+                    continue
                 keys = await self.region_keys(resource, region)
                 if isinstance(keys, RegionAccess):
                     observed.access[region.name] = keys

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from contactsync_operator.api.manifest import ContactSync
+from contactsync_worker.contracts.egress import RegionEgress
 from contactsync_worker.contracts.spec import ContactSyncSpec, RegionConfig
 
 
@@ -23,7 +24,9 @@ def region_spec(resource: ContactSync, region: str) -> ContactSyncSpec:
     )
 
 
-def region_config(resource: ContactSync, region: str) -> RegionConfig:
+def region_config(
+    resource: ContactSync, region: str, egress: RegionEgress | None = None
+) -> RegionConfig:
     spec = region_spec(resource, region)
     return RegionConfig(
         contact_sync=f"{resource.namespace}/{resource.name}",
@@ -36,6 +39,7 @@ def region_config(resource: ContactSync, region: str) -> RegionConfig:
         deletes=spec.deletes,
         retention=spec.retention,
         deletion_policy=spec.deletion_policy,
+        egress=egress,
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from contactsync_worker.contracts.spec import Region
 
@@ -48,6 +50,8 @@ class OperatorSettings:
     # How many times deletion retries against an unreachable Temporal before it says so loudly.
     cleanup_attempts_before_degraded: int = 5
     egress_ports: tuple[int, ...] = ()  # extra TCP ports workers may dial (e.g. PostgreSQL)
+    # NetworkPolicy peers of the operator's Temporal frontend, as workers reach it; empty: any.
+    worker_temporal_peers: tuple[dict[str, Any], ...] = ()
     metrics_port: int = 9090  # 8080 is the liveness probe's
     # The volume a region's single worker keeps its SQLite state on (no PostgreSQL store).
     state_volume_size: str = "1Gi"
@@ -86,6 +90,17 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         raise SettingsError(f"{name} must be a number, got {env.get(name)!r}") from exc
 
 
+def _peers(env: Mapping[str, str], name: str) -> tuple[dict[str, Any], ...]:
+    """A JSON list of NetworkPolicy peers; the API server checks each when it is applied."""
+    try:
+        peers = json.loads(env.get(name) or "[]")
+    except ValueError as exc:
+        raise SettingsError(f"{name} is not JSON: {exc}") from exc
+    if not isinstance(peers, list) or not all(isinstance(p, dict) for p in peers):
+        raise SettingsError(f"{name} must be a JSON list of NetworkPolicy peers (objects)")
+    return tuple(peers)
+
+
 def settings_from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
     env = os.environ if env is None else env
     temporal = TemporalConnection(
@@ -121,6 +136,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
         namespaces=_split(env.get("CONTACTSYNC_WATCH_NAMESPACES")),
         resync_seconds=_number(env, "CONTACTSYNC_RESYNC_SECONDS", OperatorSettings.resync_seconds),
         egress_ports=tuple(ports),
+        worker_temporal_peers=_peers(env, "CONTACTSYNC_WORKER_TEMPORAL_PEERS"),
         metrics_port=int(_number(env, "CONTACTSYNC_METRICS_PORT", OperatorSettings.metrics_port)),
         state_volume_size=env.get("CONTACTSYNC_STATE_VOLUME_SIZE")
         or OperatorSettings.state_volume_size,

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from kubernetes import client as k8s
 
-from tests.e2e.operator_env import OperatorRun, install_operator_identity, nodes_in_regions
+from tests.e2e.operator_env import (
+    OWN_EGRESS_POLICY,
+    OperatorRun,
+    create_egress_policy,
+    install_operator_identity,
+    nodes_in_regions,
+)
 from tests.servers.kube import KubeControlPlane
 from tests.servers.temporal import TemporalDevServer
 
@@ -23,14 +29,31 @@ def region_nodes(kube_api: k8s.ApiClient) -> dict[str, set[str]]:
 
 
 @pytest.fixture(scope="session")
+def open_egress_policy(kube_api: k8s.ApiClient, egress_policy_crd: str) -> str:
+    """What a platform admin does before any worker can run: a ContactSyncEgressPolicy. This
+    one lets workers reach every address (the test servers listen on loopback), in every
+    namespace but those labelled OWN_EGRESS_POLICY, which bring their own or none."""
+    name = "e2e-everywhere"
+    create_egress_policy(
+        kube_api,
+        name,
+        {"matchExpressions": [{"key": OWN_EGRESS_POLICY, "operator": "DoesNotExist"}]},
+        [{"cidr": "0.0.0.0/0"}, {"cidr": "::/0"}],
+    )
+    return name
+
+
+@pytest.fixture(scope="session")
 def operator_kubeconfig(
     kube_control_plane: KubeControlPlane,
     kube_api: k8s.ApiClient,
     contactsync_crd: str,
+    open_egress_policy: str,
     helm_binary: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
-    """A kubeconfig with only the operator ServiceAccount's token, RBAC from the chart."""
+    """A kubeconfig with only the operator ServiceAccount's token, RBAC from the chart; the
+    cluster has the CRDs and an egress policy, as the chart leaves it."""
     workdir = tmp_path_factory.mktemp("operator-identity")
     kubeconfig, _ = install_operator_identity(kube_control_plane, kube_api, helm_binary, workdir)
     return kubeconfig

@@ -13,6 +13,9 @@ from typing import Any, cast
 import yaml
 from kubernetes import client as k8s
 
+from contactsync_operator.api.egress_policy import API_VERSION as EGRESS_API_VERSION
+from contactsync_operator.api.egress_policy import KIND as EGRESS_KIND
+from contactsync_operator.api.egress_policy import PLURAL as EGRESS_PLURAL
 from contactsync_operator.api.manifest import parse_contact_sync
 from contactsync_operator.naming import SECRET_USE_LABEL
 from contactsync_operator.secret_access import mounted_secrets
@@ -23,6 +26,9 @@ from tests.support import kubectl
 ROOT = Path(__file__).parents[2]
 CHART = ROOT / "helm" / "contactsync"
 OPERATOR_NAMESPACE = "contactsync-system"
+# Namespaces with this label bring their own egress policy (or none): the session's open one
+# (tests/e2e/conftest.py) leaves them alone.
+OWN_EGRESS_POLICY = "e2e.contactsync.dev/own-egress-policy"
 
 
 def render_chart(helm: Path, *templates: str) -> list[dict[str, Any]]:
@@ -122,6 +128,20 @@ def install_operator_identity(
         "--duration=2h",
     ).strip()
     return plane.token_kubeconfig(workdir / "operator.kubeconfig", token, account), account
+
+
+def create_egress_policy(
+    api: k8s.ApiClient, name: str, selector: dict[str, Any], allow: list[dict[str, Any]]
+) -> None:
+    """What a platform admin does: a ContactSyncEgressPolicy (cluster-scoped)."""
+    body = {
+        "apiVersion": EGRESS_API_VERSION,
+        "kind": EGRESS_KIND,
+        "metadata": {"name": name},
+        "spec": {"namespaceSelector": selector, "allow": allow},
+    }
+    group, version = EGRESS_API_VERSION.split("/")
+    k8s.CustomObjectsApi(api).create_cluster_custom_object(group, version, EGRESS_PLURAL, body)
 
 
 def allow_secrets(api: k8s.ApiClient, document: dict[str, Any]) -> None:

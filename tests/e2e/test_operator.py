@@ -23,9 +23,11 @@ from contactsync_operator import naming
 from tests.corpus.manifests import example
 from tests.e2e.conftest import EU, NAMESPACES, US
 from tests.e2e.operator_env import (
+    OWN_EGRESS_POLICY,
     OperatorRun,
     allow_secrets,
     contact_sync_status,
+    create_egress_policy,
     mark_pods_ready,
 )
 from tests.servers.kube import KubeControlPlane
@@ -45,11 +47,11 @@ async def temporal_clients(temporal: TemporalDevServer) -> dict[str, Client]:
     }
 
 
-def namespace_with_keys(api: k8s.ApiClient) -> str:
+def namespace_with_keys(api: k8s.ApiClient, labels: dict[str, str] | None = None) -> str:
     """A fresh namespace holding the multi-region example's payload-key Secrets."""
     namespace = f"e2e-{uuid.uuid4().hex[:8]}"
     core = k8s.CoreV1Api(api)
-    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace)))
+    core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace, labels=labels)))
     for secret in ("eu-contact-keys", "us-contact-keys"):
         key = base64.b64encode(secrets.token_bytes(32)).decode()
         core.create_namespaced_secret(
@@ -566,6 +568,97 @@ def test_the_network_policy_opens_the_ports_the_database_dsns_name(
     opened = eventually(ports, timeout=60, what="the EU NetworkPolicy")
     assert {6432, 6433} <= opened
     assert 5432 not in opened
+
+
+def own_egress_namespace(api: k8s.ApiClient) -> tuple[str, str]:
+    """A namespace the session's open egress policy leaves alone, and a label value only it
+    carries (``e2e-egress``), for a policy of its own to select."""
+    marker = uuid.uuid4().hex[:8]
+    labels = {OWN_EGRESS_POLICY: "true", "e2e-egress": marker}
+    return namespace_with_keys(api, labels), marker
+
+
+def test_the_network_policy_names_peers_from_the_egress_policy(
+    operator: OperatorRun,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    region_nodes: dict[str, set[str]],
+) -> None:
+    namespace, marker = own_egress_namespace(kube_api)
+    policy = f"directory-{marker}"
+    public = {"cidr": "192.0.2.0/24", "except": ["192.0.2.128/25"]}
+    directory = {"cidr": "198.51.100.7/32", "ports": [6636]}
+    selector = {"matchLabels": {"e2e-egress": marker}}
+    create_egress_policy(kube_api, policy, selector, [public, directory])
+    document = example("multi-region")
+    document["metadata"] = {"name": "peers", "namespace": namespace}
+    allow_secrets(kube_api, document)
+    apply(kube_control_plane, document)
+    networking = k8s.NetworkingV1Api(kube_api)
+
+    def egress() -> list[dict[str, Any]] | None:
+        try:
+            found = networking.read_namespaced_network_policy(
+                naming.object_name("peers", EU, "worker"), namespace
+            )
+        except k8s.ApiException:
+            return None
+        rules: list[dict[str, Any]] = kube_api.sanitize_for_serialization(found)["spec"]["egress"]
+        return rules
+
+    dns, temporal, endpoints, ported = eventually(egress, timeout=60, what="the EU NetworkPolicy")
+    assert "to" not in dns
+    assert {p["port"] for p in dns["ports"]} == {53}
+    # The operator's frontend is the platform's choice: its port, to any peer (no temporalPeers).
+    assert temporal == {
+        "ports": [{"protocol": "TCP", "port": int(operator.temporal_address.rsplit(":", 1)[1])}]
+    }
+    assert endpoints["to"] == [{"ipBlock": public}]
+    assert {p["port"] for p in endpoints["ports"]} == {443, 636, 5432}
+    assert ported == {
+        "to": [{"ipBlock": {"cidr": "198.51.100.7/32"}}],
+        "ports": [{"protocol": "TCP", "port": 6636}],
+    }
+    config_map = k8s.CoreV1Api(kube_api).read_namespaced_config_map(
+        naming.object_name("peers", EU, "config"), namespace
+    )
+    told = json.loads((config_map.data or {})["region.json"])["egress"]
+    assert told["policies"] == [policy]
+    assert told["allow"][0]["except"] == ["192.0.2.128/25"]
+
+
+def test_a_namespace_no_egress_policy_selects_gets_no_workers_until_one_does(
+    operator: OperatorRun,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    region_nodes: dict[str, set[str]],
+) -> None:
+    namespace, marker = own_egress_namespace(kube_api)
+    document = example("multi-region")
+    document["metadata"] = {"name": "fenced", "namespace": namespace}
+    allow_secrets(kube_api, document)
+    apply(kube_control_plane, document)
+
+    def degraded() -> dict[str, Any] | None:
+        conditions = contact_sync_status(kube_api, namespace, "fenced").get("conditions", [])
+        return next(
+            (c for c in conditions if c["type"] == "Degraded" and c["status"] == "True"), None
+        )
+
+    condition = eventually(degraded, timeout=60, what="a Degraded condition")
+    assert condition["reason"] == "EgressNotAllowed"
+    assert f"no ContactSyncEgressPolicy selects namespace {namespace}" in condition["message"]
+    assert "platform admin must create one" in condition["message"]
+    assert deployments(kube_api, namespace, "fenced") == []
+
+    create_egress_policy(
+        kube_api, f"fenced-{marker}", {"matchLabels": {"e2e-egress": marker}}, [{"cidr": "::/0"}]
+    )
+    eventually(
+        lambda: len(deployments(kube_api, namespace, "fenced")) == 2,
+        timeout=2 * RESYNC + 30,
+        what="workers once a policy selects the namespace",
+    )
 
 
 def test_operator_runs_as_its_service_account(operator: OperatorRun) -> None:

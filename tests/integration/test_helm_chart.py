@@ -26,7 +26,10 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from contactsync_operator.api.egress_policy import parse_egress_policy
+from contactsync_operator.egress_selection import region_egress
 from contactsync_operator.settings import settings_from_env
+from contactsync_worker.egress import refusal
 from tests.servers import toolchain
 from tests.servers.kube import KubeControlPlane
 from tests.servers.process import wait_until
@@ -36,14 +39,20 @@ pytestmark = pytest.mark.kube
 ROOT = Path(__file__).parents[2]
 CHART = ROOT / "helm" / "contactsync"
 CONTACTSYNC_CRD = "contactsyncs.contactsync.dev"
+EGRESS_CRD = "contactsyncegresspolicies.contactsync.dev"
 PEERING_CRDS = ("clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev")
-CHART_CRDS = (CONTACTSYNC_CRD, *PEERING_CRDS)
+CHART_CRDS = (CONTACTSYNC_CRD, EGRESS_CRD, *PEERING_CRDS)
+EGRESS = "ContactSyncEgressPolicy"
+EGRESS_POLICIES = ("contactsync.dev", "v1alpha1", "contactsyncegresspolicies")
 # settings.py reads the environment through env.get("NAME") / _path(env, "NAME") calls.
 SETTINGS_VARIABLE = re.compile(r"""["']((?:TEMPORAL|CONTACTSYNC)_[A-Z_]+)["']""")
 
 CHILD = frozenset({"get", "list", "watch", "create", "patch", "delete"})
 PEERING = frozenset({"get", "list", "watch", "patch"})
+READ = frozenset({"get", "list", "watch"})
 CRD_SCAN = {"customresourcedefinitions.apiextensions.k8s.io": frozenset({"list", "watch"})}
+# Cluster-scoped reads in either mode: the platform's egress policies.
+CLUSTER_READS = {**CRD_SCAN, "contactsyncegresspolicies.contactsync.dev": READ}
 IN_WATCHED_NAMESPACE = {
     "contactsyncs.contactsync.dev": frozenset({"get", "list", "watch", "patch", "update"}),
     "contactsyncs.contactsync.dev/status": frozenset({"get", "patch", "update"}),
@@ -59,11 +68,11 @@ IN_WATCHED_NAMESPACE = {
 }
 CLUSTER_WIDE = {
     **IN_WATCHED_NAMESPACE,
-    **CRD_SCAN,
+    **CLUSTER_READS,
     "clusterkopfpeerings.kopf.dev": PEERING,
-    "namespaces": frozenset({"get", "list", "watch"}),
+    "namespaces": READ,
 }
-NAMESPACED_WATCHED = {**IN_WATCHED_NAMESPACE, **CRD_SCAN, "kopfpeerings.kopf.dev": PEERING}
+NAMESPACED_WATCHED = {**IN_WATCHED_NAMESPACE, **CLUSTER_READS, "kopfpeerings.kopf.dev": PEERING}
 
 
 def run(*argv: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -78,6 +87,10 @@ def kubectl(kubeconfig: Path, *args: str) -> str:
     return result.stdout
 
 
+TEMPORAL_PEERS = [
+    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "temporal"}}},
+    {"ipBlock": {"cidr": "10.40.0.0/16"}},
+]
 RENDERS = frozenset({"template", "install", "upgrade", "lint"})
 DEVELOPMENT = "--set=temporal.plaintext=true"
 TEMPORAL_CHOICES = ("temporal.tls", "temporal.apiKey", "temporal.plaintext")
@@ -183,6 +196,17 @@ def install(
 def remove(helm: Helm, api: k8s.ApiClient, release: Release) -> None:
     helm("uninstall", release.name, f"--namespace={release.namespace}")
     k8s.CoreV1Api(api).delete_namespace(release.namespace)
+    delete_egress_policy(api, release.fullname)
+
+
+def delete_egress_policy(api: k8s.ApiClient, name: str) -> None:
+    """What docs/helm.md tells users to do after an uninstall that should take it along: the
+    default egress policy is left behind, like the peering object."""
+    try:
+        k8s.CustomObjectsApi(api).delete_cluster_custom_object(*EGRESS_POLICIES, name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
 
 
 @pytest.fixture(scope="module")
@@ -392,6 +416,9 @@ def test_service_monitor_scrapes_the_metrics_port(helm: Helm) -> None:
         ("temporal.adress=temporal:7233", "adress"),
         ("serviceMonitor.enable=true", "enable"),
         ("watchNamespaces={Not_A_Namespace}", "Not_A_Namespace"),
+        ("egressPolicy.allow[0].cidr=10.0.0.0", "/egressPolicy/allow/0/cidr"),
+        ("egressPolicy.alow[0].cidr=10.0.0.0/8", "alow"),
+        ("worker.temporalPeers[0].namespace=temporal", "namespace"),
     ],
 )
 def test_values_typo_is_refused_naming_it(helm: Helm, setting: str, named: str) -> None:
@@ -409,6 +436,7 @@ def test_operator_gets_exactly_the_variables_settings_reads(helm: Helm) -> None:
         "--set=worker.stateVolume.storageClassName=fast",
         "--set=worker.temporalAddress=temporal.eu:7233",
         "--set=worker.temporalTlsSecret=worker-tls",
+        f"--set-json=worker.temporalPeers={json.dumps(TEMPORAL_PEERS)}",
     )
     (container,) = find(everything, "Deployment")["spec"]["template"]["spec"]["containers"]
     source = (ROOT / "operator" / "contactsync_operator" / "settings.py").read_text()
@@ -423,12 +451,14 @@ def test_operator_gets_exactly_the_variables_settings_reads(helm: Helm) -> None:
         "--set=worker.egressPorts={5432,636}",
         "--set=resyncSeconds=30",
         "--set=image.tag=1.2.3",
+        f"--set-json=worker.temporalPeers={json.dumps(TEMPORAL_PEERS)}",
     )
     (container,) = find(documents, "Deployment")["spec"]["template"]["spec"]["containers"]
     settings = settings_from_env({e["name"]: e["value"] for e in container["env"]})
     assert settings.served_regions == {"eu-central-1", "eu-west-1"}
     assert settings.namespaces == ("sales", "hr")
     assert settings.egress_ports == (5432, 636)
+    assert settings.worker_temporal_peers == tuple(TEMPORAL_PEERS)
     assert settings.resync_seconds == 30
     assert settings.metrics_port == 9090
     assert settings.worker_image == container["image"] == "ghcr.io/contactsync/contactsync:1.2.3"
@@ -445,10 +475,14 @@ def test_chart_crd_file_is_a_copy_of_the_generated_crd() -> None:
 
 def test_rendered_crd_is_the_generated_one_kept_on_uninstall(helm: Helm) -> None:
     documents = helm.render()
-    generated = yaml.safe_load((ROOT / "crds" / "contactsync.yaml").read_text())
-    rendered = find(documents, "CustomResourceDefinition", CONTACTSYNC_CRD)
-    assert rendered["spec"] == generated["spec"]
-    assert rendered["metadata"]["labels"].items() >= generated["metadata"]["labels"].items()
+    for file, name in (
+        ("contactsync.yaml", CONTACTSYNC_CRD),
+        ("contactsyncegresspolicy.yaml", EGRESS_CRD),
+    ):
+        generated = yaml.safe_load((ROOT / "crds" / file).read_text())
+        rendered = find(documents, "CustomResourceDefinition", name)
+        assert rendered["spec"] == generated["spec"]
+        assert rendered["metadata"]["labels"].items() >= generated["metadata"]["labels"].items()
     for crd in CHART_CRDS:
         annotations = find(documents, "CustomResourceDefinition", crd)["metadata"]["annotations"]
         assert annotations["helm.sh/resource-policy"] == "keep"
@@ -459,6 +493,34 @@ def test_rendered_crd_is_the_generated_one_kept_on_uninstall(helm: Helm) -> None
         assert properties["status"]["x-kubernetes-preserve-unknown-fields"] is True
     kinds = {d["kind"] for d in helm.render("--set=crds.install=false")}
     assert "CustomResourceDefinition" not in kinds
+
+
+def test_the_default_egress_policy_lets_workers_reach_the_public_internet_only(
+    helm: Helm,
+) -> None:
+    rendered = find(helm.render(), "ContactSyncEgressPolicy", "render-test-contactsync")
+    assert rendered["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
+    assert rendered["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "hook-failed"
+    policy = parse_egress_policy(rendered)
+    assert policy.spec.namespace_selector.matches({}), "every namespace"
+    egress = region_egress([policy])
+    for address, allowed in [
+        ("203.0.113.7", True),
+        ("2001:db8::7", True),
+        ("10.96.0.1", False),  # the cluster's own network
+        ("172.20.0.5", False),
+        ("192.168.1.1", False),
+        ("100.64.0.1", False),  # shared (CGNAT)
+        ("127.0.0.1", False),
+        ("169.254.169.254", False),  # instance metadata
+        ("fd12::1", False),
+        ("fe80::1", False),
+    ]:
+        assert (refusal("server", address, 443, egress) is None) is allowed, address
+
+    named = helm.render("--set=egressPolicy.name=public-internet")
+    find(named, "ContactSyncEgressPolicy", "public-internet")
+    assert not [d for d in helm.render("--set=egressPolicy.create=false") if d["kind"] == EGRESS]
 
 
 # --- Installed -----------------------------------------------------------------------------
@@ -525,6 +587,47 @@ def test_upgrade_leaves_the_peering_object_and_its_records(
     after = cast(dict[str, Any], objects.get_cluster_custom_object(*peering))
     assert after["metadata"]["uid"] == before["metadata"]["uid"]
     assert after["status"].items() >= record["status"].items()
+
+
+def test_the_default_egress_policy_is_made_once_and_then_left_to_platform_admins(
+    helm: Helm, kube_api: k8s.ApiClient, cluster_release: Release
+) -> None:
+    """Upgrades never re-create it (for that moment namespaces would have no policy), so an
+    admin's edit stays; deleted, the next upgrade makes it again from the values."""
+    # The CRDs stay with cluster_release: this release neither installs nor adopts them.
+    release = Release(unique("csync-eg"), create_namespace(kube_api, unique("csync-eg")))
+    chart = (str(CHART), f"--namespace={release.namespace}", "--set=crds.install=false")
+    objects = k8s.CustomObjectsApi(kube_api)
+
+    def policy() -> dict[str, Any]:
+        return cast(
+            dict[str, Any], objects.get_cluster_custom_object(*EGRESS_POLICIES, release.fullname)
+        )
+
+    try:
+        helm.ok("install", release.name, *chart, "--set=replicaCount=1")
+        made = policy()
+        defaults = yaml.safe_load((CHART / "values.yaml").read_text())["egressPolicy"]
+        assert [r["cidr"] for r in made["spec"]["allow"]] == [r["cidr"] for r in defaults["allow"]]
+
+        edited = [{"cidr": "192.0.2.0/24"}]
+        objects.patch_cluster_custom_object(
+            *EGRESS_POLICIES, release.fullname, {"spec": {"allow": edited}}
+        )
+        other_values = f"--set-json=egressPolicy.allow={json.dumps([{'cidr': '198.51.100.0/24'}])}"
+        helm.ok("upgrade", release.name, *chart, "--set=replicaCount=1", other_values)
+        kept = policy()
+        assert kept["metadata"]["uid"] == made["metadata"]["uid"]
+        assert [r["cidr"] for r in kept["spec"]["allow"]] == ["192.0.2.0/24"]
+
+        delete_egress_policy(kube_api, release.fullname)
+        helm.ok("upgrade", release.name, *chart, "--set=replicaCount=1", other_values)
+        assert [r["cidr"] for r in policy()["spec"]["allow"]] == ["198.51.100.0/24"]
+
+        helm.ok("uninstall", release.name, f"--namespace={release.namespace}")
+        assert policy()["metadata"]["name"] == release.fullname, "uninstall leaves it"
+    finally:
+        remove(helm, kube_api, release)
 
 
 def operator_pod(kube_api: k8s.ApiClient, release: Release) -> dict[str, Any]:
@@ -638,6 +741,9 @@ def test_cluster_wide_operator_has_exactly_the_rights_it_needs(
         ("impersonate", "serviceaccounts", f"--namespace={anywhere}"),
         ("create", "customresourcedefinitions.apiextensions.k8s.io"),
         ("update", "deployments.apps", f"--namespace={anywhere}"),
+        ("create", "contactsyncegresspolicies.contactsync.dev"),
+        ("patch", "contactsyncegresspolicies.contactsync.dev"),
+        ("delete", "contactsyncegresspolicies.contactsync.dev"),
     ]:
         assert not can(operator, *refused), " ".join(refused)
     k8s.CoreV1Api(kube_api).delete_namespace(anywhere)
@@ -655,17 +761,16 @@ def test_namespaced_operator_acts_only_in_its_namespaces(
     operator = service_account_kubeconfig(
         kube_control_plane, namespaced_release.namespace, namespaced_release.fullname, tmp_path
     )
-    # Reading whether a watched namespace is being deleted: that one Namespace object only.
+    # Whether a watched namespace is being deleted, and its labels (which egress policies select
+    # it): that one Namespace object only.
     own_namespace = {f"namespaces[{watched}]": frozenset({"get"})}
+    cluster_only = {**CLUSTER_READS, **own_namespace}
     assert without(granted(operator, watched), baseline_rules) == {
         **NAMESPACED_WATCHED,
         **own_namespace,
     }
-    assert without(granted(operator, other), baseline_rules) == {**CRD_SCAN, **own_namespace}
-    assert without(granted(operator, namespaced_release.namespace), baseline_rules) == {
-        **CRD_SCAN,
-        **own_namespace,
-    }
+    assert without(granted(operator, other), baseline_rules) == cluster_only
+    assert without(granted(operator, namespaced_release.namespace), baseline_rules) == cluster_only
 
     assert can(operator, "patch", "deployments.apps", f"--namespace={watched}")
     assert not can(operator, "patch", "deployments.apps", f"--namespace={other}")
@@ -674,6 +779,7 @@ def test_namespaced_operator_acts_only_in_its_namespaces(
     assert not can(operator, "list", "namespaces")
     assert can(operator, "get", f"namespaces/{watched}")
     assert not can(operator, "get", f"namespaces/{other}")
+    assert not can(operator, "patch", "contactsyncegresspolicies.contactsync.dev")
     assert not can(operator, "patch", "clusterkopfpeerings.kopf.dev")
 
     objects = k8s.CustomObjectsApi(kube_api)
@@ -687,8 +793,10 @@ def test_namespaced_operator_acts_only_in_its_namespaces(
     cluster_role = plain(kube_api, rbac.read_cluster_role(namespaced_release.fullname))
     assert [r["resources"] for r in cluster_role["rules"]] == [
         ["customresourcedefinitions"],
+        ["contactsyncegresspolicies"],
         ["namespaces"],
     ]
+    assert cluster_role["rules"][2]["resourceNames"] == [watched]
 
 
 def next_chart_version(directory: Path) -> tuple[Path, str]:
@@ -758,6 +866,7 @@ def test_upgrade_upgrades_the_crd_and_uninstall_keeps_it(
     assert spec_description() == generated
 
     helm.ok("uninstall", release.name, f"--namespace={release.namespace}")
+    delete_egress_policy(kube_api, release.fullname)
     kept = crd()["metadata"]
     assert "deletionTimestamp" not in kept
     assert kept["annotations"]["helm.sh/resource-policy"] == "keep"

@@ -92,6 +92,13 @@ Its argument is the Kopf peering resource: clusterkopfpeerings or kopfpeerings.
   verbs: [get, list, watch, patch]
 {{- end }}
 
+{{/* The platform's egress policies are cluster-scoped: read in either mode, never written. */}}
+{{- define "contactsync.egressPolicyRules" -}}
+- apiGroups: [contactsync.dev]
+  resources: [contactsyncegresspolicies]
+  verbs: [get, list, watch]
+{{- end }}
+
 {{/* Kopf scans CRDs at start to find the resources it serves, in either mode. */}}
 {{- define "contactsync.crdScanRules" -}}
 - apiGroups: [apiextensions.k8s.io]

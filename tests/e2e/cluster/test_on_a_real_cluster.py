@@ -28,6 +28,7 @@ from tests.carddav_sync import VCARD, cards, vcard
 from tests.e2e.cluster.conftest import NODE_REGION, ROOT, Cluster
 from tests.e2e.operator_env import contact_sync_status
 from tests.servers import toolchain
+from tests.servers.node import HOST_ADDRESS
 from tests.servers.radicale import RadicaleServer
 from tests.servers.temporal import TemporalDevServer
 from tests.support import eventually, kubectl
@@ -193,6 +194,9 @@ def release(cluster: Cluster, pod_temporal_address: str) -> str:
         "--set=temporal.plaintext=true",
         # The status follows finished runs on each resync; a short one keeps the test short.
         "--set=resyncSeconds=5",
+        # The servers the pods dial are on the pod network's host address, a private one that
+        # the default egress policy keeps out of reach: the platform admin allows just it.
+        f"--set-json=egressPolicy.allow={json.dumps([{'cidr': f'{HOST_ADDRESS}/32'}])}",
     )
     kubectl(
         cluster.kubeconfig,
