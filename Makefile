@@ -1,5 +1,5 @@
 # The commands the README names. Each one installs what it needs first.
-.PHONY: setup quickstart test lint unit integration e2e image
+.PHONY: setup quickstart test lint unit integration e2e image manifests
 
 VENV := .venv/bin
 
@@ -18,6 +18,11 @@ test: setup lint
 # The operator and worker image, from ./Dockerfile: docker where an engine runs, else buildah.
 image:
 	tests/env/build-image.sh
+
+# deploy/install.yaml and deploy/crds.yaml, rendered from the chart and crds/ (kubectl users).
+manifests:
+	tests/env/setup.sh
+	deploy/render.sh
 
 lint:
 	$(VENV)/ruff check .

@@ -102,6 +102,7 @@ def _operator(liveness: str | None, standalone: bool, verbose: bool) -> int:
         print(f"contactsync operator: {exc}", file=sys.stderr)
         return 2
     from contactsync_operator import handlers
+    from contactsync_operator.peering import PEERING_NAME
 
     kopf.configure(verbose=verbose, log_format=kopf.LogFormat.JSON)
     namespaces = handlers.SETTINGS.namespaces
@@ -111,7 +112,7 @@ def _operator(liveness: str | None, standalone: bool, verbose: bool) -> int:
             namespaces=list(namespaces),
             liveness_endpoint=liveness,
             standalone=standalone,
-            peering_name=None if standalone else "contactsync",
+            peering_name=None if standalone else PEERING_NAME,
             identity=Identity(peering_identity()),
         )
     )

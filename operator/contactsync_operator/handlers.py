@@ -6,6 +6,7 @@ it and runs Kopf.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
@@ -20,6 +21,7 @@ from contactsync_operator.api.manifest import ManifestError, parse_contact_sync
 from contactsync_operator.cleanup import cleanup
 from contactsync_operator.kube import KubeGateway
 from contactsync_operator.overrides import FORCE_DELETE, SKIP_PURGE, is_set
+from contactsync_operator.peering import PEERING_NAME, PeeringUnavailable, ensure_peering
 from contactsync_operator.reconcile import Reconciler
 from contactsync_operator.settings import OperatorSettings, settings_from_env
 from contactsync_operator.temporal import TemporalUnavailable
@@ -45,7 +47,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     )
     settings.persistence.finalizer = f"{GROUP}/cleanup"
     # Two replicas with equal priority would both freeze; a random one lets one lead.
-    settings.peering.name = "contactsync"
+    settings.peering.name = PEERING_NAME
     settings.peering.priority = random.randint(1, 1_000_000)  # noqa: S311 - not for secrecy
     settings.peering.clusterwide = not SETTINGS.namespaces
     # Watches can stall silently; the server closes them and the client gives up after this.
@@ -55,7 +57,15 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.networking.request_timeout = 60
     settings.posting.reporting_component = "contactsync-operator"
     settings.posting.level = 20  # INFO: Events for what the operator did
-    memo["reconciler"] = Reconciler(KubeGateway(_api_client()), SETTINGS)
+    api = _api_client()
+    if not settings.peering.standalone:
+        try:
+            created = await asyncio.to_thread(ensure_peering, api, SETTINGS.namespaces)
+        except PeeringUnavailable as exc:
+            raise kopf.PermanentError(str(exc)) from exc
+        for what in created:
+            logger.info("created the peering object %s", what)
+    memo["reconciler"] = Reconciler(KubeGateway(api), SETTINGS)
     metrics.serve(SETTINGS.metrics_port)
 
 

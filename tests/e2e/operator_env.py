@@ -31,8 +31,9 @@ OPERATOR_NAMESPACE = "contactsync-system"
 OWN_EGRESS_POLICY = "e2e.contactsync.dev/own-egress-policy"
 
 
-def render_chart(helm: Path, *templates: str) -> list[dict[str, Any]]:
-    """Objects of the Helm chart's templates, rendered with default values (cluster-wide)."""
+def render_chart(helm: Path, *templates: str, values: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Objects of the Helm chart's templates, rendered with default values (cluster-wide) and
+    ``values`` (``--set=...`` arguments)."""
     rendered = subprocess.run(
         [
             str(helm),
@@ -42,6 +43,7 @@ def render_chart(helm: Path, *templates: str) -> list[dict[str, Any]]:
             f"--namespace={OPERATOR_NAMESPACE}",
             # The test Temporal has no TLS: the chart's development setting.
             "--set=temporal.plaintext=true",
+            *values,
             *(f"--show-only=templates/{t}" for t in templates),
         ],
         capture_output=True,

@@ -236,17 +236,7 @@ def test_two_peered_replicas_elect_one_active(
     region_nodes: dict[str, set[str]],
     tmp_path: Path,
 ) -> None:
-    admin = kube_control_plane.admin_kubeconfig
-    for template in ("crd-kopf-peering.yaml", "peering.yaml"):
-        objects = render_chart(helm_binary, template)
-        for manifest in objects:
-            # Release labels are Helm's to own; the chart's own tests install it later.
-            manifest["metadata"].pop("labels", None)
-        kubectl(admin, "apply", "--server-side", "--filename=-", stdin=yaml.safe_dump_all(objects))
-        if template.startswith("crd"):
-            kubectl(
-                admin, "wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev"
-            )
+    install_peering_crds(kube_control_plane, helm_binary)
     replicas = [
         OperatorRun(operator_kubeconfig, temporal.address, tmp_path, name=f"replica-{n}", args=())
         for n in range(2)
@@ -291,3 +281,48 @@ def test_two_peered_replicas_elect_one_active(
     finally:
         for replica in replicas:
             replica.stop()
+
+
+def install_peering_crds(plane: KubeControlPlane, helm: Path) -> None:
+    objects = render_chart(helm, "crd-kopf-peering.yaml")
+    for manifest in objects:
+        # Release labels are Helm's to own; the chart's own tests install it later.
+        manifest["metadata"].pop("labels", None)
+    admin = plane.admin_kubeconfig
+    kubectl(admin, "apply", "--server-side", "--filename=-", stdin=yaml.safe_dump_all(objects))
+    kubectl(admin, "wait", "--for=condition=Established", "crd/clusterkopfpeerings.kopf.dev")
+
+
+def test_one_replica_as_the_chart_runs_it_makes_its_peering_object_and_reconciles(
+    operator_kubeconfig: Path,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    helm_binary: Path,
+    temporal: TemporalDevServer,
+    region_nodes: dict[str, set[str]],
+    tmp_path: Path,
+) -> None:
+    """replicaCount=1: the arguments the chart gives, and no peering object beforehand."""
+    install_peering_crds(kube_control_plane, helm_binary)
+    admin = kube_control_plane.admin_kubeconfig
+    kubectl(admin, "delete", "clusterkopfpeering", "contactsync", "--ignore-not-found")
+    [deployment] = render_chart(helm_binary, "deployment.yaml", values=("--set=replicaCount=1",))
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    # The liveness endpoint binds a port; elsewhere on this machine, any free one.
+    args = [a for a in args if not a.startswith("--liveness")]
+    single = OperatorRun(
+        operator_kubeconfig, temporal.address, tmp_path, name="single", args=tuple(args)
+    )
+    try:
+        single.start()
+        namespace = namespace_with_keys(kube_api)
+        apply_example(kube_control_plane, namespace, "single")
+        eventually(
+            lambda: contact_sync_status(kube_api, namespace, "single").get("observedGeneration"),
+            timeout=60,
+            what="the single replica to reconcile",
+        )
+        kubectl(admin, "get", "clusterkopfpeering", "contactsync")
+        assert "created the peering object ClusterKopfPeering" in single.log()
+    finally:
+        single.stop()

@@ -49,10 +49,6 @@ helm.sh/chart: {{ include "contactsync.chart" . }}
 {{- if not .Values.watchNamespaces }}true{{ end }}
 {{- end }}
 
-{{- define "contactsync.peeringEnabled" -}}
-{{- if or .Values.peering.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
-{{- end }}
-
 {{/*
 What the operator does inside a watched namespace (or everywhere, in cluster-wide mode).
 Its argument is the Kopf peering resource: clusterkopfpeerings or kopfpeerings.
@@ -87,9 +83,10 @@ Its argument is the Kopf peering resource: clusterkopfpeerings or kopfpeerings.
 - apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
+# Kopf's peering object: the operator creates it at start when it is missing.
 - apiGroups: [kopf.dev]
   resources: [{{ . }}]
-  verbs: [get, list, watch, patch]
+  verbs: [get, list, watch, create, patch]
 {{- end }}
 
 {{/* The platform's egress policies are cluster-scoped: read in either mode, never written. */}}
