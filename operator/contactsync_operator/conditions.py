@@ -14,6 +14,14 @@ from contactsync_operator.planner import Plan, RegionPlan
 from contactsync_operator.schedules import describe_timing
 
 READY, PROGRESSING, DEGRADED = "Ready", "Progressing", "Degraded"
+# The abnormal-true pair GitOps tools read (kstatus: Flux, kpt; Argo CD's health check):
+# Reconciling while the operator is still getting there, Stalled when a person must act.
+RECONCILING, STALLED = "Reconciling", "Stalled"
+# Problems the operator retries by itself every reconcile; every other one needs a person
+# (a Secret to create or label, a spec to fix, an object someone else owns).
+RETRIED_BY_ITSELF = frozenset(
+    {"TemporalUnavailable", "ApplyFailed", "DeleteFailed", "ScheduleFailed", "CleanupBlocked"}
+)
 _RUN_RESULTS = {
     "COMPLETED": "Succeeded",
     "RUNNING": "Running",
@@ -169,9 +177,32 @@ def build_status(
         if problems
         else (False, "AsExpected", "")
     )
+    for_a_person = [p for p in problems if p.reason not in RETRIED_BY_ITSELF]
+    stalled = (
+        (True, for_a_person[0].reason, "; ".join(f"{p.reason}: {p.message}" for p in for_a_person))
+        if for_a_person
+        else (False, "AsExpected", "")
+    )
+    reconciling = (
+        (False, "Stalled" if for_a_person else "Reconciled", "")
+        if for_a_person or all_ready
+        else (
+            (True, problems[0].reason, problems[0].message)
+            if problems
+            else (True, "Applying", "applying changes")
+            if plan.changes_anything
+            else (True, "WaitingForWorkers", f"waiting for workers in: {', '.join(waiting)}")
+        )
+    )
     conditions = [
         _condition(kind, *values, generation, previous_conditions, now)
-        for kind, values in ((READY, ready), (PROGRESSING, progressing), (DEGRADED, degraded))
+        for kind, values in (
+            (READY, ready),
+            (PROGRESSING, progressing),
+            (DEGRADED, degraded),
+            (RECONCILING, reconciling),
+            (STALLED, stalled),
+        )
     ]
     regions = [_region_status(resource, r, observed) for r in plan.regions]
     finished = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from contactsync_operator.api.egress_policy import PLURAL as EGRESS_PLURAL
 from contactsync_operator.api.manifest import parse_contact_sync
 from contactsync_operator.naming import SECRET_USE_LABEL
 from contactsync_operator.secret_access import mounted_secrets
+from tests.servers import toolchain
 from tests.servers.kube import KubeControlPlane
 from tests.servers.process import ManagedProcess, free_port
 from tests.support import kubectl
@@ -272,3 +274,25 @@ def contact_sync_status(api: k8s.ApiClient, namespace: str, name: str) -> dict[s
         ),
     )
     return dict(body.get("status") or {})
+
+
+def kstatus_of(plane: KubeControlPlane, namespace: str, name: str) -> dict[str, str]:
+    """How Flux and kpt read the ContactSync now: the kstatus library's verdict on the live
+    object (tests/env/kstatus), as {"status": Current|InProgress|Failed|..., "message"}."""
+    document = kubectl(
+        plane.admin_kubeconfig,
+        "get",
+        f"contactsync/{name}",
+        f"--namespace={namespace}",
+        "-o",
+        "json",
+    )
+    verdict = subprocess.run(
+        [str(toolchain.built_binary("kstatus", toolchain.KSTATUS_VERSION))],
+        input=document,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return cast(dict[str, str], json.loads(verdict.stdout))

@@ -28,6 +28,7 @@ from tests.e2e.operator_env import (
     allow_secrets,
     contact_sync_status,
     create_egress_policy,
+    kstatus_of,
     mark_pods_ready,
 )
 from tests.servers.kube import KubeControlPlane
@@ -311,6 +312,7 @@ def test_kubectl_wait_for_ready_succeeds_once_workers_are_ready(
     current = contact_sync_status(kube_api, namespace, "ready")
     assert current["regionsReady"] == "2/2"
     assert [r["workers"]["ready"] for r in current["regions"]] == [2, 2]
+    assert kstatus_of(kube_control_plane, namespace, "ready")["status"] == "Current"
 
 
 async def test_deleting_removes_schedules_and_children(

@@ -24,6 +24,7 @@ from tests.e2e.operator_env import (
     OperatorRun,
     allow_secrets,
     contact_sync_status,
+    kstatus_of,
     render_chart,
 )
 from tests.servers.kube import KubeControlPlane
@@ -108,8 +109,11 @@ def test_operator_watches_only_its_namespaces(
         lambda: contact_sync_status(kube_api, watched, "seen").get("observedGeneration"),
         what="status",
     )
-    assert contact_sync_status(kube_api, ignored, "unseen") == {}
+    unseen = contact_sync_status(kube_api, ignored, "unseen")
+    assert unseen == {"observedGeneration": 0, "conditions": [], "regions": []}, "defaults only"
     assert k8s.AppsV1Api(kube_api).list_namespaced_deployment(ignored).items == []
+    # Flux and kpt must not take a resource nobody reconciled for a healthy one.
+    assert kstatus_of(kube_control_plane, ignored, "unseen")["status"] == "InProgress"
 
 
 def test_region_served_elsewhere_is_reported_not_deployed(
@@ -151,6 +155,10 @@ def test_missing_keys_are_a_visible_problem_that_heals(
     )
     assert degraded["reason"] == "EncryptionKeysMissing"
     assert "eu-contact-keys" in degraded["message"]
+    # A GitOps tool stops waiting and says why: kstatus reads Stalled as Failed.
+    verdict = kstatus_of(kube_control_plane, namespace, "keyless")
+    assert verdict["status"] == "Failed"
+    assert "eu-contact-keys" in verdict["message"]
     events = kubectl(
         kube_control_plane.admin_kubeconfig,
         "get",
@@ -167,6 +175,8 @@ def test_missing_keys_are_a_visible_problem_that_heals(
         lambda: condition(kube_api, namespace, "keyless", "Degraded").get("status") == "False",
         what="the problem to clear once the Secrets exist",
     )
+    # No worker pods run on this control plane: still getting there, no longer stuck.
+    assert kstatus_of(kube_control_plane, namespace, "keyless")["status"] == "InProgress"
 
 
 def test_removed_region_loses_its_workers(

@@ -22,6 +22,7 @@ build_go=1
 KUBERNETES_VERSION=v1.36.3
 ETCD_VERSION=v3.6.8
 HELM_VERSION=v4.3.1
+KSTATUS_VERSION=v0.37.2  # sigs.k8s.io/cli-utils: the status rules Flux and kpt read resources by
 
 started=$(date +%s)
 say() { printf '[setup] %s\n' "$*"; }
@@ -102,6 +103,7 @@ if [ "$build_go" = 1 ]; then
     build "$component" "$KUBERNETES_VERSION" kube "k8s.io/kubernetes/cmd/$component" "$kube_ldflags"
   done
   build helm "$HELM_VERSION" helm helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
+  build kstatus "$KSTATUS_VERSION" kstatus .
 fi
 
 say "done in $(elapsed "$started"); binaries in $bin"

@@ -56,6 +56,8 @@ def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
                 "Ready": ("True", "Reconciled"),
                 "Progressing": ("False", "Idle"),
                 "Degraded": ("False", "AsExpected"),
+                "Reconciling": ("False", "Reconciled"),
+                "Stalled": ("False", "AsExpected"),
             },
         ),
         (
@@ -65,6 +67,8 @@ def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
                 "Ready": ("False", "WorkersNotReady"),
                 "Progressing": ("True", "WaitingForWorkers"),
                 "Degraded": ("False", "AsExpected"),
+                "Reconciling": ("True", "WaitingForWorkers"),
+                "Stalled": ("False", "AsExpected"),
             },
         ),
         (
@@ -74,6 +78,20 @@ def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
                 "Ready": ("False", "ScheduleFailed"),
                 "Progressing": ("False", "Idle"),
                 "Degraded": ("True", "ScheduleFailed"),
+                # Retried every reconcile: still getting there, not waiting for a person.
+                "Reconciling": ("True", "ScheduleFailed"),
+                "Stalled": ("False", "AsExpected"),
+            },
+        ),
+        (
+            2,
+            Problem("ChildOwnedElsewhere", "Deployment x is held by y"),
+            {
+                "Ready": ("False", "ChildOwnedElsewhere"),
+                "Progressing": ("False", "Idle"),
+                "Degraded": ("True", "ChildOwnedElsewhere"),
+                "Reconciling": ("False", "Stalled"),
+                "Stalled": ("True", "ChildOwnedElsewhere"),
             },
         ),
     ],

@@ -131,7 +131,8 @@ def _resource_schema() -> JsonObject:
             "kind": {"type": "string", "description": "ContactSync"},
             "metadata": {"type": "object"},
             "spec": openapi_schema(ContactSyncSpec),
-            "status": openapi_schema(ContactSyncStatus),
+            # Defaulted, so a resource the operator has not reconciled yet reads as such.
+            "status": {**openapi_schema(ContactSyncStatus), "default": {}},
         },
     }
 

@@ -20,7 +20,7 @@ class ConditionStatus(StrEnum):
 class Condition(SpecModel):
     """A standard Kubernetes condition."""
 
-    type: str = Field(description="Ready, Progressing or Degraded.")
+    type: str = Field(description="Ready, Progressing, Degraded, Reconciling or Stalled.")
     status: ConditionStatus = Field(description="True, False or Unknown.")
     reason: str = Field(description="CamelCase reason, for machines and searching.")
     message: str = Field(default="", description="What happened, for people.")
@@ -90,12 +90,19 @@ class RegionStatus(SpecModel):
 class ContactSyncStatus(SpecModel):
     """Observed state, written by the operator once per reconcile."""
 
-    observed_generation: int | None = Field(
-        default=None, description="The spec generation the operator last acted on."
+    observed_generation: int = Field(
+        default=0,
+        description=(
+            "The spec generation the operator last acted on; 0 until it has, so status tools "
+            "(kstatus: Flux, kpt) read a resource nobody reconciled yet as in progress."
+        ),
     )
     conditions: Annotated[list[Condition], Field(max_length=8)] = Field(
         default=[],
-        description="Ready, Progressing and Degraded.",
+        description=(
+            "Ready, Progressing, Degraded, and for GitOps tools Reconciling (work under way) "
+            "and Stalled (a person must act)."
+        ),
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     regions: list[RegionStatus] = Field(
