@@ -20,6 +20,7 @@ from contactsync_operator.api.egress_policy import PLURAL as EGRESS_PLURAL
 from contactsync_operator.api.manifest import parse_contact_sync
 from contactsync_operator.naming import SECRET_USE_LABEL
 from contactsync_operator.secret_access import mounted_secrets
+from tests.argocd_health import health_of
 from tests.servers import toolchain
 from tests.servers.kube import KubeControlPlane
 from tests.servers.process import ManagedProcess, free_port
@@ -296,3 +297,12 @@ def kstatus_of(plane: KubeControlPlane, namespace: str, name: str) -> dict[str, 
         check=True,
     )
     return cast(dict[str, str], json.loads(verdict.stdout))
+
+
+def argocd_health(plane: KubeControlPlane, namespace: str, name: str) -> dict[str, str]:
+    """What Argo CD shows for the live ContactSync (see tests/argocd_health.py)."""
+    admin = plane.admin_kubeconfig
+    live = json.loads(
+        kubectl(admin, "get", f"contactsync/{name}", f"--namespace={namespace}", "-o", "json")
+    )
+    return health_of(live)

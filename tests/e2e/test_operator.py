@@ -26,6 +26,7 @@ from tests.e2e.operator_env import (
     OWN_EGRESS_POLICY,
     OperatorRun,
     allow_secrets,
+    argocd_health,
     contact_sync_status,
     create_egress_policy,
     kstatus_of,
@@ -313,6 +314,7 @@ def test_kubectl_wait_for_ready_succeeds_once_workers_are_ready(
     assert current["regionsReady"] == "2/2"
     assert [r["workers"]["ready"] for r in current["regions"]] == [2, 2]
     assert kstatus_of(kube_control_plane, namespace, "ready")["status"] == "Current"
+    assert argocd_health(kube_control_plane, namespace, "ready")["status"] == "Healthy"
 
 
 async def test_deleting_removes_schedules_and_children(

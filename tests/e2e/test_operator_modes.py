@@ -23,6 +23,7 @@ from tests.e2e.conftest import EU, US
 from tests.e2e.operator_env import (
     OperatorRun,
     allow_secrets,
+    argocd_health,
     contact_sync_status,
     kstatus_of,
     render_chart,
@@ -114,6 +115,7 @@ def test_operator_watches_only_its_namespaces(
     assert k8s.AppsV1Api(kube_api).list_namespaced_deployment(ignored).items == []
     # Flux and kpt must not take a resource nobody reconciled for a healthy one.
     assert kstatus_of(kube_control_plane, ignored, "unseen")["status"] == "InProgress"
+    assert argocd_health(kube_control_plane, ignored, "unseen")["status"] == "Progressing"
 
 
 def test_region_served_elsewhere_is_reported_not_deployed(
@@ -159,6 +161,9 @@ def test_missing_keys_are_a_visible_problem_that_heals(
     verdict = kstatus_of(kube_control_plane, namespace, "keyless")
     assert verdict["status"] == "Failed"
     assert "eu-contact-keys" in verdict["message"]
+    health = argocd_health(kube_control_plane, namespace, "keyless")
+    assert health["status"] == "Degraded"
+    assert "eu-contact-keys" in health["message"]
     events = kubectl(
         kube_control_plane.admin_kubeconfig,
         "get",
@@ -177,6 +182,7 @@ def test_missing_keys_are_a_visible_problem_that_heals(
     )
     # No worker pods run on this control plane: still getting there, no longer stuck.
     assert kstatus_of(kube_control_plane, namespace, "keyless")["status"] == "InProgress"
+    assert argocd_health(kube_control_plane, namespace, "keyless")["status"] == "Progressing"
 
 
 def test_removed_region_loses_its_workers(

@@ -491,6 +491,9 @@ def test_rendered_crd_is_the_generated_one_kept_on_uninstall(helm: Helm) -> None
     for crd in CHART_CRDS:
         annotations = find(documents, "CustomResourceDefinition", crd)["metadata"]["annotations"]
         assert annotations["helm.sh/resource-policy"] == "keep"
+        # Nor does Argo CD or Flux delete them when they leave the desired state.
+        assert annotations["argocd.argoproj.io/sync-options"] == "Prune=false"
+        assert annotations["kustomize.toolkit.fluxcd.io/prune"] == "disabled"
     for crd in PEERING_CRDS:
         version = find(documents, "CustomResourceDefinition", crd)["spec"]["versions"][0]
         properties = version["schema"]["openAPIV3Schema"]["properties"]

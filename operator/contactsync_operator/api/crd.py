@@ -82,6 +82,14 @@ def _reader_first(node: JsonObject) -> JsonObject:
     return {key: node[key] for key in [*leading, *(k for k in node if k not in leading)]}
 
 
+# GitOps tools delete what leaves the desired state; a CRD deleted takes every ContactSync
+# with it. Argo CD and Flux leave an object with these alone, like Helm's resource-policy keep.
+NEVER_PRUNED = {
+    "argocd.argoproj.io/sync-options": "Prune=false",
+    "kustomize.toolkit.fluxcd.io/prune": "disabled",
+}
+
+
 def crd_manifest() -> JsonObject:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -92,6 +100,7 @@ def crd_manifest() -> JsonObject:
                 "app.kubernetes.io/name": "contactsync",
                 "app.kubernetes.io/part-of": "contactsync",
             },
+            "annotations": NEVER_PRUNED,
         },
         "spec": {
             "group": GROUP,
