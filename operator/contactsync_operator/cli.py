@@ -199,7 +199,50 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="connect without TLS or an API key (development only; refused otherwise)",
     )
+    uninstall = commands.add_parser(
+        "uninstall",
+        help="before the operator goes: release (or delete) the ContactSyncs it leaves behind",
+    )
+    uninstall.add_argument(
+        "--contactsyncs",
+        choices=("release", "delete"),
+        required=True,
+        help="release: stop the operator and take its finalizer off each (they stay); "
+        "delete: delete each and wait until the operator has cleaned it up",
+    )
+    uninstall.add_argument(
+        "--operator",
+        metavar="NAMESPACE/NAME",
+        help="the operator's Deployment, scaled to zero before releasing",
+    )
+    uninstall.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
     return parser
+
+
+def _uninstall(args: argparse.Namespace) -> int:
+    from kubernetes.client.exceptions import ApiException
+
+    from contactsync_operator import uninstall
+    from contactsync_operator.kube import api_client
+    from contactsync_operator.settings import watched_namespaces
+
+    namespaces = watched_namespaces()
+    api = api_client()
+    try:
+        if args.contactsyncs == "delete":
+            done = uninstall.delete_all(api, namespaces, args.timeout)
+        else:
+            if args.operator:
+                namespace, _, name = args.operator.partition("/")
+                deployment = uninstall.OperatorDeployment(namespace, name)
+                uninstall.stop_operator(api, deployment, args.timeout)
+            done = uninstall.release(api, namespaces)
+    except (uninstall.UninstallError, ApiException) as exc:
+        print(f"contactsync uninstall: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    verb = "deleted and cleaned up" if args.contactsyncs == "delete" else "released"
+    print(f"{verb} {len(done)} ContactSync(s): {', '.join(done) or 'none'}")
+    return 0
 
 
 def _audit_verify(args: argparse.Namespace) -> int:
@@ -266,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _audit_verify(args)
     if args.command == "erase":
         return _erase(args)
+    if args.command == "uninstall":
+        return _uninstall(args)
     if args.command == "worker":
         from contactsync_worker.main import main as worker_main
 

@@ -13,10 +13,8 @@ import time
 from typing import Any
 
 import kopf
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 
-from contactsync_operator import metrics
+from contactsync_operator import kube, metrics
 from contactsync_operator.api.manifest import ManifestError, parse_contact_sync
 from contactsync_operator.cleanup import cleanup
 from contactsync_operator.kube import KubeGateway
@@ -57,7 +55,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.networking.request_timeout = 60
     settings.posting.reporting_component = "contactsync-operator"
     settings.posting.level = 20  # INFO: Events for what the operator did
-    api = _api_client()
+    api = kube.api_client()
     if not settings.peering.standalone:
         try:
             created = await asyncio.to_thread(ensure_peering, api, SETTINGS.namespaces)
@@ -67,15 +65,6 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
             logger.info("created the peering object %s", what)
     memo["reconciler"] = Reconciler(KubeGateway(api), SETTINGS)
     metrics.serve(SETTINGS.metrics_port)
-
-
-def _api_client() -> k8s.ApiClient:
-    """In a pod, its ServiceAccount; elsewhere, the kubeconfig (KUBECONFIG or ~/.kube/config)."""
-    try:
-        k8s_config.load_incluster_config()
-    except k8s_config.ConfigException:
-        k8s_config.load_kube_config()
-    return k8s.ApiClient()
 
 
 @kopf.on.resume(*RESOURCE)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from kubernetes import client as k8s
+from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
 from contactsync_operator import naming
@@ -79,6 +80,15 @@ class _Kind:
     read: Callable[..., Any]
     patch: Callable[..., Any]
     delete: Callable[..., Any]
+
+
+def api_client() -> k8s.ApiClient:
+    """In a pod, its ServiceAccount; elsewhere, the kubeconfig (KUBECONFIG or ~/.kube/config)."""
+    try:
+        k8s_config.load_incluster_config()
+    except k8s_config.ConfigException:
+        k8s_config.load_kube_config()
+    return k8s.ApiClient()
 
 
 class KubeGateway:

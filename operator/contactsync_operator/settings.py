@@ -101,6 +101,11 @@ def _peers(env: Mapping[str, str], name: str) -> tuple[dict[str, Any], ...]:
     return tuple(peers)
 
 
+def watched_namespaces(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """CONTACTSYNC_WATCH_NAMESPACES; empty: the whole cluster."""
+    return _split((os.environ if env is None else env).get("CONTACTSYNC_WATCH_NAMESPACES"))
+
+
 def settings_from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
     env = os.environ if env is None else env
     temporal = TemporalConnection(
@@ -133,7 +138,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
         worker_temporal_tls_secret=env.get("CONTACTSYNC_WORKER_TEMPORAL_TLS_SECRET") or None,
         region_label=env.get("CONTACTSYNC_REGION_LABEL", OperatorSettings.region_label),
         served_regions=frozenset(_split(env.get("CONTACTSYNC_SERVED_REGIONS"))),
-        namespaces=_split(env.get("CONTACTSYNC_WATCH_NAMESPACES")),
+        namespaces=watched_namespaces(env),
         resync_seconds=_number(env, "CONTACTSYNC_RESYNC_SECONDS", OperatorSettings.resync_seconds),
         egress_ports=tuple(ports),
         worker_temporal_peers=_peers(env, "CONTACTSYNC_WORKER_TEMPORAL_PEERS"),

@@ -155,6 +155,7 @@ def test_helm_install_with_crds_applied_from_the_repository(
             "uninstall",
             "contactsync",
             "--namespace=contactsync-system",
+            "--no-hooks",  # no kubelet here runs the hook's Job; tests/e2e/cluster does
             "--wait",
             f"--kubeconfig={admin}",
         ],

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -342,3 +345,72 @@ def test_one_replica_as_the_chart_runs_it_makes_its_peering_object_and_reconcile
         assert "created the peering object ClusterKopfPeering" in single.log()
     finally:
         single.stop()
+
+
+def uninstall_command(
+    kubeconfig: Path, namespace: str, mode: str
+) -> subprocess.CompletedProcess[str]:
+    cli = Path(sys.executable).parent / "contactsync"
+    return subprocess.run(
+        [str(cli), "uninstall", f"--contactsyncs={mode}", "--timeout=90"],
+        env={
+            **os.environ,
+            "KUBECONFIG": str(kubeconfig),
+            "CONTACTSYNC_WATCH_NAMESPACES": namespace,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_uninstall_release_lets_contactsyncs_go_without_the_operator(
+    scoped_operator: OperatorRun, kube_control_plane: KubeControlPlane, kube_api: k8s.ApiClient
+) -> None:
+    namespace = namespace_with_keys(kube_api)
+    scoped_operator.extra_env["CONTACTSYNC_WATCH_NAMESPACES"] = namespace
+    scoped_operator.start()
+    apply_example(kube_control_plane, namespace, "left")
+    admin = kube_control_plane.admin_kubeconfig
+    finalizers = "jsonpath={.metadata.finalizers}"
+    eventually(
+        lambda: (
+            "contactsync.dev/cleanup"
+            in kubectl(admin, "get", "csync/left", "-n", namespace, "-o", finalizers)
+        ),
+        what="the operator's finalizer",
+    )
+    scoped_operator.stop()  # as the chart's hook does first, by scaling the Deployment to zero
+    released = uninstall_command(admin, namespace, "release")
+    assert released.returncode == 0, released.stderr
+    assert f"released 1 ContactSync(s): {namespace}/left" in released.stdout
+    kubectl(admin, "delete", "csync/left", "-n", namespace, "--timeout=30s")
+
+
+def test_uninstall_delete_has_the_operator_clean_each_contactsync_up(
+    scoped_operator: OperatorRun,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    temporal: TemporalDevServer,
+) -> None:
+    namespace = namespace_with_keys(kube_api)
+    scoped_operator.extra_env["CONTACTSYNC_WATCH_NAMESPACES"] = namespace
+    scoped_operator.start()
+    apply_example(kube_control_plane, namespace, "cleaned")
+    eventually(
+        lambda: contact_sync_status(kube_api, namespace, "cleaned").get("observedGeneration"),
+        what="status",
+    )
+    deleted = uninstall_command(kube_control_plane.admin_kubeconfig, namespace, "delete")
+    assert deleted.returncode == 0, deleted.stderr
+    assert f"deleted and cleaned up 1 ContactSync(s): {namespace}/cleaned" in deleted.stdout
+    assert "CleanedUp" in kubectl(
+        kube_control_plane.admin_kubeconfig,
+        "get",
+        "events",
+        "-n",
+        namespace,
+        "-o",
+        "jsonpath={.items[*].reason}",
+    )

@@ -193,8 +193,13 @@ def install(
     return release
 
 
+# This control plane has no kubelet: the uninstall hook's Job would never run and Helm would
+# wait for it. tests/e2e/cluster runs the hook on a real node.
+NO_HOOK_JOB = "--no-hooks"
+
+
 def remove(helm: Helm, api: k8s.ApiClient, release: Release) -> None:
-    helm("uninstall", release.name, f"--namespace={release.namespace}")
+    helm("uninstall", release.name, f"--namespace={release.namespace}", NO_HOOK_JOB)
     k8s.CoreV1Api(api).delete_namespace(release.namespace)
     delete_egress_policy(api, release.fullname)
 
@@ -404,6 +409,32 @@ def test_one_replica_runs_peered_without_a_disruption_budget(helm: Helm) -> None
     assert "PodDisruptionBudget" not in {d["kind"] for d in documents}
     args = find(documents, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--standalone" not in args, "peered, so a rolling update never runs two at once"
+
+
+@pytest.mark.parametrize(
+    ("values", "binding", "mode"),
+    [
+        ((), "ClusterRoleBinding", "release"),
+        (("--set=uninstall.contactSyncs=Delete",), "", "delete"),
+    ],
+)
+def test_uninstall_hook_job_releases_or_deletes_the_contactsyncs(
+    helm: Helm, values: tuple[str, ...], binding: str, mode: str
+) -> None:
+    """The Job's rights reach the ContactSyncs the operator watches: everywhere, or in the
+    watched namespaces."""
+    documents = helm.render(*values)
+    job = find(documents, "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete"
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["contactsync", "uninstall"]
+    assert f"--contactsyncs={mode}" in container["args"]
+    assert any(
+        a.startswith("--operator=") and a.endswith("/contactsync") for a in container["args"]
+    )
+    if binding:
+        find(documents, binding, "render-test-contactsync-uninstall")
+    assert not [d for d in helm.render("--set=uninstall.hook=false") if d["kind"] == "Job"]
 
 
 def test_service_monitor_scrapes_the_metrics_port(helm: Helm) -> None:
@@ -878,7 +909,7 @@ def test_upgrade_upgrades_the_crd_and_uninstall_keeps_it(
     assert restored.returncode == 0, restored.stderr
     assert spec_description() == generated
 
-    helm.ok("uninstall", release.name, f"--namespace={release.namespace}")
+    helm.ok("uninstall", release.name, f"--namespace={release.namespace}", NO_HOOK_JOB)
     delete_egress_policy(kube_api, release.fullname)
     kept = crd()["metadata"]
     assert "deletionTimestamp" not in kept

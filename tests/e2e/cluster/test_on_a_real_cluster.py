@@ -593,3 +593,34 @@ def test_a_worker_that_cannot_reach_temporal_is_reported_not_ready_by_the_kubele
         timeout=90,
         what="the worker to be ready again once Temporal is back",
     )
+
+
+def test_helm_uninstall_releases_the_contactsyncs_so_they_and_their_namespace_can_go(
+    cluster: Cluster, release: str
+) -> None:
+    """The last step: uninstalling. The chart's pre-delete Job (from the same image) stops the
+    operator and takes its finalizer off every ContactSync; deleting one later, or its
+    namespace, no longer waits for an operator that is gone."""
+    helm(cluster, "uninstall", release, f"--namespace={OPERATOR_NAMESPACE}", "--wait")
+    assert not pods(cluster, OPERATOR_NAMESPACE, "app.kubernetes.io/component=operator")
+    live = json.loads(
+        kubectl(
+            cluster.kubeconfig,
+            "get",
+            f"contactsync/{NAME}",
+            f"--namespace={NAMESPACE}",
+            "-o",
+            "json",
+        )
+    )
+    assert "contactsync.dev/cleanup" not in (live["metadata"].get("finalizers") or [])
+    kubectl(cluster.kubeconfig, "delete", "namespace", NAMESPACE, "--timeout=180s")
+    # The hook's own objects go once it succeeded.
+    assert "uninstall" not in kubectl(
+        cluster.kubeconfig,
+        "get",
+        "jobs,serviceaccounts",
+        f"--namespace={OPERATOR_NAMESPACE}",
+        "-o",
+        "name",
+    )
