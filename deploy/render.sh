@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Renders the kubectl install artifacts from the chart and crds/ (`make manifests`):
-#   deploy/crds.yaml     every CRD the operator needs (ContactSync, Kopf peering)
+#   deploy/crds.yaml     every CRD the operator needs (ContactSync, its egress policy, Kopf peering)
 #   deploy/install.yaml  the Namespace, the CRDs, then the operator as the chart's defaults
 #                        make it, connecting to Temporal with the TLS Secret
 #                        contactsync-temporal-tls (tls.crt, tls.key, ca.crt) in contactsync-system
@@ -19,6 +19,8 @@ mkdir -p "$out/argocd"
 
 crds() {
   cat "$root/crds/contactsync.yaml"
+  echo "---"
+  cat "$root/crds/contactsyncegresspolicy.yaml"
   echo "---"
   cat "$root/crds/kopf-peering.yaml"
 }

@@ -20,7 +20,14 @@ RECONCILING, STALLED = "Reconciling", "Stalled"
 # Problems the operator retries by itself every reconcile; every other one needs a person
 # (a Secret to create or label, a spec to fix, an object someone else owns).
 RETRIED_BY_ITSELF = frozenset(
-    {"TemporalUnavailable", "ApplyFailed", "DeleteFailed", "ScheduleFailed", "CleanupBlocked"}
+    {
+        "TemporalUnavailable",
+        "ApplyFailed",
+        "DeleteFailed",
+        "ScheduleFailed",
+        "CleanupBlocked",
+        "EgressPolicyUnreadable",
+    }
 )
 _RUN_RESULTS = {
     "COMPLETED": "Succeeded",

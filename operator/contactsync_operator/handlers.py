@@ -17,6 +17,7 @@ import kopf
 from contactsync_operator import kube, metrics
 from contactsync_operator.api.manifest import ManifestError, parse_contact_sync
 from contactsync_operator.cleanup import cleanup
+from contactsync_operator.default_egress import DefaultPolicyError, ensure_default_policy
 from contactsync_operator.kube import KubeGateway
 from contactsync_operator.overrides import FORCE_DELETE, SKIP_PURGE, is_set
 from contactsync_operator.peering import PEERING_NAME, PeeringUnavailable, ensure_peering
@@ -63,6 +64,15 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
             raise kopf.PermanentError(str(exc)) from exc
         for what in created:
             logger.info("created the peering object %s", what)
+    default_policy = SETTINGS.default_egress_policy
+    if default_policy is not None:
+        try:
+            made = await asyncio.to_thread(ensure_default_policy, api, default_policy)
+        except DefaultPolicyError as exc:
+            raise kopf.PermanentError(str(exc)) from exc
+        if made:
+            name = default_policy["metadata"]["name"]
+            logger.info("created the default ContactSyncEgressPolicy %s", name)
     memo["reconciler"] = Reconciler(KubeGateway(api), SETTINGS)
     metrics.serve(SETTINGS.metrics_port)
 

@@ -56,6 +56,8 @@ class OperatorSettings:
     # The volume a region's single worker keeps its SQLite state on (no PostgreSQL store).
     state_volume_size: str = "1Gi"
     state_storage_class: str | None = None  # None: the cluster's default StorageClass
+    # The ContactSyncEgressPolicy to create at start when none of its name exists (the chart's).
+    default_egress_policy: dict[str, Any] | None = None
 
     def serves(self, region: str) -> bool:
         return not self.served_regions or region in self.served_regions
@@ -101,6 +103,15 @@ def _peers(env: Mapping[str, str], name: str) -> tuple[dict[str, Any], ...]:
     return tuple(peers)
 
 
+def _default_policy(raw: str | None) -> dict[str, Any] | None:
+    from contactsync_operator.default_egress import DefaultPolicyError, parse_default_policy
+
+    try:
+        return parse_default_policy(raw)
+    except DefaultPolicyError as exc:
+        raise SettingsError(str(exc)) from exc
+
+
 def watched_namespaces(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """CONTACTSYNC_WATCH_NAMESPACES; empty: the whole cluster."""
     return _split((os.environ if env is None else env).get("CONTACTSYNC_WATCH_NAMESPACES"))
@@ -142,6 +153,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> OperatorSettings:
         resync_seconds=_number(env, "CONTACTSYNC_RESYNC_SECONDS", OperatorSettings.resync_seconds),
         egress_ports=tuple(ports),
         worker_temporal_peers=_peers(env, "CONTACTSYNC_WORKER_TEMPORAL_PEERS"),
+        default_egress_policy=_default_policy(env.get("CONTACTSYNC_DEFAULT_EGRESS_POLICY")),
         metrics_port=int(_number(env, "CONTACTSYNC_METRICS_PORT", OperatorSettings.metrics_port)),
         state_volume_size=env.get("CONTACTSYNC_STATE_VOLUME_SIZE")
         or OperatorSettings.state_volume_size,

@@ -18,7 +18,12 @@ from tests.support import eventually, kubectl
 
 pytestmark = [pytest.mark.kube]
 ROOT = Path(__file__).parents[2]
-CRDS = ("contactsyncs.contactsync.dev", "clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev")
+CRDS = (
+    "contactsyncs.contactsync.dev",
+    "contactsyncegresspolicies.contactsync.dev",
+    "clusterkopfpeerings.kopf.dev",
+    "kopfpeerings.kopf.dev",
+)
 
 
 @pytest.fixture(scope="module")

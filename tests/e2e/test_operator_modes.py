@@ -4,6 +4,7 @@ namespaces, regions served by another cluster, and problems a user must act on."
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -12,13 +13,14 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
 import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
 
 from contactsync_operator import naming
 from tests.corpus.manifests import example
@@ -414,3 +416,54 @@ def test_uninstall_delete_has_the_operator_clean_each_contactsync_up(
         "-o",
         "jsonpath={.items[*].reason}",
     )
+
+
+def test_the_default_egress_policy_is_made_once_and_then_left_to_platform_admins(
+    scoped_operator: OperatorRun, kube_control_plane: KubeControlPlane, kube_api: k8s.ApiClient
+) -> None:
+    """The chart hands the operator its default policy; the operator creates it at start while
+    none of its name exists, and never changes it (an admin's edit stays), so no upgrade can
+    leave the namespaces without a policy for a moment."""
+    name = f"default-{uuid.uuid4().hex[:6]}"
+    objects = k8s.CustomObjectsApi(kube_api)
+    policies = ("contactsync.dev", "v1alpha1", "contactsyncegresspolicies")
+
+    def start_handing(cidr: str) -> None:
+        """(Re)start the operator as the chart would run it with egressPolicy.allow=[cidr]."""
+        scoped_operator.stop()
+        spec = {"namespaceSelector": {}, "allow": [{"cidr": cidr}], "allowLinkLocal": False}
+        policy = json.dumps({"name": name, "spec": spec})
+        scoped_operator.extra_env["CONTACTSYNC_DEFAULT_EGRESS_POLICY"] = policy
+        scoped_operator.start()
+        # Metrics are served once the start-up handler, which makes the policy, is done.
+        eventually(lambda: serves_metrics(scoped_operator), what="the operator to have started")
+
+    def blocks() -> list[str] | None:
+        try:
+            found = cast(dict[str, Any], objects.get_cluster_custom_object(*policies, name))
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            return None
+        return [rule["cidr"] for rule in found["spec"]["allow"]]
+
+    try:
+        start_handing("203.0.113.0/24")
+        assert blocks() == ["203.0.113.0/24"]
+        edited = {"spec": {"allow": [{"cidr": "192.0.2.0/24"}]}}
+        objects.patch_cluster_custom_object(*policies, name, edited)
+        start_handing("198.51.100.0/24")
+        assert blocks() == ["192.0.2.0/24"], "the admin's edit stays"
+        objects.delete_cluster_custom_object(*policies, name)
+        start_handing("198.51.100.0/24")
+        assert blocks() == ["198.51.100.0/24"], "made again, from what the chart hands now"
+    finally:
+        with contextlib.suppress(ApiException):
+            objects.delete_cluster_custom_object(*policies, name)
+
+
+def serves_metrics(run: OperatorRun) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{run.metrics_port}/metrics", timeout=2).is_success
+    except httpx.TransportError:
+        return False

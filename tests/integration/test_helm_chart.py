@@ -27,6 +27,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from contactsync_operator.api.egress_policy import parse_egress_policy
+from contactsync_operator.default_egress import parse_default_policy
 from contactsync_operator.egress_selection import region_egress
 from contactsync_operator.settings import settings_from_env
 from contactsync_worker.egress import refusal
@@ -51,8 +52,9 @@ CHILD = frozenset({"get", "list", "watch", "create", "patch", "delete"})
 PEERING = frozenset({"get", "list", "watch", "create", "patch"})
 READ = frozenset({"get", "list", "watch"})
 CRD_SCAN = {"customresourcedefinitions.apiextensions.k8s.io": frozenset({"list", "watch"})}
-# Cluster-scoped reads in either mode: the platform's egress policies.
-CLUSTER_READS = {**CRD_SCAN, "contactsyncegresspolicies.contactsync.dev": READ}
+# Cluster-scoped in either mode: the platform's egress policies, read, and the default one made
+# at start (egressPolicy.create).
+CLUSTER_READS = {**CRD_SCAN, "contactsyncegresspolicies.contactsync.dev": READ | {"create"}}
 IN_WATCHED_NAMESPACE = {
     "contactsyncs.contactsync.dev": frozenset({"get", "list", "watch", "patch", "update"}),
     "contactsyncs.contactsync.dev/status": frozenset({"get", "patch", "update"}),
@@ -394,10 +396,12 @@ def test_default_values_render_an_ha_operator(helm: Helm) -> None:
     service = find(documents, "Service")
     assert service["spec"]["ports"][0]["targetPort"] == "metrics"
     # The operator makes its peering object itself: nothing to order after the CRDs.
+    # (The uninstall hook's own Role is a hook: it exists only while the hook runs.)
     assert not [
         d
         for d in documents
         if d["kind"] in ("ServiceMonitor", "Role", "KopfPeering", "ClusterKopfPeering")
+        and "helm.sh/hook" not in d["metadata"].get("annotations", {})
     ]
     labels = deployment["metadata"]["labels"]
     for key in ("name", "instance", "version", "component", "managed-by", "part-of"):
@@ -415,7 +419,11 @@ def test_one_replica_runs_peered_without_a_disruption_budget(helm: Helm) -> None
     ("values", "binding", "mode"),
     [
         ((), "ClusterRoleBinding", "release"),
-        (("--set=uninstall.contactSyncs=Delete",), "", "delete"),
+        (
+            ("--set=uninstall.contactSyncs=Delete", "--set=watchNamespaces={sales}"),
+            "RoleBinding",
+            "delete",
+        ),
     ],
 )
 def test_uninstall_hook_job_releases_or_deletes_the_contactsyncs(
@@ -429,11 +437,8 @@ def test_uninstall_hook_job_releases_or_deletes_the_contactsyncs(
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["contactsync", "uninstall"]
     assert f"--contactsyncs={mode}" in container["args"]
-    assert any(
-        a.startswith("--operator=") and a.endswith("/contactsync") for a in container["args"]
-    )
-    if binding:
-        find(documents, binding, "render-test-contactsync-uninstall")
+    assert "--operator=ops/render-test-contactsync" in container["args"]
+    find(documents, binding, "render-test-contactsync-uninstall")
     assert not [d for d in helm.render("--set=uninstall.hook=false") if d["kind"] == "Job"]
 
 
@@ -537,9 +542,9 @@ def test_rendered_crd_is_the_generated_one_kept_on_uninstall(helm: Helm) -> None
 def test_the_default_egress_policy_lets_workers_reach_the_public_internet_only(
     helm: Helm,
 ) -> None:
-    rendered = find(helm.render(), "ContactSyncEgressPolicy", "render-test-contactsync")
-    assert rendered["metadata"]["annotations"]["helm.sh/hook"] == "post-install,post-upgrade"
-    assert rendered["metadata"]["annotations"]["helm.sh/hook-delete-policy"] == "hook-failed"
+    rendered = default_egress_policy(helm.render())
+    assert rendered is not None
+    assert rendered["metadata"]["name"] == "render-test-contactsync"
     policy = parse_egress_policy(rendered)
     assert policy.spec.namespace_selector.matches({}), "every namespace"
     egress = region_egress([policy])
@@ -557,9 +562,19 @@ def test_the_default_egress_policy_lets_workers_reach_the_public_internet_only(
     ]:
         assert (refusal("server", address, 443, egress) is None) is allowed, address
 
-    named = helm.render("--set=egressPolicy.name=public-internet")
-    find(named, "ContactSyncEgressPolicy", "public-internet")
-    assert not [d for d in helm.render("--set=egressPolicy.create=false") if d["kind"] == EGRESS]
+    named = default_egress_policy(helm.render("--set=egressPolicy.name=public-internet"))
+    assert named is not None
+    assert named["metadata"]["name"] == "public-internet"
+    assert default_egress_policy(helm.render("--set=egressPolicy.create=false")) is None
+    # No policy object in the chart itself: nothing to order after the CRDs.
+    assert not [d for d in helm.render() if d["kind"] == EGRESS]
+
+
+def default_egress_policy(documents: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The policy the chart hands the operator to create at start, read as the operator does."""
+    env = find(documents, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+    raw = next((v["value"] for v in env if v["name"] == "CONTACTSYNC_DEFAULT_EGRESS_POLICY"), None)
+    return parse_default_policy(raw)
 
 
 # --- Installed -----------------------------------------------------------------------------
@@ -634,47 +649,6 @@ def test_upgrade_leaves_the_peering_object_and_its_records(
     after = cast(dict[str, Any], objects.get_cluster_custom_object(*peering, "contactsync"))
     assert after["metadata"]["uid"] == before["metadata"]["uid"]
     assert after["status"].items() >= record["status"].items()
-
-
-def test_the_default_egress_policy_is_made_once_and_then_left_to_platform_admins(
-    helm: Helm, kube_api: k8s.ApiClient, cluster_release: Release
-) -> None:
-    """Upgrades never re-create it (for that moment namespaces would have no policy), so an
-    admin's edit stays; deleted, the next upgrade makes it again from the values."""
-    # The CRDs stay with cluster_release: this release neither installs nor adopts them.
-    release = Release(unique("csync-eg"), create_namespace(kube_api, unique("csync-eg")))
-    chart = (str(CHART), f"--namespace={release.namespace}", "--set=crds.install=false")
-    objects = k8s.CustomObjectsApi(kube_api)
-
-    def policy() -> dict[str, Any]:
-        return cast(
-            dict[str, Any], objects.get_cluster_custom_object(*EGRESS_POLICIES, release.fullname)
-        )
-
-    try:
-        helm.ok("install", release.name, *chart, "--set=replicaCount=1")
-        made = policy()
-        defaults = yaml.safe_load((CHART / "values.yaml").read_text())["egressPolicy"]
-        assert [r["cidr"] for r in made["spec"]["allow"]] == [r["cidr"] for r in defaults["allow"]]
-
-        edited = [{"cidr": "192.0.2.0/24"}]
-        objects.patch_cluster_custom_object(
-            *EGRESS_POLICIES, release.fullname, {"spec": {"allow": edited}}
-        )
-        other_values = f"--set-json=egressPolicy.allow={json.dumps([{'cidr': '198.51.100.0/24'}])}"
-        helm.ok("upgrade", release.name, *chart, "--set=replicaCount=1", other_values)
-        kept = policy()
-        assert kept["metadata"]["uid"] == made["metadata"]["uid"]
-        assert [r["cidr"] for r in kept["spec"]["allow"]] == ["192.0.2.0/24"]
-
-        delete_egress_policy(kube_api, release.fullname)
-        helm.ok("upgrade", release.name, *chart, "--set=replicaCount=1", other_values)
-        assert [r["cidr"] for r in policy()["spec"]["allow"]] == ["198.51.100.0/24"]
-
-        helm.ok("uninstall", release.name, f"--namespace={release.namespace}")
-        assert policy()["metadata"]["name"] == release.fullname, "uninstall leaves it"
-    finally:
-        remove(helm, kube_api, release)
 
 
 def operator_pod(kube_api: k8s.ApiClient, release: Release) -> dict[str, Any]:
@@ -788,7 +762,6 @@ def test_cluster_wide_operator_has_exactly_the_rights_it_needs(
         ("impersonate", "serviceaccounts", f"--namespace={anywhere}"),
         ("create", "customresourcedefinitions.apiextensions.k8s.io"),
         ("update", "deployments.apps", f"--namespace={anywhere}"),
-        ("create", "contactsyncegresspolicies.contactsync.dev"),
         ("patch", "contactsyncegresspolicies.contactsync.dev"),
         ("delete", "contactsyncegresspolicies.contactsync.dev"),
     ]:

@@ -89,11 +89,12 @@ Its argument is the Kopf peering resource: clusterkopfpeerings or kopfpeerings.
   verbs: [get, list, watch, create, patch]
 {{- end }}
 
-{{/* The platform's egress policies are cluster-scoped: read in either mode, never written. */}}
+{{/* The platform's egress policies are cluster-scoped: read in either mode. Created only with
+egressPolicy.create, the one the chart hands the operator; never changed or deleted. */}}
 {{- define "contactsync.egressPolicyRules" -}}
 - apiGroups: [contactsync.dev]
   resources: [contactsyncegresspolicies]
-  verbs: [get, list, watch]
+  verbs: [get, list, watch{{ if .Values.egressPolicy.create }}, create{{ end }}]
 {{- end }}
 
 {{/* Kopf scans CRDs at start to find the resources it serves, in either mode. */}}

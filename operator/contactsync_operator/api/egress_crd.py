@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import yaml
 
-from contactsync_operator.api.crd import JsonObject, openapi_schema
+from contactsync_operator.api.crd import NEVER_PRUNED, JsonObject, openapi_schema
 from contactsync_operator.api.egress_policy import KIND, PLURAL, ContactSyncEgressPolicySpec
 from contactsync_worker.contracts.spec import GROUP, VERSION
 
@@ -38,6 +38,7 @@ def egress_crd_manifest() -> JsonObject:
                 "app.kubernetes.io/name": "contactsync",
                 "app.kubernetes.io/part-of": "contactsync",
             },
+            "annotations": NEVER_PRUNED,
         },
         "spec": {
             "group": GROUP,
