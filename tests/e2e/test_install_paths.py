@@ -1,8 +1,5 @@
-"""Every way a platform team installs the operator without Helm managing it, on a control plane
-of this module's own that starts empty: no CRDs, no peering object.
-
-Each test leaves the plane empty again (CRDs deleted), so each starts where a new cluster does.
-"""
+"""Every way a platform team installs the operator without Helm managing it, each on a control
+plane of the test's own that starts empty: no CRDs, no peering object, no egress policy."""
 
 from __future__ import annotations
 
@@ -14,7 +11,7 @@ import pytest
 import yaml
 
 from tests.servers.kube import KubeControlPlane, running_control_plane
-from tests.support import eventually, kubectl
+from tests.support import kubectl
 
 pytestmark = [pytest.mark.kube]
 ROOT = Path(__file__).parents[2]
@@ -26,26 +23,14 @@ CRDS = (
 )
 
 
-@pytest.fixture(scope="module")
-def empty_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeControlPlane]:
-    with running_control_plane(tmp_path_factory.mktemp("empty-kube")) as plane:
-        yield plane
-
-
 @pytest.fixture
-def plane(empty_plane: KubeControlPlane) -> Iterator[KubeControlPlane]:
-    """The module's plane, with no CRD before the test and none after it."""
-    assert not crds_present(empty_plane), "the plane starts without CRDs"
-    try:
-        yield empty_plane
-    finally:
-        admin = empty_plane.admin_kubeconfig
-        kubectl(admin, "delete", "crd", *CRDS, "--ignore-not-found", "--wait=true")
-        kubectl(admin, "delete", "namespace", "contactsync-system", "--ignore-not-found")
-        kubectl(
-            admin, "delete", "clusterrole,clusterrolebinding", "contactsync", "--ignore-not-found"
-        )
-        eventually(lambda: not crds_present(empty_plane), what="the CRDs to go")
+def plane(tmp_path: Path) -> Iterator[KubeControlPlane]:
+    """A control plane of the test's own, as a new cluster is: no CRD, no peering object.
+    (Deleting CRDs to empty a shared one is slow and racy: a CRD applied a moment ago may not
+    be deletable until its storage is initialized.)"""
+    with running_control_plane(tmp_path / "kube") as fresh:
+        assert not crds_present(fresh), "a new cluster has no CRDs"
+        yield fresh
 
 
 def crds_present(plane: KubeControlPlane) -> list[str]:

@@ -457,6 +457,14 @@ def test_service_monitor_scrapes_the_metrics_port(helm: Helm) -> None:
         ("egressPolicy.allow[0].cidr=10.0.0.0", "/egressPolicy/allow/0/cidr"),
         ("egressPolicy.alow[0].cidr=10.0.0.0/8", "alow"),
         ("worker.temporalPeers[0].namespace=temporal", "namespace"),
+        # Values the cluster would refuse, or take for something else, later:
+        ("podDisruptionBudget.minAvailable=abc", "/podDisruptionBudget/minAvailable"),
+        ("resources.requests.cpu=lots", "/resources/requests/cpu"),
+        ("tolerations[0].kee=dedicated", "kee"),
+        ("topologySpreadConstraints[0].maxSkew=one", "/topologySpreadConstraints/0"),
+        ("priorityClassName=High_Priority", "/priorityClassName"),
+        ("temporal.apiKey.key=..", "/temporal/apiKey/key"),
+        ("image.repository=ghcr.io/contactsync/contactsync@sha256:0", "/image/repository"),
     ],
 )
 def test_values_typo_is_refused_naming_it(helm: Helm, setting: str, named: str) -> None:
@@ -464,6 +472,38 @@ def test_values_typo_is_refused_naming_it(helm: Helm, setting: str, named: str) 
     assert result.returncode != 0
     assert "schema" in result.stderr, result.stderr
     assert named in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        (("--set=metrics.port=8080",), "metrics.port and healthPort are both 8080"),
+        (
+            (
+                "--set=temporal.tls.secretName=temporal-tls",
+                "--set=temporal.tls.clientCertificate=false",
+                "--set=temporal.tls.caCertificate=false",
+            ),
+            "clientCertificate and caCertificate are both off",
+        ),
+    ],
+    ids=["one port for two servers", "a TLS Secret of which nothing is mounted"],
+)
+def test_values_that_cannot_work_together_are_refused(
+    helm: Helm, settings: tuple[str, ...], said: str
+) -> None:
+    result = helm("template", "refused", str(CHART), *settings)
+    assert result.returncode != 0
+    assert said in result.stderr, result.stderr
+
+
+def test_an_image_pinned_by_digest_is_rendered_by_digest(helm: Helm) -> None:
+    digest = "sha256:" + "ab" * 32
+    documents = helm.render(f"--set=image.digest={digest}", "--set=image.tag=0.9.9")
+    image = find(documents, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == f"ghcr.io/contactsync/contactsync@{digest}"
+    job = find(documents, "Job")["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert job == image, "the uninstall hook runs the same image"
 
 
 def test_operator_gets_exactly_the_variables_settings_reads(helm: Helm) -> None:

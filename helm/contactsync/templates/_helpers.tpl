@@ -41,7 +41,11 @@ helm.sh/chart: {{ include "contactsync.chart" . }}
 {{- end }}
 
 {{- define "contactsync.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
 {{- end }}
 
 {{/* Watching the whole cluster, or only the listed namespaces. */}}
