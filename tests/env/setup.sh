@@ -22,6 +22,7 @@ build_go=1
 KUBERNETES_VERSION=v1.36.3
 ETCD_VERSION=v3.6.8
 HELM_VERSION=v4.3.1
+HELM_DOCS_VERSION=v1.14.2  # github.com/norwoodj/helm-docs: the chart README from values.yaml
 KSTATUS_VERSION=v0.37.2  # sigs.k8s.io/cli-utils: the status rules Flux and kpt read resources by
 
 started=$(date +%s)
@@ -104,6 +105,7 @@ if [ "$build_go" = 1 ]; then
   done
   build helm "$HELM_VERSION" helm helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
   build kstatus "$KSTATUS_VERSION" kstatus .
+  build helm-docs "$HELM_DOCS_VERSION" helm-docs github.com/norwoodj/helm-docs/cmd/helm-docs
 fi
 
 say "done in $(elapsed "$started"); binaries in $bin"

@@ -6,6 +6,7 @@ check what the chart creates and what the API server admits and authorizes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -27,6 +28,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from contactsync_operator.api.egress_policy import parse_egress_policy
+from contactsync_operator.api.manifest import parse_contact_sync
 from contactsync_operator.default_egress import parse_default_policy
 from contactsync_operator.egress_selection import region_egress
 from contactsync_operator.settings import settings_from_env
@@ -77,9 +79,17 @@ CLUSTER_WIDE = {
 NAMESPACED_WATCHED = {**IN_WATCHED_NAMESPACE, **CLUSTER_READS, "kopfpeerings.kopf.dev": PEERING}
 
 
-def run(*argv: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *argv: str | Path, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(a) for a in argv], capture_output=True, text=True, timeout=120, check=False, env=env
+        [str(a) for a in argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
     )
 
 
@@ -333,6 +343,47 @@ def test_chart_lints_cleanly(helm: Helm) -> None:
     assert "0 chart(s) failed" in output
 
 
+@pytest.mark.parametrize(
+    "values", sorted(p.name for p in (CHART / "ci").glob("*-values.yaml")), ids=str
+)
+def test_chart_testing_value_sets_lint_and_pass_a_server_side_dry_run(
+    helm: Helm,
+    kube_control_plane: KubeControlPlane,
+    kube_api: k8s.ApiClient,
+    contactsync_crd: str,
+    values: str,
+) -> None:
+    """What `ct lint` and `ct install` (ct.yaml) would try, checked here: every value set in
+    ci/ lints strictly, and the API server accepts every object it renders."""
+    chosen = f"--values={CHART / 'ci' / values}"
+    assert "0 chart(s) failed" in helm.ok("lint", "--strict", str(CHART), chosen)
+    rendered = helm.ok("template", "ct", str(CHART), "--namespace=default", chosen)
+    objects = [d for d in yaml.safe_load_all(rendered) if d]
+    # Objects of the egress-policy and Prometheus CRDs, and the CRDs themselves, need those
+    # CRDs; the rest is checked object by object as `kubectl apply` would send them.
+    checked = [
+        d
+        for d in objects
+        if d["kind"] not in ("CustomResourceDefinition", "ServiceMonitor", "PodMonitor")
+        and not d["apiVersion"].startswith("monitoring.coreos.com")
+    ]
+    for namespace in yaml.safe_load((CHART / "ci" / values).read_text()).get("watchNamespaces", []):
+        with contextlib.suppress(ApiException):  # already there from an earlier run
+            k8s.CoreV1Api(kube_api).create_namespace(
+                k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=namespace))
+            )
+    result = run(
+        toolchain.on_path("kubectl"),
+        f"--kubeconfig={kube_control_plane.admin_kubeconfig}",
+        "apply",
+        "--server-side",
+        "--dry-run=server",
+        "--filename=-",
+        stdin=yaml.safe_dump_all(checked),
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_chart_packages_and_defaults_to_the_image_this_repo_builds(
     helm: Helm, tmp_path: Path
 ) -> None:
@@ -440,6 +491,117 @@ def test_uninstall_hook_job_releases_or_deletes_the_contactsyncs(
     assert "--operator=ops/render-test-contactsync" in container["args"]
     find(documents, binding, "render-test-contactsync-uninstall")
     assert not [d for d in helm.render("--set=uninstall.hook=false") if d["kind"] == "Job"]
+
+
+def test_bring_your_own_service_account_and_rbac(helm: Helm) -> None:
+    kinds = {
+        d["kind"]
+        for d in helm.render(
+            "--set=serviceAccount.create=false",
+            "--set=serviceAccount.name=platform-operator",
+            "--set=rbac.create=false",
+        )
+        if "helm.sh/hook" not in d["metadata"].get("annotations", {})
+    }
+    assert not kinds & {"ServiceAccount", "ClusterRoleBinding", "RoleBinding", "Role"}
+    assert "ClusterRole" in kinds, "only the aggregated user roles"
+    refused = helm("template", "byo", str(CHART), "--set=serviceAccount.create=false")
+    assert refused.returncode != 0
+    assert "serviceAccount.create=false needs serviceAccount.name" in refused.stderr
+
+
+def test_extra_env_volumes_and_mounts_reach_the_operator_but_not_its_settings(helm: Helm) -> None:
+    documents = helm.render(
+        "--set=extraEnv[0].name=HTTPS_PROXY",
+        "--set=extraEnv[0].value=http://proxy:3128",
+        "--set=extraVolumes[0].name=ca",
+        "--set=extraVolumes[0].configMap.name=corporate-ca",
+        "--set=extraVolumeMounts[0].name=ca",
+        "--set=extraVolumeMounts[0].mountPath=/etc/ssl/corporate",
+    )
+    pod = find(documents, "Deployment")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert {"name": "HTTPS_PROXY", "value": "http://proxy:3128"} in container["env"]
+    assert {"name": "ca", "configMap": {"name": "corporate-ca"}} in pod["volumes"]
+    assert {"name": "ca", "mountPath": "/etc/ssl/corporate"} in container["volumeMounts"]
+    overridden = helm("template", "env", str(CHART), "--set=extraEnv[0].name=TEMPORAL_ADDRESS")
+    assert overridden.returncode != 0
+    assert "/extraEnv/0/name" in overridden.stderr, overridden.stderr
+
+
+def test_the_operator_network_policy_opens_only_what_it_needs(helm: Helm) -> None:
+    policy = find(
+        helm.render(
+            "--set=networkPolicy.enabled=true",
+            "--set=temporal.address=temporal-frontend.temporal:7234",
+            '--set-json=networkPolicy.apiServerPeers=[{"ipBlock":{"cidr":"10.96.0.1/32"}}]',
+        ),
+        "NetworkPolicy",
+    )["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert [p["port"] for p in policy["ingress"][0]["ports"]] == [9090, 8080]
+    dns, api_server, temporal = policy["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert [p["port"] for p in api_server["ports"]] == [443, 6443]
+    assert api_server["to"] == [{"ipBlock": {"cidr": "10.96.0.1/32"}}]
+    assert [p["port"] for p in temporal["ports"]] == [7234]
+    assert "NetworkPolicy" not in {d["kind"] for d in helm.render()}, "off unless asked"
+
+
+def test_the_chart_readme_is_what_helm_docs_makes_and_documents_every_value() -> None:
+    helm_docs = toolchain.built_binary("helm-docs", toolchain.HELM_DOCS_VERSION)
+    made = run(helm_docs, f"--chart-search-root={CHART}", "--dry-run", "--skip-version-footer")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip() == (CHART / "README.md").read_text().strip(), (
+        "helm/contactsync/README.md is stale: run helm-docs in helm/contactsync "
+        "(tests/env/setup.sh builds it) with --skip-version-footer"
+    )
+    documented = {
+        row.split("|")[1].strip(): row.split("|")[4].strip()
+        for row in made.stdout.splitlines()
+        if row.startswith("| ") and not row.startswith("| Key") and not row.startswith("|--")
+    }
+    undocumented = [
+        path
+        for path in leaf_paths(yaml.safe_load((CHART / "values.yaml").read_text()))
+        # A value is documented by its own row, or by the row of an object holding it.
+        if not any(
+            documented.get(".".join(path.split(".")[:n])) for n in range(1, 1 + path.count(".") + 1)
+        )
+    ]
+    assert not undocumented, f"values without a `# --` comment: {undocumented}"
+
+
+def leaf_paths(values: dict[str, Any], prefix: str = "") -> list[str]:
+    paths = []
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            paths += leaf_paths(value, f"{path}.")
+        else:
+            paths.append(path)
+    return paths
+
+
+def test_the_install_notes_lead_to_a_contactsync_that_can_run(helm: Helm) -> None:
+    """Not an example that goes Degraded for want of keys: the notes make the keys Secret (its
+    request key included) and label it for the ContactSync."""
+    notes = helm.ok("install", "notes", str(CHART), "--dry-run=client", "--namespace=ops")
+    notes = notes[notes.index("NOTES:") :]
+    for needed in ("requests.key=", "pseudonym=", "contactsync.dev/use=", "condition=Ready"):
+        assert needed in notes, needed
+    assert "quickstart.yaml" not in notes, "the local-mode example has no keys"
+
+
+def test_artifact_hub_annotations_describe_this_chart() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    annotations = chart["annotations"]
+    [image] = yaml.safe_load(annotations["artifacthub.io/images"])
+    assert image["image"] == f"ghcr.io/contactsync/contactsync:{chart['appVersion']}"
+    crds = {c["name"] for c in yaml.safe_load(annotations["artifacthub.io/crds"])}
+    assert crds == {CONTACTSYNC_CRD, EGRESS_CRD}
+    for example in yaml.safe_load(annotations["artifacthub.io/crdsExamples"]):
+        parse_contact_sync(example)  # the example is a valid ContactSync
 
 
 def test_service_monitor_scrapes_the_metrics_port(helm: Helm) -> None:
@@ -766,6 +928,41 @@ def test_weakened_operator_pod_is_refused_under_restricted_pod_security(
     message = json.loads(refused.value.body or "{}")["message"]
     assert "violates PodSecurity" in message
     assert change in message, message
+
+
+def test_users_with_the_default_roles_get_contactsync_rights(
+    kube_control_plane: KubeControlPlane, kube_api: k8s.ApiClient, cluster_release: Release
+) -> None:
+    """Aggregated into view, edit and admin by the cluster's own aggregation controller."""
+    namespace = create_namespace(kube_api, unique("team"))
+    rbac = k8s.RbacAuthorizationV1Api(kube_api)
+    for role in ("view", "edit"):
+        rbac.create_namespaced_role_binding(
+            namespace,
+            k8s.V1RoleBinding(
+                metadata=k8s.V1ObjectMeta(name=f"{role}-user"),
+                role_ref=k8s.V1RoleRef(
+                    api_group="rbac.authorization.k8s.io", kind="ClusterRole", name=role
+                ),
+                subjects=[
+                    k8s.RbacV1Subject(
+                        kind="User", name=f"{role}-user", api_group="rbac.authorization.k8s.io"
+                    )
+                ],
+            ),
+        )
+    admin = kube_control_plane.admin_kubeconfig
+
+    def may(user: str, verb: str, resource: str = "contactsyncs.contactsync.dev") -> bool:
+        return can(admin, verb, resource, f"--namespace={namespace}", f"--as={user}")
+
+    wait_until(lambda: may("view-user", "list"), timeout=30, what="view to be aggregated")
+    assert may("view-user", "watch")
+    assert not may("view-user", "create")
+    wait_until(lambda: may("edit-user", "create"), timeout=30, what="edit to be aggregated")
+    assert may("edit-user", "delete")
+    assert not may("view-user", "get", "secrets"), "nothing beyond ContactSyncs"
+    k8s.CoreV1Api(kube_api).delete_namespace(namespace)
 
 
 def test_cluster_wide_operator_has_exactly_the_rights_it_needs(

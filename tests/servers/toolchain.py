@@ -15,6 +15,7 @@ from pathlib import Path
 KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.8"
 HELM_VERSION = "v4.3.1"
+HELM_DOCS_VERSION = "v1.14.2"  # github.com/norwoodj/helm-docs, as tests/env/helm-docs/go.mod
 KSTATUS_VERSION = "v0.37.2"  # sigs.k8s.io/cli-utils, as tests/env/kstatus/go.mod requires
 
 
