@@ -24,6 +24,7 @@ ETCD_VERSION=v3.6.8
 HELM_VERSION=v4.3.1
 HELM_DOCS_VERSION=v1.14.2  # github.com/norwoodj/helm-docs: the chart README from values.yaml
 KSTATUS_VERSION=v0.37.2  # sigs.k8s.io/cli-utils: the status rules Flux and kpt read resources by
+ACTIONLINT_VERSION=v1.7.12  # lints .github/workflows; runs shellcheck on their run: blocks
 
 started=$(date +%s)
 say() { printf '[setup] %s\n' "$*"; }
@@ -44,6 +45,7 @@ for tool in containerd runc iptables buildah mmdebstrap; do
   command -v "$tool" >/dev/null 2>&1 || need_apt+=("$tool")
 done
 [ -x /usr/lib/cni/bridge ] || need_apt+=(containernetworking-plugins)
+command -v shellcheck >/dev/null 2>&1 || need_apt+=(shellcheck)  # actionlint runs it
 if [ ${#need_apt[@]} -gt 0 ]; then
   t=$(date +%s)
   if [ "$(id -u)" -ne 0 ]; then
@@ -106,6 +108,7 @@ if [ "$build_go" = 1 ]; then
   build helm "$HELM_VERSION" helm helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
   build kstatus "$KSTATUS_VERSION" kstatus .
   build helm-docs "$HELM_DOCS_VERSION" helm-docs github.com/norwoodj/helm-docs/cmd/helm-docs
+  build actionlint "$ACTIONLINT_VERSION" actionlint github.com/rhysd/actionlint/cmd/actionlint
 fi
 
 say "done in $(elapsed "$started"); binaries in $bin"
