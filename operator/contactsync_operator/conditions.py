@@ -145,6 +145,18 @@ def _region_ready(
     return desired == 0 or (counts is not None and counts.ready > 0)
 
 
+def missing_schedules(plan: Plan, observed: Observed, outcome: Outcome) -> dict[str, int]:
+    """How many of its schedules each served region lacks after the reconcile. Empty while
+    Temporal cannot be read: then nobody knows, and TemporalUnavailable says so."""
+    if observed.temporal_error:
+        return {}
+    return {
+        r.name: len(set(r.schedule_ids) - outcome.schedules_present)
+        for r in plan.regions
+        if r.served_here
+    }
+
+
 def build_status(
     resource: ContactSync,
     plan: Plan,

@@ -74,7 +74,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
             name = default_policy["metadata"]["name"]
             logger.info("created the default ContactSyncEgressPolicy %s", name)
     memo["reconciler"] = Reconciler(KubeGateway(api), SETTINGS)
-    metrics.serve(SETTINGS.metrics_port)
+    metrics.serve(SETTINGS.metrics_port, SETTINGS.resync_seconds)
 
 
 @kopf.on.resume(*RESOURCE)
@@ -90,15 +90,23 @@ async def reconcile(
     try:
         resource = parse_contact_sync(dict(body))
     except ManifestError as exc:
+        metrics.RECONCILES.labels("invalid").inc()
         kopf.warn(body, reason="InvalidSpec", message=str(exc))
         raise kopf.PermanentError(str(exc)) from exc
-    result = await _reconciler(memo).reconcile(resource, list(status.get("conditions") or []))
+    try:
+        result = await _reconciler(memo).reconcile(resource, list(status.get("conditions") or []))
+    except Exception:
+        metrics.RECONCILES.labels("error").inc()  # Kopf logs it and retries
+        raise
     patch.status.update(result.status)
     for kind, reason, message in result.events:
         (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)
     for problem in result.outcome.problems:
         metrics.ERRORS.labels(problem.reason).inc()
     metrics.RECONCILES.labels("degraded" if result.outcome.problems else "ok").inc()
+    metrics.CONTACTSYNCS.record(
+        resource.namespace, resource.name, result.status, result.missing_schedules
+    )
     metrics.LATENCY.observe(time.monotonic() - started)
 
 
@@ -114,6 +122,7 @@ async def finalize(
 ) -> None:
     annotations = meta.get("annotations") or {}
     if is_set(annotations, FORCE_DELETE):
+        metrics.CONTACTSYNCS.forget(meta["namespace"], meta["name"])
         kopf.warn(body, reason="ForceDeleted", message=f"{FORCE_DELETE}: Temporal left as it is")
         return
     try:
@@ -141,6 +150,7 @@ async def finalize(
         )
         metrics.PURGES_ABANDONED.inc(len(result.abandoned_regions))
         logger.warning("%s/%s: %s", meta.get("namespace"), meta.get("name"), message)
+    metrics.CONTACTSYNCS.forget(resource.namespace, resource.name)
     kopf.info(body, reason="CleanedUp", message=message)
 
 

@@ -20,7 +20,7 @@ from temporalio.client import Client
 from contactsync_operator import naming, overrides
 from contactsync_operator import temporal as temporal_io
 from contactsync_operator.api.manifest import ContactSync
-from contactsync_operator.conditions import Outcome, Problem, build_status
+from contactsync_operator.conditions import Outcome, Problem, build_status, missing_schedules
 from contactsync_operator.kube import ChildOwnedElsewhere, KubeError, KubeGateway
 from contactsync_operator.observed import Observed, RegionAccess
 from contactsync_operator.planner import (
@@ -60,6 +60,8 @@ class Result:
     plan: Plan
     outcome: Outcome
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
+    # Per served region, how many of its schedules are missing; empty when Temporal was unread.
+    missing_schedules: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -357,4 +359,5 @@ class Reconciler:
         status = build_status(
             resource, the_plan, observed, outcome, previous_conditions, datetime.now(UTC)
         )
-        return Result(status, the_plan, outcome, events)
+        missing = missing_schedules(the_plan, observed, outcome)
+        return Result(status, the_plan, outcome, events, missing)
