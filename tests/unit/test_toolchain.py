@@ -21,6 +21,7 @@ def test_setup_builds_the_versions_the_fixtures_expect() -> None:
     assert setup_version("KUBERNETES_VERSION") == toolchain.KUBERNETES_VERSION
     assert setup_version("ETCD_VERSION") == toolchain.ETCD_VERSION
     assert setup_version("HELM_VERSION") == toolchain.HELM_VERSION
+    assert setup_version("PROMETHEUS_VERSION") == toolchain.PROMETHEUS_VERSION
 
 
 def test_go_modules_pin_the_same_versions() -> None:
@@ -35,3 +36,5 @@ def test_go_modules_pin_the_same_versions() -> None:
         in (ENV / "etcd" / "go.mod").read_text()
     )
     assert f"\thelm.sh/helm/v4 {toolchain.HELM_VERSION} " in (ENV / "helm" / "go.mod").read_text()
+    promtool = (ENV / "promtool" / "go.mod").read_text()
+    assert f"\tgithub.com/prometheus/prometheus {toolchain.PROMETHEUS_VERSION} " in promtool
