@@ -241,6 +241,10 @@ def test_probes_metrics_and_json_logs(
     metrics = httpx.get(f"http://127.0.0.1:{scoped_operator.metrics_port}/metrics", timeout=5).text
     assert 'contactsync_operator_reconciles_total{outcome="ok"}' in metrics
     assert "contactsync_operator_reconcile_seconds_count" in metrics
+    # Each ContactSync as its status says, by its namespace and name: what the alerts read.
+    who = f'name="observed",namespace="{namespace}"'
+    assert f"contactsync_operator_ready{{{who}}}" in metrics
+    assert f"contactsync_operator_workers_desired{{{who},region=" in metrics
     lines = [line for line in scoped_operator.log().splitlines() if line.strip()]
     assert lines
     for line in lines:
