@@ -37,6 +37,7 @@ ALERTS = {
     "ContactSyncOperatorDown",
 }
 RULES = "--set=prometheusRule.enabled=true"
+OPERATOR_SCRAPED = "--set=serviceMonitor.enabled=true"
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +74,12 @@ def test_the_alerts_fire_when_and_only_when_they_should(
     """The rules as the chart renders them for the release `contactsync`, under
     tests/monitoring/contactsync-alerts.test.yaml."""
     rendered = helm.ok(
-        "template", "contactsync", str(CHART), "--namespace=contactsync-system", RULES
+        "template",
+        "contactsync",
+        str(CHART),
+        "--namespace=contactsync-system",
+        RULES,
+        OPERATOR_SCRAPED,
     )
     rule = find([d for d in yaml.safe_load_all(rendered) if d], "PrometheusRule")
     rules_file = tmp_path / "contactsync-alerts.rules.yaml"
@@ -86,9 +92,15 @@ def test_the_alerts_fire_when_and_only_when_they_should(
 
 
 def test_alert_expressions_read_only_metrics_the_code_exports(helm: Helm) -> None:
-    rules = rules_of(helm.render(RULES, "--set=watchNamespaces={sales,hr}"))
+    rules = rules_of(helm.render(RULES, OPERATOR_SCRAPED, "--set=watchNamespaces={sales,hr}"))
     assert {r["alert"] for r in rules} == ALERTS
     assert unknown_names(r["expr"] for r in rules) == {}
+
+
+def test_alerts_without_anything_scraping_the_operator_are_refused(helm: Helm) -> None:
+    result = helm("template", "unscraped", str(CHART), RULES)
+    assert result.returncode != 0
+    assert "ContactSyncOperatorDown fires for ever" in result.stderr, result.stderr
 
 
 def test_thresholds_and_labels_reach_every_alert(helm: Helm) -> None:
