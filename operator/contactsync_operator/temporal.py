@@ -135,20 +135,29 @@ async def _observed(client: Client, description: ScheduleDescription) -> Observe
 
 
 async def observed_run(client: Client, started: object) -> ObservedRun | None:
-    """The run a schedule action started (``workflow_id``, ``first_execution_run_id``)."""
+    """The run a schedule action started (``workflow_id``, ``first_execution_run_id``), followed
+    to its latest run: a sync that continued as new is one run, and only the last of its chain
+    says how it ended (the first one reads CONTINUED_AS_NEW)."""
     workflow_id = getattr(started, "workflow_id", None)
-    run_id = getattr(started, "first_execution_run_id", None)
     if not workflow_id:
         return None
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id, result_type=SyncSummary)
+    # Schedules give every action a workflow id of its own, so the latest run under that id is
+    # the end of this action's chain.
+    handle = client.get_workflow_handle(workflow_id, result_type=SyncSummary)
+    first_run = getattr(started, "first_execution_run_id", None)
     try:
         info = await handle.describe()
+        first = (
+            await client.get_workflow_handle(workflow_id, run_id=first_run).describe()
+            if first_run and info.run_id != first_run
+            else info
+        )
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return None  # outlived the namespace's retention
         raise _unavailable(f"describe workflow {workflow_id}", exc) from exc
     status = info.status.name if info.status else "UNKNOWN"
-    run = ObservedRun(workflow_id, info.start_time, info.close_time, status)
+    run = ObservedRun(workflow_id, first.start_time, info.close_time, status)
     if info.status == WorkflowExecutionStatus.COMPLETED:
         summary = await handle.result()
         return dataclasses.replace(
