@@ -114,6 +114,15 @@ def test_helm_install_with_crds_applied_from_the_repository(
     kubectl(admin, "apply", "--server-side", "-k", str(ROOT / "crds"))
     established(plane)
     home = tmp_path / "helm"
+    # Helm's own directories, and a HOME for the Kubernetes client's discovery cache (without
+    # one it would write .kube/cache into the working directory, the checkout).
+    helm_env = {
+        "HOME": str(home),
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+        "PATH": "/usr/bin:/bin",
+    }
     result = subprocess.run(
         [
             str(helm_binary),
@@ -127,12 +136,7 @@ def test_helm_install_with_crds_applied_from_the_repository(
             "--set=replicaCount=1",
             f"--kubeconfig={admin}",
         ],
-        env={
-            "HELM_CACHE_HOME": str(home / "cache"),
-            "HELM_CONFIG_HOME": str(home / "config"),
-            "HELM_DATA_HOME": str(home / "data"),
-            "PATH": "/usr/bin:/bin",
-        },
+        env=helm_env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -149,12 +153,7 @@ def test_helm_install_with_crds_applied_from_the_repository(
             "--wait",
             f"--kubeconfig={admin}",
         ],
-        env={
-            "HELM_CACHE_HOME": str(home / "cache"),
-            "HELM_CONFIG_HOME": str(home / "config"),
-            "HELM_DATA_HOME": str(home / "data"),
-            "PATH": "/usr/bin:/bin",
-        },
+        env=helm_env,
         capture_output=True,
         text=True,
         timeout=120,
