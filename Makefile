@@ -1,39 +1,52 @@
-# The commands the README names. Each one installs what it needs first.
-.PHONY: setup quickstart test lint unit integration e2e image manifests
+# The commands the README names. Each one installs what it needs first. `make help` lists them.
+.PHONY: help setup quickstart test lint fmt unit integration e2e image crd manifests
 
 VENV := .venv/bin
+CLI := $(VENV)/contactsync
+CHART_FILES := helm/contactsync/files
 
-setup:
+help: ## this list
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
+
+setup: ## install the virtualenv and build the test servers and tools (cached outside the clone)
 	tests/env/setup.sh
 
-# The main job: a sample ContactSync run locally on an embedded Temporal dev server.
-quickstart:
+quickstart: ## the main job: a sample ContactSync run locally on an embedded Temporal dev server
 	tests/env/setup.sh --no-build
-	$(VENV)/contactsync local examples/quickstart.yaml --demo examples/sample-contacts
+	$(CLI) local examples/quickstart.yaml --demo examples/sample-contacts
 
-# The whole suite: lint, types, unit, integration and end-to-end tests against real servers.
-test: setup lint
+test: setup lint ## the whole suite: lint, types, unit, integration and end-to-end on real servers
 	$(VENV)/pytest tests
 
-# The operator and worker image, from ./Dockerfile: docker where an engine runs, else buildah.
-image:
-	tests/env/build-image.sh
-
-# deploy/install.yaml and deploy/crds.yaml, rendered from the chart and crds/ (kubectl users).
-manifests:
-	tests/env/setup.sh
-	deploy/render.sh
-
-lint:
+lint: ## what CI checks before the tests: ruff, ruff format, mypy
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
 
-unit:
+fmt: ## format the code and apply ruff's safe fixes
+	$(VENV)/ruff format .
+	$(VENV)/ruff check --fix .
+
+unit: ## the unit tests only (no servers)
 	$(VENV)/pytest tests/unit
 
-integration:
+integration: ## the integration tests (real servers, no Kubernetes node)
 	$(VENV)/pytest tests/integration
 
-e2e:
+e2e: ## the end-to-end tests (control plane, operator, and the real-pod node)
 	$(VENV)/pytest tests/e2e
+
+image: ## the operator and worker image, from ./Dockerfile: docker where it runs, else buildah
+	tests/env/build-image.sh
+
+crd: ## regenerate every CRD from the typed models, copy each into the chart, re-render deploy/
+	$(CLI) crd > crds/contactsync.yaml
+	$(CLI) crd egress > crds/contactsyncegresspolicy.yaml
+	cp crds/contactsync.yaml $(CHART_FILES)/contactsync-crd.yaml
+	cp crds/contactsyncegresspolicy.yaml $(CHART_FILES)/contactsyncegresspolicy-crd.yaml
+	cp crds/kopf-peering.yaml $(CHART_FILES)/kopf-peering-crds.yaml
+	deploy/render.sh
+
+manifests: ## deploy/install.yaml, crds.yaml and the Argo CD patch, rendered from the chart and crds/
+	tests/env/setup.sh
+	deploy/render.sh
