@@ -21,8 +21,7 @@ from contactsync_worker.contacts.model import FieldPolicy, Page
 from contactsync_worker.contracts import ContactField as F
 from contactsync_worker.contracts import IdentityKey
 from contactsync_worker.contracts.spec import LdapSource as LdapSpec
-from contactsync_worker.sources import SourceUnavailable
-from contactsync_worker.sources.files import CursorExpired
+from contactsync_worker.sources import CursorExpired, SourceUnavailable
 from contactsync_worker.sources.ldap import MAX_ENTRY_BYTES, MAX_RESPONSE_BYTES, LdapSource
 from tests.servers.https import HttpsServer, running_https_server
 from tests.servers.process import free_port

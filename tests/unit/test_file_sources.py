@@ -15,9 +15,9 @@ from contactsync_worker.contacts.model import Contact, FieldPolicy, Page, Quaran
 from contactsync_worker.contracts import ContactField as F
 from contactsync_worker.contracts import IdentityKey
 from contactsync_worker.contracts.spec import FileSource as FileSpec
-from contactsync_worker.sources import SourceUnavailable
+from contactsync_worker.sources import CursorExpired, SourceUnavailable
 from contactsync_worker.sources.file_records import MAX_RECORD_BYTES, RawRecord, RecordMapper
-from contactsync_worker.sources.files import CsvSource, CursorExpired, JsonLinesSource
+from contactsync_worker.sources.files import CsvSource, JsonLinesSource
 
 POLICY = FieldPolicy(
     allowed=frozenset({F.FULL_NAME, F.EMAILS, F.PHONES, F.ADDRESSES}),

@@ -34,8 +34,7 @@ from contactsync_worker.destinations import DestinationUnavailable
 from contactsync_worker.engine import pages, removals, subjects
 from contactsync_worker.engine.region import ConfigurationError, Region
 from contactsync_worker.health import BLOCKED_DELETES, PAGE_SECONDS, SOURCE_ERRORS, SYNCED
-from contactsync_worker.sources import SourceUnavailable
-from contactsync_worker.sources.files import CursorExpired
+from contactsync_worker.sources import CursorExpired, SourceUnavailable
 from contactsync_worker.store import StoreUnavailable
 from contactsync_worker.transport import InsecureTransportError
 

@@ -13,6 +13,14 @@ class SourceUnavailable(RuntimeError):
     reason to delete anything downstream."""
 
 
+class CursorExpired(SourceUnavailable):
+    """The cursor belongs to a state of the source that is gone (the file changed, the LDAP
+    paging session ended): start the run again with ``cursor=None`` and discard what it saw.
+
+    A SourceUnavailable, so a caller that does not know it still deletes nothing.
+    """
+
+
 class SourceAdapter(Protocol):
     async def fetch(self, cursor: str | None, checkpoint: str | None) -> Page:
         """The next page. ``cursor`` continues a run; ``checkpoint`` is the last committed

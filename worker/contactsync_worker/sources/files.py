@@ -67,7 +67,7 @@ from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
 from contactsync_worker.contracts import runtime
 from contactsync_worker.contracts.egress import RegionEgress
 from contactsync_worker.contracts.spec import FileSource as FileSpec
-from contactsync_worker.sources import SourceUnavailable
+from contactsync_worker.sources import CursorExpired, SourceUnavailable
 from contactsync_worker.sources.csv_records import read_header
 from contactsync_worker.sources.file_records import Layout, Position, RawRecord, RecordMapper
 from contactsync_worker.sources.first_seen import FirstSeen, IndexFull
@@ -84,15 +84,6 @@ PAGE_SIZE = 500
 MAX_BYTES = runtime.FILE_SOURCE_MAX_BYTES  # the operator sizes /tmp by it
 _COPY_CHUNK = 1024 * 1024
 _INDEX_BATCH = 1000
-
-
-class CursorExpired(SourceUnavailable):
-    """The cursor belongs to a state of the source that is gone (the file changed, the LDAP
-    paging session ended): start the run again with ``cursor=None`` and discard what it saw.
-
-    A SourceUnavailable, so a caller that does not know it still deletes nothing.
-    It belongs in ``sources/__init__.py``; it lives here until that module takes it.
-    """
 
 
 @dataclass(frozen=True)

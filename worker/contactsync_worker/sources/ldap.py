@@ -43,8 +43,7 @@ from contactsync_worker import credentials
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
 from contactsync_worker.contracts.egress import RegionEgress
 from contactsync_worker.contracts.spec import LdapSource as LdapSpec
-from contactsync_worker.sources import SourceUnavailable
-from contactsync_worker.sources.files import CursorExpired
+from contactsync_worker.sources import CursorExpired, SourceUnavailable
 from contactsync_worker.sources.ldap_bounds import ReceiveBounds
 from contactsync_worker.sources.ldap_entries import (
     ENTRY_UUID,
