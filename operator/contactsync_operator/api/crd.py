@@ -90,62 +90,91 @@ NEVER_PRUNED = {
 }
 
 
-def crd_manifest() -> JsonObject:
+def custom_resource_definition(
+    *,
+    kind: str,
+    plural: str,
+    scope: str,
+    short_names: list[str],
+    printer_columns: list[JsonObject],
+    schema: JsonObject,
+    categories: list[str] | None = None,
+    status_subresource: bool = False,
+) -> JsonObject:
+    """A CRD of this project's group and version, as every kind of it is shaped."""
+    names: JsonObject = {
+        "kind": kind,
+        "listKind": f"{kind}List",
+        "plural": plural,
+        "singular": kind.lower(),
+        "shortNames": short_names,
+    }
+    if categories:
+        names["categories"] = categories
+    version: JsonObject = {"name": VERSION, "served": True, "storage": True}
+    if status_subresource:
+        version["subresources"] = {"status": {}}
+    version["additionalPrinterColumns"] = printer_columns
+    version["schema"] = {"openAPIV3Schema": schema}
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": f"{PLURAL}.{GROUP}",
+            "name": f"{plural}.{GROUP}",
             "labels": {
                 "app.kubernetes.io/name": "contactsync",
                 "app.kubernetes.io/part-of": "contactsync",
             },
             "annotations": NEVER_PRUNED,
         },
-        "spec": {
-            "group": GROUP,
-            "scope": "Namespaced",
-            "names": {
-                "kind": KIND,
-                "listKind": f"{KIND}List",
-                "plural": PLURAL,
-                "singular": KIND.lower(),
-                "shortNames": SHORT_NAMES,
-                "categories": CATEGORIES,
-            },
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": PRINTER_COLUMNS,
-                    "schema": {"openAPIV3Schema": _resource_schema()},
-                }
-            ],
-        },
+        "spec": {"group": GROUP, "scope": scope, "names": names, "versions": [version]},
     }
 
 
-def _resource_schema() -> JsonObject:
+def resource_schema(
+    kind: str, description: str, spec: JsonObject, status: JsonObject | None = None
+) -> JsonObject:
+    """The top of a resource's schema: apiVersion, kind, metadata, spec (and status)."""
+    properties: JsonObject = {
+        "apiVersion": {"type": "string", "description": f"{GROUP}/{VERSION}"},
+        "kind": {"type": "string", "description": kind},
+        "metadata": {"type": "object"},
+        "spec": spec,
+    }
+    if status is not None:
+        properties["status"] = status
     return {
         "type": "object",
-        "description": (
-            "ContactSync syncs contacts from sources to destinations inside declared regions, "
-            "keeping only allowed fields of consenting contacts for a limited time."
-        ),
+        "description": description,
         "required": ["spec"],
-        "properties": {
-            "apiVersion": {"type": "string", "description": "contactsync.dev/v1alpha1"},
-            "kind": {"type": "string", "description": "ContactSync"},
-            "metadata": {"type": "object"},
-            "spec": openapi_schema(ContactSyncSpec),
-            # Defaulted, so a resource the operator has not reconciled yet reads as such.
-            "status": {**openapi_schema(ContactSyncStatus), "default": {}},
-        },
+        "properties": properties,
     }
+
+
+def crd_text(manifest: JsonObject, command: str) -> str:
+    header = f"# Generated from contactsync_operator.api by `{command}`; do not edit.\n"
+    return header + yaml.safe_dump(manifest, sort_keys=False, width=100, allow_unicode=True)
+
+
+def crd_manifest() -> JsonObject:
+    return custom_resource_definition(
+        kind=KIND,
+        plural=PLURAL,
+        scope="Namespaced",
+        short_names=SHORT_NAMES,
+        categories=CATEGORIES,
+        printer_columns=PRINTER_COLUMNS,
+        status_subresource=True,
+        schema=resource_schema(
+            KIND,
+            "ContactSync syncs contacts from sources to destinations inside declared regions, "
+            "keeping only allowed fields of consenting contacts for a limited time.",
+            openapi_schema(ContactSyncSpec),
+            # Defaulted, so a resource the operator has not reconciled yet reads as such.
+            {**openapi_schema(ContactSyncStatus), "default": {}},
+        ),
+    )
 
 
 def crd_yaml() -> str:
-    header = "# Generated from contactsync_operator.api by `contactsync crd`; do not edit.\n"
-    return header + yaml.safe_dump(crd_manifest(), sort_keys=False, width=100, allow_unicode=True)
+    return crd_text(crd_manifest(), "contactsync crd")

@@ -3,11 +3,14 @@ api.crd does for ContactSync (the same structural-schema translation)."""
 
 from __future__ import annotations
 
-import yaml
-
-from contactsync_operator.api.crd import NEVER_PRUNED, JsonObject, openapi_schema
+from contactsync_operator.api.crd import (
+    JsonObject,
+    crd_text,
+    custom_resource_definition,
+    openapi_schema,
+    resource_schema,
+)
 from contactsync_operator.api.egress_policy import KIND, PLURAL, ContactSyncEgressPolicySpec
-from contactsync_worker.contracts.spec import GROUP, VERSION
 
 SHORT_NAMES = ["csegress"]
 PRINTER_COLUMNS: list[JsonObject] = [
@@ -29,61 +32,22 @@ PRINTER_COLUMNS: list[JsonObject] = [
 
 
 def egress_crd_manifest() -> JsonObject:
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {
-            "name": f"{PLURAL}.{GROUP}",
-            "labels": {
-                "app.kubernetes.io/name": "contactsync",
-                "app.kubernetes.io/part-of": "contactsync",
-            },
-            "annotations": NEVER_PRUNED,
-        },
-        "spec": {
-            "group": GROUP,
-            # Platform admins own it; the namespace users it constrains cannot write it.
-            "scope": "Cluster",
-            "names": {
-                "kind": KIND,
-                "listKind": f"{KIND}List",
-                "plural": PLURAL,
-                "singular": KIND.lower(),
-                "shortNames": SHORT_NAMES,
-            },
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "additionalPrinterColumns": PRINTER_COLUMNS,
-                    "schema": {"openAPIV3Schema": _resource_schema()},
-                }
-            ],
-        },
-    }
-
-
-def _resource_schema() -> JsonObject:
-    return {
-        "type": "object",
-        "description": (
+    return custom_resource_definition(
+        kind=KIND,
+        plural=PLURAL,
+        # Platform admins own it; the namespace users it constrains cannot write it.
+        scope="Cluster",
+        short_names=SHORT_NAMES,
+        printer_columns=PRINTER_COLUMNS,
+        schema=resource_schema(
+            KIND,
             "ContactSyncEgressPolicy says which addresses the ContactSync workers of the "
             "namespaces it selects may connect to. Platform admins own it; a namespace that no "
-            "policy selects gets no workers."
+            "policy selects gets no workers.",
+            openapi_schema(ContactSyncEgressPolicySpec),
         ),
-        "required": ["spec"],
-        "properties": {
-            "apiVersion": {"type": "string", "description": "contactsync.dev/v1alpha1"},
-            "kind": {"type": "string", "description": KIND},
-            "metadata": {"type": "object"},
-            "spec": openapi_schema(ContactSyncEgressPolicySpec),
-        },
-    }
+    )
 
 
 def egress_crd_yaml() -> str:
-    header = "# Generated from contactsync_operator.api by `contactsync crd egress`; do not edit.\n"
-    return header + yaml.safe_dump(
-        egress_crd_manifest(), sort_keys=False, width=100, allow_unicode=True
-    )
+    return crd_text(egress_crd_manifest(), "contactsync crd egress")
