@@ -201,10 +201,7 @@ async def test_deleting_with_purge_policy_erases_what_was_synced_before_it_goes(
     async with deployed(
         kube_control_plane, kube_api, radicale_server, dav, tmp_path, deletionPolicy="Purge"
     ) as (namespace, destination, _):
-        client = await Client.connect(temporal.address)
-        schedule = client.get_schedule_handle(naming.sync_schedule_id(namespace, "deployed", EU))
-        await trigger_when_created(schedule)
-        eventually(lambda: reported_run(kube_api, namespace), timeout=90, what="a synced run")
+        await synced_once(temporal, kube_api, namespace)
         assert len(await cards(dav, destination)) == 5
         kubectl(
             kube_control_plane.admin_kubeconfig,
@@ -281,10 +278,7 @@ async def test_a_region_removed_from_the_spec_is_purged_before_its_workers_go(
     async with deployed(
         kube_control_plane, kube_api, radicale_server, dav, tmp_path, deletionPolicy="Purge"
     ) as (namespace, destination, _):
-        client = await Client.connect(temporal.address)
-        schedule = client.get_schedule_handle(naming.sync_schedule_id(namespace, "deployed", EU))
-        await trigger_when_created(schedule)
-        eventually(lambda: reported_run(kube_api, namespace), timeout=90, what="a synced run")
+        client, _ = await synced_once(temporal, kube_api, namespace)
         assert len(await cards(dav, destination)) == 5
         moved = manifest(namespace, radicale_server.create_addressbook(), destination)
         moved["spec"]["deletionPolicy"] = "Purge"
@@ -345,10 +339,7 @@ async def test_deleting_the_namespace_of_a_contactsync_under_purge_does_not_hang
     async with deployed(
         kube_control_plane, kube_api, radicale_server, dav, tmp_path, deletionPolicy="Purge"
     ) as (namespace, destination, worker):
-        client = await Client.connect(temporal.address)
-        schedule = client.get_schedule_handle(naming.sync_schedule_id(namespace, "deployed", EU))
-        await trigger_when_created(schedule)
-        eventually(lambda: reported_run(kube_api, namespace), timeout=90, what="a synced run")
+        client, schedule = await synced_once(temporal, kube_api, namespace)
         uid = json.loads(
             kubectl(admin, "get", "contactsync/deployed", f"--namespace={namespace}", "-o", "json")
         )["metadata"]["uid"]
@@ -366,6 +357,17 @@ async def test_deleting_the_namespace_of_a_contactsync_under_purge_does_not_hang
             return  # never started: nothing waits
         assert described.status is not None
         assert described.status.name == "TERMINATED"
+
+
+async def synced_once(
+    temporal: TemporalDevServer, kube_api: k8s.ApiClient, namespace: str
+) -> tuple[Client, ScheduleHandle]:
+    """Run the deployed ContactSync's sync now and wait until the operator reports it."""
+    client = await Client.connect(temporal.address)
+    schedule = client.get_schedule_handle(naming.sync_schedule_id(namespace, "deployed", EU))
+    await trigger_when_created(schedule)
+    eventually(lambda: reported_run(kube_api, namespace), timeout=90, what="a synced run")
+    return client, schedule
 
 
 async def trigger_when_created(schedule: ScheduleHandle) -> None:
