@@ -22,6 +22,7 @@ from contactsync_worker.contracts import PURGE_WORKFLOW, RegionRunRequest
 from tests.carddav_sync import VCARD, carddav_region, cards, sync, vcard
 from tests.servers.radicale import RadicaleServer
 from tests.servers.temporal import TemporalDevServer
+from tests.worker_env import WorkerFiles
 
 pytestmark = [pytest.mark.carddav, pytest.mark.temporal]
 
@@ -37,11 +38,7 @@ async def test_a_purge_started_without_the_keys_never_runs(
         source,
         destination,
     ):
-        for n in range(3):
-            card = vcard(f"u{n}", f"Person {n}", f"p{n}@example.org")
-            response = await dav.put(f"{source}c{n}.vcf", content=card, headers=VCARD)
-            assert response.status_code == 201
-        assert (await sync(files)).created == 3
+        await three_people_synced(dav, files, source)
         keyless = await Client.connect(temporal_server.address)  # no codec, no keys
         handle = await keyless.start_workflow(
             PURGE_WORKFLOW,
@@ -80,11 +77,7 @@ async def test_a_purge_not_signed_with_the_request_key_is_refused_and_a_signed_o
         source,
         destination,
     ):
-        for n in range(3):
-            card = vcard(f"u{n}", f"Person {n}", f"p{n}@example.org")
-            response = await dav.put(f"{source}c{n}.vcf", content=card, headers=VCARD)
-            assert response.status_code == 201
-        assert (await sync(files)).created == 3
+        await three_people_synced(dav, files, source)
         with_payload_keys = await files.client()
         request = RegionRunRequest("tests", "phonebook", "local")
         seed = request_key(files.keys_dir)
@@ -120,3 +113,11 @@ async def test_a_purge_not_signed_with_the_request_key_is_refused_and_a_signed_o
             PURGE_WORKFLOW, signed, id=workflow_id, task_queue=files.task_queue
         )
         assert await cards(dav, destination) == {}, "the signed purge ran"
+
+
+async def three_people_synced(dav: httpx.AsyncClient, files: WorkerFiles, source: str) -> None:
+    for n in range(3):
+        card = vcard(f"u{n}", f"Person {n}", f"p{n}@example.org")
+        response = await dav.put(f"{source}c{n}.vcf", content=card, headers=VCARD)
+        assert response.status_code == 201
+    assert (await sync(files)).created == 3
