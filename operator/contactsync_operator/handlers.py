@@ -14,7 +14,7 @@ from typing import Any
 
 import kopf
 
-from contactsync_operator import kube, metrics
+from contactsync_operator import kube, metrics, naming
 from contactsync_operator.api.manifest import ManifestError, parse_contact_sync
 from contactsync_operator.cleanup import cleanup
 from contactsync_operator.default_egress import DefaultPolicyError, ensure_default_policy
@@ -44,7 +44,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=GROUP, key="last-handled-configuration"
     )
-    settings.persistence.finalizer = f"{GROUP}/cleanup"
+    settings.persistence.finalizer = naming.FINALIZER
     # Two replicas with equal priority would both freeze; a random one lets one lead.
     settings.peering.name = PEERING_NAME
     settings.peering.priority = random.randint(1, 1_000_000)  # noqa: S311 - not for secrecy

@@ -11,6 +11,8 @@ import hashlib
 from contactsync_worker.contracts import runtime
 
 PREFIX = "contactsync"
+# The operator's finalizer on every ContactSync (Kopf's, under this name).
+FINALIZER = "contactsync.dev/cleanup"
 _K8S_NAME_LIMIT = 63
 
 

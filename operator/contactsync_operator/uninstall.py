@@ -22,9 +22,8 @@ from typing import Any, cast
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from contactsync_operator import naming
 from contactsync_worker.contracts.spec import GROUP, PLURAL, VERSION
-
-FINALIZER = f"{GROUP}/cleanup"
 
 
 class UninstallError(RuntimeError):
@@ -79,13 +78,13 @@ def release(api: k8s.ApiClient, namespaces: tuple[str, ...]) -> list[str]:
                 custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name),
             )
             finalizers = live["metadata"].get("finalizers") or []
-            if FINALIZER not in finalizers:
+            if naming.FINALIZER not in finalizers:
                 break
             patch = {
                 "metadata": {
                     # Compare-and-swap: a concurrent change to the list is not overwritten.
                     "resourceVersion": live["metadata"]["resourceVersion"],
-                    "finalizers": [f for f in finalizers if f != FINALIZER],
+                    "finalizers": [f for f in finalizers if f != naming.FINALIZER],
                 }
             }
             try:
