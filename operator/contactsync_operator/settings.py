@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contactsync_operator.default_egress import DefaultPolicyError, parse_default_policy
 from contactsync_worker.contracts.spec import Region
 
 
@@ -104,8 +105,6 @@ def _peers(env: Mapping[str, str], name: str) -> tuple[dict[str, Any], ...]:
 
 
 def _default_policy(raw: str | None) -> dict[str, Any] | None:
-    from contactsync_operator.default_egress import DefaultPolicyError, parse_default_policy
-
     try:
         return parse_default_policy(raw)
     except DefaultPolicyError as exc:
