@@ -24,7 +24,7 @@ from contactsync_operator.observed import RegionAccess, WorkerCounts
 from contactsync_operator.overrides import SKIP_PURGE
 from contactsync_operator.reconcile import Reconciler
 from contactsync_worker.contracts import PURGE_WORKFLOW, RegionRunRequest
-from contactsync_worker.contracts.spec import DeletionPolicy, Region
+from contactsync_worker.contracts.spec import DeletionPolicy
 
 PURGE_WAIT_SECONDS = 20.0
 
@@ -47,8 +47,12 @@ async def cleanup(reconciler: Reconciler, resource: ContactSync, skip_purge: boo
     namespaces = {reconciler.settings.temporal.namespace} | {
         reconciler.temporal_namespace(r) for r in served
     }
-    for namespace in sorted(namespaces):
-        client = await temporal_io.connect(reconciler.settings.temporal, namespace, None)
+    # Without keys: deleting schedules and terminating workflows carry no payloads.
+    keyless = {
+        namespace: await temporal_io.connect(reconciler.settings.temporal, namespace, None)
+        for namespace in sorted(namespaces)
+    }
+    for client in keyless.values():
         result.deleted_schedules += await temporal_io.delete_schedules(client, prefix)
     if resource.spec.deletion_policy is not DeletionPolicy.PURGE or skip_purge:
         result.done = True
@@ -65,7 +69,12 @@ async def cleanup(reconciler: Reconciler, resource: ContactSync, skip_purge: boo
             resource.namespace, resource.name, region.name, resource.uid
         )
         if terminating and not (workers.get(region.name) and workers[region.name].ready):
-            await _abandon(reconciler, region, workflow_id)
+            # A purge an earlier attempt started waits on a queue no worker will poll again.
+            await temporal_io.terminate_if_running(
+                keyless[reconciler.temporal_namespace(region)],
+                workflow_id,
+                "the namespace was deleted with the workers that would purge",
+            )
             result.abandoned_regions.append(region.name)
             continue
         keys = await reconciler.region_keys(resource, region)
@@ -93,13 +102,3 @@ async def cleanup(reconciler: Reconciler, resource: ContactSync, skip_purge: boo
         result.purged_regions.append(region.name)
     result.done = True
     return result
-
-
-async def _abandon(reconciler: Reconciler, region: Region, workflow_id: str) -> None:
-    """A purge an earlier attempt started waits on a task queue no worker will poll again."""
-    client = await temporal_io.connect(
-        reconciler.settings.temporal, reconciler.temporal_namespace(region), None
-    )
-    await temporal_io.terminate_if_running(
-        client, workflow_id, "the namespace was deleted with the workers that would purge"
-    )
