@@ -11,9 +11,9 @@ from __future__ import annotations
 import statistics
 import time
 
+from contactsync_api.fields import ContactField as F
 from contactsync_worker.contacts.model import FieldPolicy
 from contactsync_worker.contacts.vcard import parse_vcard
-from contactsync_worker.contracts import ContactField as F
 
 POLICY = FieldPolicy(allowed=frozenset({F.FULL_NAME, F.NOTE}))
 

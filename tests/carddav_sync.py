@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
-from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
-from contactsync_worker.contracts.spec import RegionConfig
+from contactsync_api.spec import RegionConfig
+from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
 from contactsync_worker.keyring import REQUESTS_KEY
 from tests.servers.process import free_port
 from tests.servers.radicale import RadicaleServer

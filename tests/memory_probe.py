@@ -20,9 +20,9 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from contactsync_api.fields import ContactField as F
+from contactsync_api.spec import FileSourceSpec
 from contactsync_worker.contacts.model import FieldPolicy
-from contactsync_worker.contracts import ContactField as F
-from contactsync_worker.contracts.spec import FileSource as FileSpec
 from contactsync_worker.sources.files import CsvSource, JsonLinesSource
 
 POLICY = FieldPolicy(allowed=frozenset({F.FULL_NAME, F.EMAILS, F.PHONES, F.TITLE}))
@@ -83,7 +83,9 @@ def main(kind: str, path: str, page_size: str, *flags: str) -> None:
         "csv": CsvSource,
         "jsonl": JsonLinesSource,
     }
-    source = kinds[kind]("memory-probe", FileSpec(path=path), POLICY, page_size=int(page_size))
+    source = kinds[kind](
+        "memory-probe", FileSourceSpec(path=path), POLICY, page_size=int(page_size)
+    )
     traced = "--traced" in flags
     if traced:
         tracemalloc.start()

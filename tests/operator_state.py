@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from contactsync_operator.api.manifest import ContactSync
+from contactsync_api.manifest import ContactSync
 from contactsync_operator.children import HASH_ANNOTATION, worker_objects
 from contactsync_operator.observed import (
     Observed,
     ObservedChild,
     ObservedRun,
     ObservedSchedule,
-    WorkerCounts,
+    ObservedWorkers,
 )
 from contactsync_operator.planner import ref_of
 from contactsync_operator.schedules import desired_schedules
@@ -39,7 +39,7 @@ def in_sync(
                 ref_of(manifest), region.name, applied
             )
         if ready is not None:
-            observed.workers[region.name] = WorkerCounts(region.workers.replicas, ready)
+            observed.workers[region.name] = ObservedWorkers(region.workers.replicas, ready)
         for desired in desired_schedules(resource, region.name):
             observed.schedules[desired.schedule_id] = ObservedSchedule(
                 desired.schedule_id,

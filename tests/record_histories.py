@@ -39,8 +39,7 @@ from temporalio.api.history.v1 import History
 from temporalio.client import WorkflowFailureError, WorkflowHistory
 from temporalio.exceptions import ApplicationError
 
-from contactsync_worker.codec import ENCODING, EncryptionCodec
-from contactsync_worker.contracts import (
+from contactsync_api.workflows import (
     ERASURE_WORKFLOW,
     PURGE_WORKFLOW,
     RETENTION_WORKFLOW,
@@ -53,6 +52,7 @@ from contactsync_worker.contracts import (
     SyncInput,
     SyncSummary,
 )
+from contactsync_worker.codec import ENCODING, EncryptionCodec
 from contactsync_worker.keyring import Keyring
 from tests.carddav_sync import CORPUS, VCARD, carddav_region, vcard
 from tests.servers.process import free_port

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 from temporalio.client import Client
 
+from contactsync_api import runtime
+from contactsync_api.spec import RegionConfig
 from contactsync_worker.codec import data_converter
-from contactsync_worker.contracts import runtime
-from contactsync_worker.contracts.spec import RegionConfig
 from contactsync_worker.keyring import Keyring
 from contactsync_worker.main import run
 from contactsync_worker.settings import WorkerSettings, settings_from_env

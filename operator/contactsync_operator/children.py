@@ -12,15 +12,15 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
+from contactsync_api import runtime
+from contactsync_api.egress import RegionEgress
+from contactsync_api.manifest import ContactSync
+from contactsync_api.spec import RegionSpec
 from contactsync_operator import naming
-from contactsync_operator.api.manifest import ContactSync
 from contactsync_operator.egress_rules import egress_rules
 from contactsync_operator.observed import WorkerKeys
 from contactsync_operator.regionconfig import referenced_secrets, region_config, region_spec
 from contactsync_operator.settings import OperatorSettings
-from contactsync_worker.contracts import runtime
-from contactsync_worker.contracts.egress import RegionEgress
-from contactsync_worker.contracts.spec import Region
 
 Manifest = dict[str, Any]
 HASH_ANNOTATION = "contactsync.dev/applied-hash"
@@ -63,7 +63,7 @@ def _metadata(resource: ContactSync, region: str, kind_suffix: str) -> dict[str,
 
 def worker_objects(
     resource: ContactSync,
-    region: Region,
+    region: RegionSpec,
     settings: OperatorSettings,
     database_ports: tuple[int, ...] = (),
     keys: WorkerKeys | None = None,
@@ -86,7 +86,7 @@ def worker_objects(
     ]
 
 
-def keeps_local_state(region: Region) -> bool:
+def keeps_local_state(region: RegionSpec) -> bool:
     """Without PostgreSQL a region's one worker keeps its state (and audit trail) in SQLite on
     a volume of its own, which must outlive the pod: a PersistentVolumeClaim, never emptyDir."""
     return region.store is None or region.store.postgres is None
@@ -137,7 +137,7 @@ def _config_map(
 
 def _deployment(
     resource: ContactSync,
-    region: Region,
+    region: RegionSpec,
     settings: OperatorSettings,
     config_hash: str,
     keys: WorkerKeys | None,
@@ -238,7 +238,7 @@ def _deployment(
 
 
 def _wiring(
-    resource: ContactSync, region: Region, settings: OperatorSettings, keys: WorkerKeys | None
+    resource: ContactSync, region: RegionSpec, settings: OperatorSettings, keys: WorkerKeys | None
 ) -> tuple[list[Manifest], list[Manifest], list[Manifest]]:
     """Volumes, mounts and environment: everything secret arrives as a file, by reference."""
     temporal = region.temporal
@@ -356,7 +356,7 @@ def _disruption_budget(resource: ContactSync, region: str) -> Manifest:
     }
 
 
-def worker_temporal_address(region: Region, settings: OperatorSettings) -> str:
+def worker_temporal_address(region: RegionSpec, settings: OperatorSettings) -> str:
     """host:port of the Temporal frontend a region's workers dial."""
     temporal = region.temporal
     return temporal.address if temporal and temporal.address else settings.worker_temporal
@@ -407,7 +407,7 @@ def _port_of(url: str) -> int:
 
 def _network_policy(
     resource: ContactSync,
-    declared: Region,
+    declared: RegionSpec,
     settings: OperatorSettings,
     database_ports: tuple[int, ...],
     egress: RegionEgress | None,

@@ -17,14 +17,14 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from contactsync_api.manifest import ContactSync
+from contactsync_api.spec import DeletionPolicy
+from contactsync_api.workflows import PURGE_WORKFLOW, RegionRunRequest
 from contactsync_operator import naming
 from contactsync_operator import temporal as temporal_io
-from contactsync_operator.api.manifest import ContactSync
-from contactsync_operator.observed import RegionAccess, WorkerCounts
+from contactsync_operator.observed import ObservedWorkers, RegionAccess
 from contactsync_operator.overrides import SKIP_PURGE
 from contactsync_operator.reconcile import Reconciler
-from contactsync_worker.contracts import PURGE_WORKFLOW, RegionRunRequest
-from contactsync_worker.contracts.spec import DeletionPolicy
 
 PURGE_WAIT_SECONDS = 20.0
 
@@ -59,7 +59,7 @@ async def cleanup(reconciler: Reconciler, resource: ContactSync, skip_purge: boo
         return result
     kube = reconciler.kube
     terminating = await asyncio.to_thread(kube.namespace_terminating, resource.namespace)
-    workers: dict[str, WorkerCounts] = {}
+    workers: dict[str, ObservedWorkers] = {}
     if terminating:
         _, workers = await asyncio.to_thread(
             kube.observe_children, resource.namespace, resource.name

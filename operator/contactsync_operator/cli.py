@@ -16,9 +16,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from contactsync_operator.api.crd import crd_yaml
-from contactsync_operator.api.egress_crd import egress_crd_yaml
-from contactsync_operator.api.manifest import ManifestError, load_contact_syncs
+from contactsync_api.crd import crd_yaml
+from contactsync_api.egress_crd import egress_crd_yaml
+from contactsync_api.manifest import ManifestError, load_contact_syncs
 
 EXIT_INVALID = 2
 EXIT_UNAVAILABLE = 3
@@ -271,8 +271,8 @@ def _audit_verify(args: argparse.Namespace) -> int:
 
 
 def _erase(args: argparse.Namespace) -> int:
+    from contactsync_api.workflows import RegionRunRequest
     from contactsync_worker import commands
-    from contactsync_worker.contracts import RegionRunRequest
 
     namespace, _, name = args.contactsync.partition("/")
     target = commands.ErasureTarget(

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from contactsync_api.manifest import ContactSync
 from contactsync_operator import naming
-from contactsync_operator.api.manifest import ContactSync
 from contactsync_operator.observed import Observed, ObservedRun
 from contactsync_operator.planner import Plan, RegionPlan
 from contactsync_operator.schedules import describe_timing

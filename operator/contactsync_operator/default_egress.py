@@ -17,9 +17,9 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from contactsync_operator.api.egress_policy import KIND, PLURAL, parse_egress_policy
-from contactsync_operator.api.manifest import ManifestError
-from contactsync_worker.contracts.spec import GROUP, VERSION
+from contactsync_api.egress_policy import KIND, PLURAL, parse_egress_policy
+from contactsync_api.manifest import ManifestError
+from contactsync_api.spec import GROUP, VERSION
 
 ENV = "CONTACTSYNC_DEFAULT_EGRESS_POLICY"
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from contactsync_operator.api.manifest import ContactSync
+from contactsync_api.manifest import ContactSync
 
 _CONFIG = """\
 [server]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from contactsync_worker.contracts.egress import EgressRule, RegionEgress
+from contactsync_api.egress import EgressRule, RegionEgress
 
 Manifest = dict[str, Any]
 DNS_PORT = 53

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from contactsync_operator.api.egress_policy import EgressPolicy
-from contactsync_worker.contracts.egress import (
+from contactsync_api.egress import (
     LINK_LOCAL,
     EgressRule,
     RegionEgress,
@@ -19,6 +18,7 @@ from contactsync_worker.contracts.egress import (
     is_link_local,
     parse_cidr,
 )
+from contactsync_api.egress_policy import EgressPolicy
 
 EGRESS_NOT_ALLOWED = "EgressNotAllowed"
 

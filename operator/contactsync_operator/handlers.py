@@ -14,8 +14,9 @@ from typing import Any
 
 import kopf
 
+from contactsync_api.manifest import ManifestError, parse_contact_sync
+from contactsync_api.spec import GROUP, PLURAL, VERSION
 from contactsync_operator import kube, metrics, naming
-from contactsync_operator.api.manifest import ManifestError, parse_contact_sync
 from contactsync_operator.cleanup import cleanup
 from contactsync_operator.default_egress import DefaultPolicyError, ensure_default_policy
 from contactsync_operator.kube import KubeGateway
@@ -24,7 +25,6 @@ from contactsync_operator.peering import PEERING_NAME, PeeringUnavailable, ensur
 from contactsync_operator.reconcile import Reconciler
 from contactsync_operator.settings import OperatorSettings, settings_from_env
 from contactsync_operator.temporal import TemporalUnavailable
-from contactsync_worker.contracts.spec import GROUP, PLURAL, VERSION
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 SETTINGS: OperatorSettings = settings_from_env()

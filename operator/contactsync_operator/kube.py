@@ -17,17 +17,17 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 
+from contactsync_api import egress_policy
+from contactsync_api.egress_policy import EgressPolicy, parse_egress_policy
+from contactsync_api.manifest import ManifestError
+from contactsync_api.spec import GROUP, VERSION
 from contactsync_operator import naming
-from contactsync_operator.api import egress_policy
-from contactsync_operator.api.egress_policy import EgressPolicy, parse_egress_policy
-from contactsync_operator.api.manifest import ManifestError
 from contactsync_operator.children import (
     HASH_ANNOTATION,
     KEYS_SECRET_ANNOTATION,
     TEMPORAL_NAMESPACE_ANNOTATION,
 )
-from contactsync_operator.observed import ChildRef, ObservedChild, WorkerCounts
-from contactsync_worker.contracts.spec import GROUP, VERSION
+from contactsync_operator.observed import ChildRef, ObservedChild, ObservedWorkers
 
 log = logging.getLogger(__name__)
 FIELD_MANAGER = "contactsync-operator"
@@ -155,9 +155,9 @@ class KubeGateway:
 
     def observe_children(
         self, namespace: str, name: str
-    ) -> tuple[dict[ChildRef, ObservedChild], dict[str, WorkerCounts]]:
+    ) -> tuple[dict[ChildRef, ObservedChild], dict[str, ObservedWorkers]]:
         children: dict[ChildRef, ObservedChild] = {}
-        workers: dict[str, WorkerCounts] = {}
+        workers: dict[str, ObservedWorkers] = {}
         selector = naming.children_selector(name)
         for kind in self._kinds.values():
             try:
@@ -173,7 +173,7 @@ class KubeGateway:
                 )
                 if kind.kind == "Deployment":
                     annotations = meta.annotations or {}
-                    workers[region] = WorkerCounts(
+                    workers[region] = ObservedWorkers(
                         desired=item.spec.replicas or 0,
                         ready=(item.status.ready_replicas or 0),
                         deployment_uid=meta.uid or "",

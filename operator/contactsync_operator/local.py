@@ -25,12 +25,12 @@ from temporalio.client import Client, ScheduleDescription, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from contactsync_api.manifest import ContactSync
+from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
 from contactsync_operator import naming, schedules
-from contactsync_operator.api.manifest import ContactSync
 from contactsync_operator.regionconfig import region_config
 from contactsync_worker import main as worker_main
 from contactsync_worker.codec import data_converter
-from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
 from contactsync_worker.keyring import Keyring
 from contactsync_worker.settings import WorkerSettings
 

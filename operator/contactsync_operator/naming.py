@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from contactsync_worker.contracts import runtime
+from contactsync_api import runtime
 
 PREFIX = "contactsync"
 # The operator's finalizer on every ContactSync (Kopf's, under this name).

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from contactsync_operator.api.egress_policy import EgressPolicy
-from contactsync_worker.contracts import SyncSummary
+from contactsync_api.egress_policy import EgressPolicy
+from contactsync_api.workflows import SyncSummary
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class ObservedChild:
 
 
 @dataclass(frozen=True)
-class WorkerCounts:
+class ObservedWorkers:
     """A region's worker Deployment as observed, with what it was made with: once a region
     leaves the spec, its keys Secret and Temporal namespace are known only from here."""
 
@@ -79,7 +79,7 @@ class RegionAccess:
 @dataclass
 class Observed:
     children: dict[ChildRef, ObservedChild] = field(default_factory=dict)
-    workers: dict[str, WorkerCounts] = field(default_factory=dict)
+    workers: dict[str, ObservedWorkers] = field(default_factory=dict)
     schedules: dict[str, ObservedSchedule] = field(default_factory=dict)
     # Schedule ids under this resource's prefix, including regions it no longer declares.
     schedule_ids: set[str] = field(default_factory=set)

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from contactsync_api.manifest import ContactSync
+from contactsync_api.spec import DeletionPolicy
 from contactsync_operator import naming, overrides
-from contactsync_operator.api.manifest import ContactSync
 from contactsync_operator.children import HASH_ANNOTATION, worker_objects
 from contactsync_operator.egress_selection import denial, egress_for
 from contactsync_operator.observed import ChildRef, Observed
 from contactsync_operator.schedules import DesiredSchedule, desired_schedules
 from contactsync_operator.settings import OperatorSettings
-from contactsync_worker.contracts.spec import DeletionPolicy
 
 Manifest = dict[str, Any]
 

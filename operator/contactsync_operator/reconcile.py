@@ -17,9 +17,11 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from temporalio.client import Client
 
+from contactsync_api.manifest import ContactSync
+from contactsync_api.spec import DeletionPolicy, RegionSpec
+from contactsync_api.workflows import PURGE_WORKFLOW, RegionRunRequest
 from contactsync_operator import naming, overrides
 from contactsync_operator import temporal as temporal_io
-from contactsync_operator.api.manifest import ContactSync
 from contactsync_operator.conditions import Outcome, Problem, build_status, missing_schedules
 from contactsync_operator.kube import ChildOwnedElsewhere, KubeError, KubeGateway
 from contactsync_operator.observed import Observed, RegionAccess
@@ -37,8 +39,6 @@ from contactsync_operator.regionconfig import region_spec
 from contactsync_operator.schedules import desired_schedules
 from contactsync_operator.secret_access import check_secrets
 from contactsync_operator.settings import OperatorSettings
-from contactsync_worker.contracts import PURGE_WORKFLOW, RegionRunRequest
-from contactsync_worker.contracts.spec import DeletionPolicy, Region
 from contactsync_worker.keyring import Keyring
 
 # A reconcile waits this long for a dropped region's purge, then leaves it to the next one.
@@ -70,7 +70,7 @@ class Reconciler:
     settings: OperatorSettings
     _clients: dict[tuple[str, str], Client] = field(default_factory=dict)
 
-    def temporal_namespace(self, region: Region) -> str:
+    def temporal_namespace(self, region: RegionSpec) -> str:
         return self.settings.temporal_namespace(region)
 
     async def client_for(self, namespace: str, keyring: Keyring) -> Client:
@@ -88,7 +88,9 @@ class Reconciler:
             )
         return self._clients[key]
 
-    async def region_keys(self, resource: ContactSync, region: Region) -> RegionKeys | RegionAccess:
+    async def region_keys(
+        self, resource: ContactSync, region: RegionSpec
+    ) -> RegionKeys | RegionAccess:
         if region.encryption is None:
             return RegionAccess(
                 region.name,
@@ -103,7 +105,7 @@ class Reconciler:
         data = await asyncio.to_thread(self.kube.read_secret, namespace, secret)
         return parse_keys_secret(region, secret, data)
 
-    def _database_ports(self, resource: ContactSync, region: Region) -> tuple[int, ...]:
+    def _database_ports(self, resource: ContactSync, region: RegionSpec) -> tuple[int, ...]:
         """The ports the region's PostgreSQL DSNs name, for its NetworkPolicy. Only the port is
         kept; a DSN that cannot be read or parsed is left to the worker to report."""
         spec = region_spec(resource, region.name)

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from contactsync_api.workflows import RegionRunRequest
 from contactsync_operator.observed import RegionAccess, WorkerKeys
 from contactsync_worker import authorization
-from contactsync_worker.contracts import RegionRunRequest
 from contactsync_worker.keyring import REQUESTS_KEY, Keyring, KeyringError, decode_secret_key
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from contactsync_operator.api.manifest import ContactSync
-from contactsync_worker.contracts.egress import RegionEgress
-from contactsync_worker.contracts.spec import ContactSyncSpec, RegionConfig
+from contactsync_api.egress import RegionEgress
+from contactsync_api.manifest import ContactSync
+from contactsync_api.spec import ContactSyncSpec, RegionConfig
 
 
 def region_spec(resource: ContactSync, region: str) -> ContactSyncSpec:

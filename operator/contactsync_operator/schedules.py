@@ -24,17 +24,12 @@ from temporalio.client import (
     ScheduleState,
 )
 
+from contactsync_api.durations import to_timedelta
+from contactsync_api.manifest import ContactSync
+from contactsync_api.spec import Overlap
+from contactsync_api.spec import ScheduleSpec as ScheduleSettings  # temporalio has a ScheduleSpec
+from contactsync_api.workflows import RETENTION_WORKFLOW, SYNC_WORKFLOW, RegionRunRequest, SyncInput
 from contactsync_operator import naming
-from contactsync_operator.api.manifest import ContactSync
-from contactsync_worker.contracts import (
-    RETENTION_WORKFLOW,
-    SYNC_WORKFLOW,
-    RegionRunRequest,
-    SyncInput,
-)
-from contactsync_worker.contracts.durations import to_timedelta
-from contactsync_worker.contracts.spec import Overlap
-from contactsync_worker.contracts.spec import Schedule as ScheduleSettings
 
 FINGERPRINT_MEMO = "contactsync.dev/fingerprint"
 PAUSED_MEMO = "contactsync.dev/paused"

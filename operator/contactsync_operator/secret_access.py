@@ -14,17 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from contactsync_operator.api.manifest import ContactSync
+from contactsync_api.manifest import ContactSync
+from contactsync_api.spec import RegionSpec
 from contactsync_operator.kube import SecretMeta
 from contactsync_operator.naming import SECRET_USE_LABEL
 from contactsync_operator.observed import RegionAccess
 from contactsync_operator.regionconfig import referenced_secrets
-from contactsync_worker.contracts.spec import Region
 
 TOKEN_TYPE = "kubernetes.io/service-account-token"  # noqa: S105 - a Secret type
 
 
-def mounted_secrets(resource: ContactSync, region: Region) -> list[str]:
+def mounted_secrets(resource: ContactSync, region: RegionSpec) -> list[str]:
     """Every Secret the manifest makes a region's workers mount, in a stable order."""
     names = [region.encryption.keys_secret_ref.name] if region.encryption else []
     temporal = region.temporal
@@ -37,7 +37,7 @@ def mounted_secrets(resource: ContactSync, region: Region) -> list[str]:
 
 
 def check_secrets(
-    resource: ContactSync, region: Region, meta: Callable[[str], SecretMeta | None]
+    resource: ContactSync, region: RegionSpec, meta: Callable[[str], SecretMeta | None]
 ) -> RegionAccess | None:
     """The first reason a region may not mount its Secrets, or None when it may."""
     for name in mounted_secrets(resource, region):

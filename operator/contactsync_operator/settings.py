@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contactsync_api.spec import RegionSpec
 from contactsync_operator.default_egress import DefaultPolicyError, parse_default_policy
-from contactsync_worker.contracts.spec import Region
 
 
 class SettingsError(ValueError):
@@ -63,7 +63,7 @@ class OperatorSettings:
     def serves(self, region: str) -> bool:
         return not self.served_regions or region in self.served_regions
 
-    def temporal_namespace(self, region: Region) -> str:
+    def temporal_namespace(self, region: RegionSpec) -> str:
         """The Temporal namespace a region's schedules and workflows live in."""
         return (region.temporal.namespace if region.temporal else None) or self.temporal.namespace
 

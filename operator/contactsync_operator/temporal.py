@@ -28,6 +28,7 @@ from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from contactsync_api.workflows import SyncSummary
 from contactsync_operator.observed import ObservedRun, ObservedSchedule
 from contactsync_operator.planner import (
     CreateSchedule,
@@ -38,7 +39,6 @@ from contactsync_operator.planner import (
 from contactsync_operator.schedules import FINGERPRINT_MEMO, PAUSED_MEMO
 from contactsync_operator.settings import TemporalConnection
 from contactsync_worker.codec import data_converter
-from contactsync_worker.contracts import SyncSummary
 from contactsync_worker.keyring import Keyring
 
 

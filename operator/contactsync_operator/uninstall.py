@@ -22,8 +22,8 @@ from typing import Any, cast
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from contactsync_api.spec import GROUP, PLURAL, VERSION
 from contactsync_operator import naming
-from contactsync_worker.contracts.spec import GROUP, PLURAL, VERSION
 
 
 class UninstallError(RuntimeError):

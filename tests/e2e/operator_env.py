@@ -14,10 +14,10 @@ from typing import Any, cast
 import yaml
 from kubernetes import client as k8s
 
-from contactsync_operator.api.egress_policy import API_VERSION as EGRESS_API_VERSION
-from contactsync_operator.api.egress_policy import KIND as EGRESS_KIND
-from contactsync_operator.api.egress_policy import PLURAL as EGRESS_PLURAL
-from contactsync_operator.api.manifest import parse_contact_sync
+from contactsync_api.egress_policy import API_VERSION as EGRESS_API_VERSION
+from contactsync_api.egress_policy import KIND as EGRESS_KIND
+from contactsync_api.egress_policy import PLURAL as EGRESS_PLURAL
+from contactsync_api.manifest import parse_contact_sync
 from contactsync_operator.naming import SECRET_USE_LABEL
 from contactsync_operator.secret_access import mounted_secrets
 from tests.argocd_health import health_of

@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from contactsync_api.fields import ContactField as F
 from contactsync_worker.contacts.model import Contact, FieldPolicy
 from contactsync_worker.contacts.vcard import parse_vcard
-from contactsync_worker.contracts import ContactField as F
 from contactsync_worker.destinations import DestinationUnavailable, Record
 from contactsync_worker.destinations.carddav import CardDavDestination, DestinationConflict
 from contactsync_worker.sources import SourceUnavailable

@@ -11,8 +11,8 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from contactsync_operator.api.manifest import ManifestError, parse_contact_sync
-from contactsync_worker.contracts.spec import GROUP, PLURAL, VERSION
+from contactsync_api.manifest import ManifestError, parse_contact_sync
+from contactsync_api.spec import GROUP, PLURAL, VERSION
 from tests.corpus.manifests import INVALID, InvalidCase, example, example_names
 from tests.servers.kube import KubeControlPlane
 from tests.support import kubectl

@@ -14,9 +14,9 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from contactsync_operator.api.egress_policy import PLURAL, parse_egress_policy
-from contactsync_operator.api.manifest import ManifestError
-from contactsync_worker.contracts.spec import GROUP, VERSION
+from contactsync_api.egress_policy import PLURAL, parse_egress_policy
+from contactsync_api.manifest import ManifestError
+from contactsync_api.spec import GROUP, VERSION
 from tests.corpus.manifests import DELETE, apply_change
 from tests.servers.kube import KubeControlPlane
 from tests.support import kubectl

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from contactsync_api import runtime
+from contactsync_api.workflows import RegionRunRequest
 from contactsync_worker import commands
-from contactsync_worker.contracts import RegionRunRequest, runtime
 from tests.carddav_sync import VCARD, carddav_region, cards, sync, vcard
 from tests.servers.radicale import RadicaleServer
 from tests.servers.temporal import TemporalDevServer

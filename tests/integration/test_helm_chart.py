@@ -27,8 +27,8 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from contactsync_operator.api.egress_policy import parse_egress_policy
-from contactsync_operator.api.manifest import parse_contact_sync
+from contactsync_api.egress_policy import parse_egress_policy
+from contactsync_api.manifest import parse_contact_sync
 from contactsync_operator.default_egress import parse_default_policy
 from contactsync_operator.egress_selection import region_egress
 from contactsync_operator.settings import settings_from_env

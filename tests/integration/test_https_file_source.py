@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from contactsync_api.fields import ContactField as F
+from contactsync_api.spec import FileSourceSpec
 from contactsync_worker.contacts.model import FieldPolicy
-from contactsync_worker.contracts import ContactField as F
-from contactsync_worker.contracts.spec import FileSource as FileSpec
 from contactsync_worker.sources import SourceUnavailable
 from contactsync_worker.sources.files import CsvSource, JsonLinesSource
 from contactsync_worker.transport import InsecureTransportError
@@ -63,13 +63,13 @@ def secrets_dir(server: HttpsServer, tmp_path_factory: pytest.TempPathFactory) -
     return root
 
 
-def spec(url: str, *, ca: bool = True, token: bool = False) -> FileSpec:
+def spec(url: str, *, ca: bool = True, token: bool = False) -> FileSourceSpec:
     document: dict[str, object] = {"url": url}
     if ca:
         document["caBundleSecretRef"] = {"name": "files-ca", "key": "ca.crt"}
     if token:
         document["credentialsSecretRef"] = {"name": "files-token"}
-    return FileSpec.model_validate(document)
+    return FileSourceSpec.model_validate(document)
 
 
 async def test_csv_over_https_is_read_when_the_ca_bundle_is_trusted(

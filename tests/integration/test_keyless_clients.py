@@ -17,8 +17,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 
+from contactsync_api.workflows import PURGE_WORKFLOW, RegionRunRequest
 from contactsync_worker.authorization import PURGE, request_key, sign
-from contactsync_worker.contracts import PURGE_WORKFLOW, RegionRunRequest
 from tests.carddav_sync import VCARD, carddav_region, cards, sync, vcard
 from tests.servers.radicale import RadicaleServer
 from tests.servers.temporal import TemporalDevServer

@@ -17,10 +17,10 @@ from typing import Any
 import ldap3
 import pytest
 
+from contactsync_api.fields import ContactField as F
+from contactsync_api.fields import IdentityKey
+from contactsync_api.spec import LdapSourceSpec
 from contactsync_worker.contacts.model import FieldPolicy, Page
-from contactsync_worker.contracts import ContactField as F
-from contactsync_worker.contracts import IdentityKey
-from contactsync_worker.contracts.spec import LdapSource as LdapSpec
 from contactsync_worker.sources import CursorExpired, SourceUnavailable
 from contactsync_worker.sources.ldap import MAX_ENTRY_BYTES, MAX_RESPONSE_BYTES, LdapSource
 from tests.servers.https import HttpsServer, running_https_server
@@ -73,7 +73,7 @@ def source(
     max_response_bytes: int = MAX_RESPONSE_BYTES,
     max_entry_bytes: int = MAX_ENTRY_BYTES,
 ) -> LdapSource:
-    config = LdapSpec.model_validate(
+    config = LdapSourceSpec.model_validate(
         {
             "url": url,
             "baseDN": base_dn,
@@ -303,7 +303,7 @@ async def test_ldaps_verifies_the_server_against_the_ca_bundle_only(
         document: dict[str, object] = {"url": url, "baseDN": "dc=example"}
         if ca:
             document["caBundleSecretRef"] = {"name": "ldaps-ca", "key": "ca.crt"}
-        config = LdapSpec.model_validate(document)
+        config = LdapSourceSpec.model_validate(document)
         return LdapSource("directory", config, POLICY, secrets_dir=secrets_dir, timeout=1)
 
     with pytest.raises(SourceUnavailable, match="CERTIFICATE_VERIFY_FAILED") as untrusted:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from contactsync_api.manifest import parse_contact_sync
 from contactsync_operator import naming
-from contactsync_operator.api.manifest import parse_contact_sync
 from contactsync_operator.children import worker_objects
 from contactsync_operator.settings import OperatorSettings
 from tests.corpus.manifests import example

@@ -13,8 +13,8 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from contactsync_api.workflows import SyncSummary
 from contactsync_operator.temporal import observed_run
-from contactsync_worker.contracts import SyncSummary
 from tests.servers.temporal import TemporalDevServer
 
 pytestmark = [pytest.mark.temporal]

@@ -12,8 +12,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from contactsync_worker.contracts import ContactField
-from contactsync_worker.contracts.spec import PostgresDestination as PostgresDestinationSpec
+from contactsync_api.fields import ContactField
+from contactsync_api.spec import PostgresDestinationSpec
 from contactsync_worker.destinations import DestinationUnavailable, Record, WriteResult
 from contactsync_worker.destinations.postgres import PostgresDestination
 from tests.servers.postgres import PostgresServer

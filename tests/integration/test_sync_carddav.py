@@ -11,7 +11,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest, SyncInput
+from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput
 from tests.carddav_sync import CORPUS, VCARD, carddav_region, cards, sync, upload_corpus
 from tests.servers.radicale import RadicaleServer
 from tests.servers.temporal import TemporalDevServer

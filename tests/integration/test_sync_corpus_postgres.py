@@ -12,10 +12,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from contactsync_api.fields import ContactField as F
+from contactsync_api.spec import RegionConfig
 from contactsync_worker.contacts.model import FieldPolicy
 from contactsync_worker.contacts.vcard import MalformedVCard, parse_vcard
-from contactsync_worker.contracts import ContactField as F
-from contactsync_worker.contracts.spec import RegionConfig
 from tests.carddav_sync import cards, sync, upload_corpus
 from tests.servers.postgres import PostgresServer
 from tests.servers.process import free_port

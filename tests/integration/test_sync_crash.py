@@ -26,16 +26,11 @@ from psycopg import sql
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
+from contactsync_api.fields import ContactField
+from contactsync_api.spec import RegionConfig
+from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
 from contactsync_worker.audit import AuditAction
 from contactsync_worker.commands import verify_sqlite
-from contactsync_worker.contracts import (
-    SYNC_WORKFLOW,
-    ContactField,
-    RegionRunRequest,
-    SyncInput,
-    SyncSummary,
-)
-from contactsync_worker.contracts.spec import RegionConfig
 from contactsync_worker.destinations.postgres import COLUMNS
 from contactsync_worker.main import state_file
 from contactsync_worker.sources.files import PAGE_SIZE

@@ -14,7 +14,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
-from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
+from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
 from tests.carddav_sync import VCARD, carddav_region, cards, sync, vcard
 from tests.servers.radicale import RadicaleServer
 from tests.servers.temporal import TemporalDevServer

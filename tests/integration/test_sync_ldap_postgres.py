@@ -11,8 +11,8 @@ import pytest
 from psycopg import sql
 from temporalio.client import WorkflowFailureError
 
-from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest, SyncInput
-from contactsync_worker.contracts.spec import RegionConfig
+from contactsync_api.spec import RegionConfig
+from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput
 from tests.carddav_sync import VCARD, sync
 from tests.servers.postgres import PostgresServer
 from tests.servers.process import free_port

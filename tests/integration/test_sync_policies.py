@@ -11,8 +11,8 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
 from contactsync_operator.temporal import observed_run
-from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
 from tests.carddav_sync import VCARD, carddav_region, cards, sync, vcard
 from tests.servers.process import free_port
 from tests.servers.radicale import RadicaleServer

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from contactsync_operator.api.manifest import ManifestError, field_path, parse_contact_sync
-from contactsync_worker.contracts import IdentityKey
-from contactsync_worker.contracts.durations import DurationError, to_timedelta
-from contactsync_worker.contracts.spec import ConsentMode, DeletionPolicy, Overlap
+from contactsync_api.durations import DurationError, to_timedelta
+from contactsync_api.fields import IdentityKey
+from contactsync_api.manifest import ManifestError, field_path, parse_contact_sync
+from contactsync_api.spec import ConsentMode, DeletionPolicy, Overlap
 from tests.corpus.manifests import INVALID, InvalidCase, example, example_names
 
 

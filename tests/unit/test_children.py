@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from contactsync_operator.api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.spec import RegionConfig
+from contactsync_api.workflows import RegionRunRequest
 from contactsync_operator.children import egress_ports, worker_objects
 from contactsync_operator.region_keys import RegionKeys, parse_keys_secret
 from contactsync_operator.settings import OperatorSettings
 from contactsync_worker import authorization
-from contactsync_worker.contracts import RegionRunRequest
-from contactsync_worker.contracts.spec import RegionConfig
 from tests.corpus.manifests import example
 
 SETTINGS = OperatorSettings(temporal=OperatorSettings().temporal, region_label="example.com/region")

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from contactsync_operator.api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.workflows import SyncSummary
 from contactsync_operator.conditions import Outcome, Problem, build_status
 from contactsync_operator.observed import (
     Observed,
@@ -15,7 +16,6 @@ from contactsync_operator.observed import (
 )
 from contactsync_operator.planner import plan
 from contactsync_operator.settings import OperatorSettings
-from contactsync_worker.contracts import SyncSummary
 from tests.corpus.manifests import example
 from tests.operator_state import in_sync
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from contactsync_api.fields import ContactField as F
+from contactsync_api.fields import IdentityKey
+from contactsync_api.spec import ConsentMode, ConsentSpec
 from contactsync_worker.contacts.consent import may_write, parse_purposes
 from contactsync_worker.contacts.merge import merge_fields, merged_uid
 from contactsync_worker.contacts.model import Contact
-from contactsync_worker.contracts import ContactField as F
-from contactsync_worker.contracts import IdentityKey
-from contactsync_worker.contracts.spec import Consent, ConsentMode
 
 
 def contact(
@@ -32,7 +32,7 @@ def contact(
 def test_consent(
     mode: ConsentMode, purposes: list[str], recorded: frozenset[str] | None, allowed: bool
 ) -> None:
-    policy = Consent(mode=mode, purposes=purposes)
+    policy = ConsentSpec(mode=mode, purposes=purposes)
     assert may_write(contact("s", "1", recorded), policy) is allowed
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from contactsync_operator.api.crd import crd_manifest, crd_yaml
+from contactsync_api.crd import crd_manifest, crd_yaml
 
 CRD_FILE = Path(__file__).parents[2] / "crds" / "contactsync.yaml"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from contactsync_operator.api.egress_crd import egress_crd_manifest, egress_crd_yaml
+from contactsync_api.egress_crd import egress_crd_manifest, egress_crd_yaml
 from tests.unit.test_crd_generation import walk
 
 ROOT = Path(__file__).parents[2]

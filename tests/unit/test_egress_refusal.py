@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from contactsync_worker.contracts.egress import RegionEgress
+from contactsync_api.egress import RegionEgress
 from contactsync_worker.egress import refusal
 from contactsync_worker.main import check_temporal_egress
 from contactsync_worker.settings import WorkerConfigError, WorkerSettings

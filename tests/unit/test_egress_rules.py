@@ -7,12 +7,12 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from contactsync_operator.api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.egress import RegionEgress
+from contactsync_api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.spec import RegionConfig
 from contactsync_operator.children import egress_ports, worker_objects
 from contactsync_operator.egress_rules import egress_rules
 from contactsync_operator.settings import OperatorSettings
-from contactsync_worker.contracts.egress import RegionEgress
-from contactsync_worker.contracts.spec import RegionConfig
 from tests.corpus.manifests import example
 
 SETTINGS = OperatorSettings()

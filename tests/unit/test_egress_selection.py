@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from contactsync_operator.api.egress_policy import EgressPolicy, LabelSelector, parse_egress_policy
+from contactsync_api.egress import EgressRule
+from contactsync_api.egress_policy import EgressPolicy, LabelSelector, parse_egress_policy
 from contactsync_operator.egress_selection import (
     EGRESS_NOT_ALLOWED,
     denial,
@@ -15,7 +16,6 @@ from contactsync_operator.egress_selection import (
     selecting,
     without_link_local,
 )
-from contactsync_worker.contracts.egress import EgressRule
 
 
 def policy(

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from contactsync_api.fields import ContactField as F
+from contactsync_api.fields import IdentityKey
+from contactsync_api.spec import FileSourceSpec
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page, Quarantined
-from contactsync_worker.contracts import ContactField as F
-from contactsync_worker.contracts import IdentityKey
-from contactsync_worker.contracts.spec import FileSource as FileSpec
 from contactsync_worker.sources import CursorExpired, SourceUnavailable
 from contactsync_worker.sources.file_records import MAX_RECORD_BYTES, RawRecord, RecordMapper
 from contactsync_worker.sources.files import CsvSource, JsonLinesSource
@@ -30,11 +30,13 @@ BROKEN_MARKER = "broken.marker@example.test"
 
 
 def csv_source(path: Path, policy: FieldPolicy = POLICY, page_size: int = 500) -> CsvSource:
-    return CsvSource("people-csv", FileSpec(path=str(path)), policy, page_size=page_size)
+    return CsvSource("people-csv", FileSourceSpec(path=str(path)), policy, page_size=page_size)
 
 
 def jsonl_source(path: Path, policy: FieldPolicy = POLICY, page_size: int = 500) -> JsonLinesSource:
-    return JsonLinesSource("people-jsonl", FileSpec(path=str(path)), policy, page_size=page_size)
+    return JsonLinesSource(
+        "people-jsonl", FileSourceSpec(path=str(path)), policy, page_size=page_size
+    )
 
 
 def write_jsonl(path: Path, *objects: object) -> Path:
@@ -510,7 +512,7 @@ async def test_a_csv_cell_longer_than_csvs_own_limit_is_read_whole(tmp_path: Pat
 async def test_a_file_over_max_bytes_is_unavailable(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "p.jsonl", *({"id": str(n)} for n in range(100)))
     source = JsonLinesSource(
-        "people-jsonl", FileSpec(path=str(path)), POLICY, max_bytes=path.stat().st_size - 1
+        "people-jsonl", FileSourceSpec(path=str(path)), POLICY, max_bytes=path.stat().st_size - 1
     )
 
     with pytest.raises(SourceUnavailable, match=r"larger than \d+ bytes; raise the limit"):
@@ -519,7 +521,7 @@ async def test_a_file_over_max_bytes_is_unavailable(tmp_path: Path) -> None:
 
 async def test_more_ids_than_the_index_may_hold_make_the_file_unavailable(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "p.jsonl", *({"id": str(n)} for n in range(20_000)))
-    spec = FileSpec(path=str(path))
+    spec = FileSourceSpec(path=str(path))
     source = JsonLinesSource("people-jsonl", spec, POLICY, max_index_bytes=64 * 1024)
 
     with pytest.raises(SourceUnavailable, match=r"more ids than an index .* split the file"):

@@ -10,9 +10,9 @@ from temporalio.client import (
     ScheduleOverlapPolicy,
 )
 
+from contactsync_api.manifest import parse_contact_sync
+from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput
 from contactsync_operator import naming, schedules
-from contactsync_operator.api.manifest import parse_contact_sync
-from contactsync_worker.contracts import SYNC_WORKFLOW, RegionRunRequest, SyncInput
 from tests.corpus.manifests import example
 
 

@@ -12,15 +12,15 @@ import kopf
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from contactsync_api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.workflows import SyncSummary
 from contactsync_operator import metrics
-from contactsync_operator.api.manifest import ContactSync, parse_contact_sync
 from contactsync_operator.conditions import Outcome, Problem, build_status, missing_schedules
 from contactsync_operator.metrics import ContactSyncGauges
 from contactsync_operator.observed import Observed, ObservedRun
 from contactsync_operator.planner import plan
 from contactsync_operator.reconcile import Result
 from contactsync_operator.settings import OperatorSettings
-from contactsync_worker.contracts import SyncSummary
 from tests.corpus.manifests import example
 from tests.operator_state import in_sync
 

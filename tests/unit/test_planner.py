@@ -6,14 +6,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from contactsync_api.manifest import ContactSync, parse_contact_sync
 from contactsync_operator import naming
-from contactsync_operator.api.manifest import ContactSync, parse_contact_sync
 from contactsync_operator.children import worker_objects
 from contactsync_operator.observed import (
     ChildRef,
     Observed,
+    ObservedWorkers,
     RegionAccess,
-    WorkerCounts,
 )
 from contactsync_operator.planner import (
     CreateSchedule,
@@ -170,7 +170,7 @@ def without_us(**spec_changes: object) -> ContactSync:
 
 def test_removed_region_under_purge_keeps_its_workers_until_they_have_purged() -> None:
     observed = in_sync(resource(deletionPolicy="Purge"))
-    observed.workers[US] = WorkerCounts(1, 1, "deploy-uid-7", "us-keys", "contacts-us")
+    observed.workers[US] = ObservedWorkers(1, 1, "deploy-uid-7", "us-keys", "contacts-us")
     result = plan(without_us(deletionPolicy="Purge"), observed, SETTINGS)
     assert result.delete == [], "nothing of the region goes before its purge completes"
     assert result.purges == [
@@ -198,9 +198,9 @@ def test_removed_region_under_purge_keeps_its_workers_until_they_have_purged() -
 
 def test_a_region_added_back_and_removed_again_is_purged_again() -> None:
     observed = in_sync(resource(deletionPolicy="Purge"))
-    observed.workers[US] = WorkerCounts(1, 1, "first-deployment", "us-keys", "default")
+    observed.workers[US] = ObservedWorkers(1, 1, "first-deployment", "us-keys", "default")
     first = plan(without_us(deletionPolicy="Purge"), observed, SETTINGS).purges[0]
-    observed.workers[US] = WorkerCounts(1, 1, "second-deployment", "us-keys", "default")
+    observed.workers[US] = ObservedWorkers(1, 1, "second-deployment", "us-keys", "default")
     second = plan(without_us(deletionPolicy="Purge"), observed, SETTINGS).purges[0]
     assert first.workflow_id != second.workflow_id
 
@@ -214,7 +214,7 @@ def test_removed_region_without_purge_is_deleted_at_once(
     policy: str, annotations: dict[str, str]
 ) -> None:
     observed = in_sync(resource(deletionPolicy=policy))
-    observed.workers[US] = WorkerCounts(1, 1, "deploy-uid", "us-keys", "default")
+    observed.workers[US] = ObservedWorkers(1, 1, "deploy-uid", "us-keys", "default")
     now = without_us(deletionPolicy=policy)
     now = ContactSync(now.namespace, now.name, now.spec, now.generation, now.uid, annotations)
     result = plan(now, observed, SETTINGS)

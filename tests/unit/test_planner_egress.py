@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
-from contactsync_operator.api.egress_policy import EgressPolicy, parse_egress_policy
-from contactsync_operator.api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.egress_policy import EgressPolicy, parse_egress_policy
+from contactsync_api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.spec import RegionConfig
 from contactsync_operator.egress_selection import EGRESS_NOT_ALLOWED
 from contactsync_operator.observed import Observed
 from contactsync_operator.planner import CreateSchedule, DeleteSchedule, Plan, plan
 from contactsync_operator.settings import OperatorSettings
-from contactsync_worker.contracts.spec import RegionConfig
 from tests.corpus.manifests import example
 from tests.operator_state import in_sync
 

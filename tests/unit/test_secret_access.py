@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from contactsync_operator.api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.manifest import ContactSync, parse_contact_sync
 from contactsync_operator.kube import SecretMeta
 from contactsync_operator.secret_access import check_secrets, mounted_secrets
 from tests.corpus.manifests import example

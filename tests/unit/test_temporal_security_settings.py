@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from contactsync_api import runtime
 from contactsync_operator.settings import SettingsError
 from contactsync_operator.settings import settings_from_env as operator_settings
-from contactsync_worker.contracts import runtime
 from contactsync_worker.settings import WorkerConfigError
 from contactsync_worker.settings import settings_from_env as worker_settings
 from tests.carddav_sync import region_config

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from contactsync_api.fields import ContactField as F
+from contactsync_api.fields import IdentityKey
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
 from contactsync_worker.contacts.vcard import (
     MalformedVCard,
@@ -15,8 +17,6 @@ from contactsync_worker.contacts.vcard import (
     read_properties,
     serialize_vcard,
 )
-from contactsync_worker.contracts import ContactField as F
-from contactsync_worker.contracts import IdentityKey
 
 CORPUS = Path(__file__).parents[1] / "corpus" / "vcards"
 WELL_FORMED = sorted(p for p in CORPUS.glob("*.vcf") if not p.name.startswith("broken-"))

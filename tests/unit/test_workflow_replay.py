@@ -20,8 +20,7 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Replayer, WorkflowReplayResult
 from temporalio.workflow import NondeterminismError
 
-from contactsync_worker.codec import data_converter
-from contactsync_worker.contracts import (
+from contactsync_api.workflows import (
     ERASURE_WORKFLOW,
     PURGE_WORKFLOW,
     RETENTION_WORKFLOW,
@@ -29,6 +28,7 @@ from contactsync_worker.contracts import (
     SyncInput,
     SyncSummary,
 )
+from contactsync_worker.codec import data_converter
 from contactsync_worker.keyring import Keyring
 from contactsync_worker.workflows import WORKFLOWS, ContactSyncWorkflow
 from tests.record_histories import unencrypted_payloads

@@ -16,23 +16,23 @@ from typing import TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from contactsync_worker import authorization, checkpoints, workflows
-from contactsync_worker.contracts import (
+from contactsync_api.workflows import (
     ErasureRequest,
     ErasureResult,
     PageInput,
     PageResult,
     PurgeResult,
-    RegionPlan,
+    RegionRunPlan,
     RegionRunRequest,
     RemovalsInput,
     RemovalsResult,
     RetentionResult,
 )
+from contactsync_worker import authorization, checkpoints, workflows
 from contactsync_worker.credentials import CredentialsError
 from contactsync_worker.destinations import DestinationUnavailable
 from contactsync_worker.engine import pages, removals, subjects
-from contactsync_worker.engine.region import ConfigurationError, Region
+from contactsync_worker.engine.region import ConfigurationError, RegionRuntime
 from contactsync_worker.health import BLOCKED_DELETES, PAGE_SECONDS, SOURCE_ERRORS, SYNCED
 from contactsync_worker.sources import CursorExpired, SourceUnavailable
 from contactsync_worker.store import StoreUnavailable
@@ -48,7 +48,7 @@ class RegionActivities:
 
     def __init__(
         self,
-        region: Region,
+        region: RegionRuntime,
         source_attempts: int = 8,
         source_retry_seconds: float = 2.0,
         max_source_pages: int = 20_000,
@@ -88,10 +88,10 @@ class RegionActivities:
             beating.cancel()
 
     @activity.defn(name=workflows.PLAN_REGION)
-    async def plan_region(self, request: RegionRunRequest) -> RegionPlan:
+    async def plan_region(self, request: RegionRunRequest) -> RegionRunPlan:
         self._check(request)
         config = self.region.config
-        return RegionPlan(
+        return RegionRunPlan(
             sources=tuple(s.name for s in config.sources),
             destinations=tuple(d.name for d in config.destinations),
             source_attempts=self.source_attempts,

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from contactsync_worker.contracts import Authorization, RegionRunRequest
+from contactsync_api.workflows import Authorization, RegionRunRequest
 from contactsync_worker.keyring import REQUESTS_KEY, decode_secret_key
 
 PURGE = "purge"

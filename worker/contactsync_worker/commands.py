@@ -16,17 +16,17 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from contactsync_worker import authorization, checkpoints
-from contactsync_worker.audit import VerifyResult, verify_chain
-from contactsync_worker.checkpoints import Checkpoint, CheckpointError, checkpoint_key
-from contactsync_worker.codec import data_converter
-from contactsync_worker.contracts import (
+from contactsync_api import runtime
+from contactsync_api.workflows import (
     ERASURE_WORKFLOW,
     ErasureRequest,
     ErasureResult,
     RegionRunRequest,
-    runtime,
 )
+from contactsync_worker import authorization, checkpoints
+from contactsync_worker.audit import VerifyResult, verify_chain
+from contactsync_worker.checkpoints import Checkpoint, CheckpointError, checkpoint_key
+from contactsync_worker.codec import data_converter
 from contactsync_worker.keyring import REQUESTS_KEY, Keyring
 from contactsync_worker.pseudonym_keys import load_pseudonym_keys
 from contactsync_worker.store import StateStore

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import NoReturn
 
-from contactsync_worker.contracts.runtime import ENV_SECRETS_DIR, SECRETS_DIR, secret_dir
-from contactsync_worker.contracts.values import SecretKeyRef
+from contactsync_api.runtime import ENV_SECRETS_DIR, SECRETS_DIR, secret_dir
+from contactsync_api.values import SecretKeyRef
 
 # Secret names are DNS subdomains and keys are [-._a-zA-Z0-9]+ in Kubernetes; checking
 # both keeps a crafted name from reading a file outside the Secret's directory.

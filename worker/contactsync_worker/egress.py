@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from contactsync_worker.contracts.egress import LINK_LOCAL, IPAddress, RegionEgress
+from contactsync_api.egress import LINK_LOCAL, IPAddress, RegionEgress
 
 
 def unmapped(address: IPAddress) -> IPAddress:

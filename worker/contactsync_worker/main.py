@@ -21,7 +21,7 @@ from contactsync_worker.activities import RegionActivities
 from contactsync_worker.audit import AuditAction, AuditEvent
 from contactsync_worker.checkpoints import checkpoint_key
 from contactsync_worker.codec import data_converter
-from contactsync_worker.engine.region import Region
+from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.keyring import Keyring
 from contactsync_worker.pseudonym_keys import PseudonymKeys, load_pseudonym_keys
 from contactsync_worker.settings import WorkerConfigError, WorkerSettings, settings_from_env
@@ -170,7 +170,7 @@ async def run(
     store = await open_store(settings)
     keys = await adopt_pseudonym_key(settings, keyring, store)
     names = keys.current
-    region = Region(
+    region = RegionRuntime(
         settings.config,
         store,
         names,

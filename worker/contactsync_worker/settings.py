@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from contactsync_worker.contracts import runtime
-from contactsync_worker.contracts.spec import RegionConfig
+from contactsync_api import runtime
+from contactsync_api.spec import RegionConfig
 
 
 class WorkerConfigError(ValueError):

@@ -33,7 +33,7 @@ import ldap3
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from contactsync_worker.contracts.egress import RegionEgress
+from contactsync_api.egress import RegionEgress
 from contactsync_worker.credentials import Redacted
 from contactsync_worker.egress import refusal
 

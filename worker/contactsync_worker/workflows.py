@@ -14,7 +14,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from contactsync_worker.contracts import (
+    from contactsync_api.workflows import (
         ERASURE_WORKFLOW,
         PURGE_WORKFLOW,
         RETENTION_WORKFLOW,
@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         PageInput,
         PageResult,
         PurgeResult,
-        RegionPlan,
+        RegionRunPlan,
         RegionRunRequest,
         RemovalsInput,
         RemovalsResult,
@@ -46,7 +46,7 @@ PURGE_REGION = "purge_region"
 PAGES_PER_RUN = 200
 
 
-def source_retry(plan: RegionPlan) -> RetryPolicy:
+def source_retry(plan: RegionRunPlan) -> RetryPolicy:
     """A source that stays unreachable this long fails its step; nothing is deleted for it."""
     return RetryPolicy(
         initial_interval=timedelta(seconds=plan.source_retry_seconds),
@@ -88,7 +88,7 @@ class ContactSyncWorkflow:
         plan = await workflow.execute_activity(
             PLAN_REGION,
             request,
-            result_type=RegionPlan,
+            result_type=RegionRunPlan,
             start_to_close_timeout=timedelta(minutes=1),
             retry_policy=WRITE_RETRY,
         )
@@ -117,7 +117,7 @@ class ContactSyncWorkflow:
         return totals
 
     async def _read_source(
-        self, plan: RegionPlan, request: RegionRunRequest, progress: SyncProgress, index: int
+        self, plan: RegionRunPlan, request: RegionRunRequest, progress: SyncProgress, index: int
     ) -> SyncProgress:
         """Every page of one source. A full read that set records aside proves nothing about
         absent ones, so only a clean full read lets removals count on this source."""

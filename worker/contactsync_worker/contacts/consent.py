@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from contactsync_api.spec import ConsentMode, ConsentSpec
 from contactsync_worker.contacts.model import Contact
-from contactsync_worker.contracts.spec import Consent, ConsentMode
 
 
-def may_write(contact: Contact, policy: Consent) -> bool:
+def may_write(contact: Contact, policy: ConsentSpec) -> bool:
     """Required mode: the contact's recorded purposes cover every required purpose (any
     recorded consent when none are listed). A contact without a consent record is never
     written under Required."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from contactsync_api.fields import ContactField
 from contactsync_worker.contacts.model import MULTI_VALUED, Contact, FieldValue, normalize_phone
-from contactsync_worker.contracts import ContactField
 
 
 def _key(field: ContactField, value: str) -> str:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from contactsync_worker.contracts import ContactField, IdentityKey
+from contactsync_api.fields import ContactField, IdentityKey
 
 # A field's value: one string, or several in order (emails, phones, urls, categories,
 # addresses, additionalNames). Structured values are kept as the vCard text of the value

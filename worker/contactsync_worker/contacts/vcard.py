@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote_to_bytes
 
+from contactsync_api.fields import ContactField as F
+from contactsync_api.fields import IdentityKey
 from contactsync_worker.contacts.consent import parse_purposes
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
 from contactsync_worker.contacts.photo import InvalidPhoto, parse_data_uri
-from contactsync_worker.contracts import ContactField as F
-from contactsync_worker.contracts import IdentityKey
 
 Version = Literal["3.0", "4.0"]
 SUPPORTED_VERSIONS = frozenset({"2.1", "3.0", "4.0"})

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from contactsync_api.fields import ContactField
 from contactsync_worker.contacts.model import FieldValue
-from contactsync_worker.contracts import ContactField
 
 
 class DestinationUnavailable(RuntimeError):

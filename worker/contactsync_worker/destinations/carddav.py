@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from contactsync_api.fields import ContactField
 from contactsync_worker.contacts.model import FieldValue
 from contactsync_worker.contacts.vcard import (
     MalformedVCard,
@@ -26,7 +27,6 @@ from contactsync_worker.contacts.vcard import (
     read_properties,
     serialize_vcard,
 )
-from contactsync_worker.contracts import ContactField
 from contactsync_worker.destinations import (
     DestinationUnavailable,
     Record,

@@ -23,10 +23,10 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
+from contactsync_api.egress import RegionEgress
+from contactsync_api.fields import ContactField
+from contactsync_api.spec import PostgresDestinationSpec
 from contactsync_worker.contacts.model import MULTI_VALUED, FieldValue
-from contactsync_worker.contracts import ContactField
-from contactsync_worker.contracts.egress import RegionEgress
-from contactsync_worker.contracts.spec import PostgresDestination as PostgresDestinationSpec
 from contactsync_worker.destinations import (
     DestinationAdapter,
     DestinationUnavailable,

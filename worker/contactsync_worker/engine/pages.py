@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from contactsync_api.workflows import SyncSummary
 from contactsync_worker.audit import AuditAction, AuditEvent
 from contactsync_worker.contacts.consent import may_write
 from contactsync_worker.contacts.model import Contact, Quarantined
-from contactsync_worker.contracts import SyncSummary
 from contactsync_worker.engine import removals
-from contactsync_worker.engine.region import Region
+from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.engine.writes import current_contributions, delete_everywhere, write_merged
 from contactsync_worker.store import PENDING_HASH, ItemState, ItemWrite
 
@@ -33,14 +33,14 @@ class PageOutcome:
     snapshot: bool
 
 
-def new_contact_id(region: Region, contact: Contact) -> str:
+def new_contact_id(region: RegionRuntime, contact: Contact) -> str:
     """A stable id for a contact seen for the first time: the same record always gets the
     same id, so a retried page creates nothing twice."""
     return "cs-" + region.pseudonyms.subject(f"{contact.source}\x00{contact.item_id}")[:32]
 
 
 async def sync_page(
-    region: Region, run: str, source: str, cursor: str | None, deleted_before: int = 0
+    region: RegionRuntime, run: str, source: str, cursor: str | None, deleted_before: int = 0
 ) -> PageOutcome:
     """``deleted_before``: what the run deleted before this page, for the mass-delete guard."""
     store, scope = region.store, region.scope
@@ -97,7 +97,7 @@ def _quarantined(source: str, items: list[Quarantined]) -> list[AuditEvent]:
 
 
 async def _split_changed(
-    region: Region, contacts: list[Contact], states: dict[str, ItemState]
+    region: RegionRuntime, contacts: list[Contact], states: dict[str, ItemState]
 ) -> tuple[list[Contact], list[Contact]]:
     """Unchanged: same content as last written, not flagged removed, and present in every
     destination it feeds (a newly added destination still gets it)."""
@@ -120,7 +120,7 @@ async def _split_changed(
 
 
 async def _write_changed(
-    region: Region,
+    region: RegionRuntime,
     run: str,
     source: str,
     changed: list[Contact],

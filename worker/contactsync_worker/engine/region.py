@@ -12,15 +12,15 @@ from pathlib import Path
 
 import httpx
 
+from contactsync_api.spec import (
+    CardDavSpec,
+    ConsentMode,
+    DestinationSpec,
+    RegionConfig,
+    SourceSpec,
+)
 from contactsync_worker import credentials, transport
 from contactsync_worker.contacts.model import FieldPolicy
-from contactsync_worker.contracts.spec import (
-    CardDavEndpoint,
-    ConsentMode,
-    Destination,
-    RegionConfig,
-    Source,
-)
 from contactsync_worker.destinations import DestinationAdapter
 from contactsync_worker.pseudonym import Pseudonymizer
 from contactsync_worker.sources import SourceAdapter
@@ -32,7 +32,7 @@ class ConfigurationError(ValueError):
 
 
 @dataclass
-class Region:
+class RegionRuntime:
     config: RegionConfig
     store: StateStore
     pseudonyms: Pseudonymizer
@@ -60,11 +60,11 @@ class Region:
             identity=tuple(self.config.identity),
         )
 
-    def feeds(self, destination: Destination) -> list[str]:
+    def feeds(self, destination: DestinationSpec) -> list[str]:
         """The sources a destination receives: those it names, else all of the region's."""
         return list(destination.sources) if destination.sources else self.source_order
 
-    def source_spec(self, name: str) -> Source:
+    def source_spec(self, name: str) -> SourceSpec:
         for source in self.config.sources:
             if source.name == name:
                 return source
@@ -94,7 +94,7 @@ class Region:
         self._destinations.clear()
 
     def _dav_parts(
-        self, endpoint: CardDavEndpoint
+        self, endpoint: CardDavSpec
     ) -> tuple[tuple[str, str] | None, Callable[[], httpx.AsyncClient]]:
         login = None
         if endpoint.credentials_secret_ref is not None:
@@ -116,7 +116,7 @@ class Region:
 
         return login, client
 
-    def _build_source(self, spec: Source) -> SourceAdapter:
+    def _build_source(self, spec: SourceSpec) -> SourceAdapter:
         from contactsync_worker.sources.carddav import CardDavSource
         from contactsync_worker.sources.files import CsvSource, JsonLinesSource
         from contactsync_worker.sources.ldap import LdapSource
@@ -137,7 +137,7 @@ class Region:
             )
         raise ConfigurationError(f"source {spec.name!r} has no kind")
 
-    def _build_destination(self, spec: Destination) -> DestinationAdapter:
+    def _build_destination(self, spec: DestinationSpec) -> DestinationAdapter:
         from contactsync_worker.destinations.carddav import CardDavDestination
         from contactsync_worker.destinations.postgres import PostgresDestination
 

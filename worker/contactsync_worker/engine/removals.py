@@ -7,10 +7,10 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from contactsync_api.durations import to_timedelta
+from contactsync_api.workflows import SyncSummary
 from contactsync_worker.audit import AuditAction, AuditEvent
-from contactsync_worker.contracts import SyncSummary
-from contactsync_worker.contracts.durations import to_timedelta
-from contactsync_worker.engine.region import Region
+from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.engine.writes import current_contributions, delete_everywhere, write_merged
 from contactsync_worker.store import ItemKey, ItemState
 
@@ -34,7 +34,7 @@ class GuardVerdict:
         return self.held > 0 and self.planned * 100 > self.limit_percent * self.held
 
 
-async def mark_unseen(region: Region, run: str, sources: tuple[str, ...]) -> int:
+async def mark_unseen(region: RegionRuntime, run: str, sources: tuple[str, ...]) -> int:
     """Items of sources read whole in ``run`` that the run did not see are gone from them."""
     marked = 0
     for source in sources:
@@ -45,7 +45,7 @@ async def mark_unseen(region: Region, run: str, sources: tuple[str, ...]) -> int
     return marked
 
 
-async def _removed(region: Region, grace: timedelta) -> list[ItemState]:
+async def _removed(region: RegionRuntime, grace: timedelta) -> list[ItemState]:
     """Items removed at least ``grace`` ago, all pages."""
     found: list[ItemState] = []
     after: ItemKey | None = None
@@ -56,7 +56,10 @@ async def _removed(region: Region, grace: timedelta) -> list[ItemState]:
 
 
 async def apply_removals(
-    region: Region, run: str | None, snapshot_sources: tuple[str, ...], deleted_before: int = 0
+    region: RegionRuntime,
+    run: str | None,
+    snapshot_sources: tuple[str, ...],
+    deleted_before: int = 0,
 ) -> SyncSummary:
     """Mark what the run did not see, then act on every removal whose grace has passed:
     a contact another source still provides is rewritten without it; one no source
@@ -88,7 +91,7 @@ async def apply_removals(
 
 
 async def guard(
-    region: Region, contact_ids: list[str], deleted_before: int = 0
+    region: RegionRuntime, contact_ids: list[str], deleted_before: int = 0
 ) -> list[GuardVerdict]:
     """What deleting ``contact_ids`` would do to each destination, counting the
     ``deleted_before`` deletions this run already made (merges in its pages): a run may not
@@ -110,7 +113,9 @@ async def guard(
     return verdicts
 
 
-async def check_guard(region: Region, contact_ids: list[str], deleted_before: int = 0) -> None:
+async def check_guard(
+    region: RegionRuntime, contact_ids: list[str], deleted_before: int = 0
+) -> None:
     """Raise MassDeleteBlocked, deleting nothing, when these deletions trip the guard."""
     if not region.config.deletes.propagate:
         return
@@ -119,7 +124,7 @@ async def check_guard(region: Region, contact_ids: list[str], deleted_before: in
         await _refuse(region, blocked)
 
 
-async def _refuse(region: Region, blocked: list[GuardVerdict]) -> None:
+async def _refuse(region: RegionRuntime, blocked: list[GuardVerdict]) -> None:
     """Delete nothing and keep every removal flagged, so a later run (or a raised limit)
     decides again. The audit trail and the error say what was refused."""
     await region.store.append_audit(

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from contactsync_api.durations import to_timedelta
+from contactsync_api.workflows import ErasureResult, PurgeResult, RetentionResult
 from contactsync_worker.audit import AuditAction, AuditEvent
-from contactsync_worker.contracts import ErasureResult, PurgeResult, RetentionResult
-from contactsync_worker.contracts.durations import to_timedelta
-from contactsync_worker.engine.region import Region
+from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.engine.removals import apply_removals
 from contactsync_worker.engine.writes import delete_everywhere
 
 BATCH = 500
 
 
-async def erase(region: Region, email: str | None, uid: str | None) -> ErasureResult:
+async def erase(region: RegionRuntime, email: str | None, uid: str | None) -> ErasureResult:
     """Remove the person everywhere this region wrote them, and every state row about them.
 
     The audit record names the subject by pseudonym only, so the chain stays whole and
@@ -37,7 +37,7 @@ async def erase(region: Region, email: str | None, uid: str | None) -> ErasureRe
     return ErasureResult(contacts_erased=len(found.contact_ids), destination_deletes=deleted)
 
 
-async def purge(region: Region) -> PurgeResult:
+async def purge(region: RegionRuntime) -> PurgeResult:
     """Delete every contact this ContactSync wrote in the region (deletionPolicy: Purge)."""
     total = 0
     for destination in region.config.destinations:
@@ -49,7 +49,7 @@ async def purge(region: Region) -> PurgeResult:
     return PurgeResult(destination_deletes=total)
 
 
-async def retention(region: Region) -> RetentionResult:
+async def retention(region: RegionRuntime) -> RetentionResult:
     """Removals past their grace period, and audit records past their age."""
     removed = await apply_removals(region, None, ())
     purged = await region.store.purge_audit(

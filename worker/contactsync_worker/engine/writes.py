@@ -6,17 +6,17 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 
+from contactsync_api.workflows import SyncSummary
 from contactsync_worker.audit import AuditAction, AuditEvent
 from contactsync_worker.contacts.merge import merge_fields, merged_uid
 from contactsync_worker.contacts.model import Contact
-from contactsync_worker.contracts import SyncSummary
 from contactsync_worker.destinations import Record
-from contactsync_worker.engine.region import Region
+from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.store import ItemState
 
 
 async def current_contributions(
-    region: Region, contact_ids: Collection[str], fresh: Iterable[Contact]
+    region: RegionRuntime, contact_ids: Collection[str], fresh: Iterable[Contact]
 ) -> dict[str, list[Contact]]:
     """contact_id → the live source records merged into it, as the sources hold them now.
 
@@ -44,7 +44,9 @@ async def current_contributions(
     return result
 
 
-async def write_merged(region: Region, contributions: Mapping[str, list[Contact]]) -> SyncSummary:
+async def write_merged(
+    region: RegionRuntime, contributions: Mapping[str, list[Contact]]
+) -> SyncSummary:
     """Upsert each contact's merged record into every destination fed by its sources.
 
     A destination gets the merge of only the sources it receives. Records whose hash equals
@@ -105,7 +107,7 @@ async def write_merged(region: Region, contributions: Mapping[str, list[Contact]
     return SyncSummary(created=created, updated=updated, unchanged=unchanged)
 
 
-async def delete_everywhere(region: Region, contact_ids: Collection[str]) -> int:
+async def delete_everywhere(region: RegionRuntime, contact_ids: Collection[str]) -> int:
     """Delete contacts from every destination that holds them, audit, and forget them there."""
     deleted = 0
     for destination in region.config.destinations:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from contactsync_worker.contracts import ContactField
+from contactsync_api.fields import ContactField
 from contactsync_worker.sources import SourceUnavailable
 from contactsync_worker.sources.file_records import (
     MAX_RECORD_BYTES,

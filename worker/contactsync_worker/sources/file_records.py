@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
+from contactsync_api.fields import ContactField, IdentityKey
 from contactsync_worker.contacts.consent import parse_purposes
 from contactsync_worker.contacts.model import (
     MULTI_VALUED,
@@ -26,7 +27,6 @@ from contactsync_worker.contacts.model import (
     Quarantined,
 )
 from contactsync_worker.contacts.photo import InvalidPhoto, parse_data_uri
-from contactsync_worker.contracts import ContactField, IdentityKey
 
 # A record (a JSON line, a CSV row with its quoted line breaks) longer than this is not
 # read into memory: a page of records then stays small, whatever a file holds.

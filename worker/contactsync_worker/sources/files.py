@@ -62,11 +62,11 @@ from typing import ClassVar
 
 import httpx
 
+from contactsync_api import runtime
+from contactsync_api.egress import RegionEgress
+from contactsync_api.spec import FileSourceSpec
 from contactsync_worker import credentials
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
-from contactsync_worker.contracts import runtime
-from contactsync_worker.contracts.egress import RegionEgress
-from contactsync_worker.contracts.spec import FileSource as FileSpec
 from contactsync_worker.sources import CursorExpired, SourceUnavailable
 from contactsync_worker.sources.csv_records import read_header
 from contactsync_worker.sources.file_records import Layout, Position, RawRecord, RecordMapper
@@ -111,7 +111,7 @@ class _FileSource:
     def __init__(
         self,
         name: str,
-        config: FileSpec,
+        config: FileSourceSpec,
         policy: FieldPolicy,
         *,
         secrets_dir: Path | None = None,

@@ -39,10 +39,10 @@ from ldap3.core.exceptions import LDAPException, LDAPInvalidDnError
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
+from contactsync_api.egress import RegionEgress
+from contactsync_api.spec import LdapSourceSpec
 from contactsync_worker import credentials
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
-from contactsync_worker.contracts.egress import RegionEgress
-from contactsync_worker.contracts.spec import LdapSource as LdapSpec
 from contactsync_worker.sources import CursorExpired, SourceUnavailable
 from contactsync_worker.sources.ldap_bounds import ReceiveBounds
 from contactsync_worker.sources.ldap_entries import (
@@ -79,7 +79,7 @@ class LdapSource:
     def __init__(
         self,
         name: str,
-        config: LdapSpec,
+        config: LdapSourceSpec,
         policy: FieldPolicy,
         *,
         secrets_dir: Path | None = None,

@@ -35,9 +35,9 @@ import hashlib
 import re
 from collections.abc import Mapping
 
+from contactsync_api.fields import ContactField, IdentityKey
 from contactsync_worker.contacts.consent import parse_purposes
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue, Quarantined
-from contactsync_worker.contracts import ContactField, IdentityKey
 
 ENTRY_UUID = "entryUUID"
 UID = "uid"

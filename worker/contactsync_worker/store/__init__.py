@@ -93,7 +93,7 @@ class SubjectRows:
 
 
 @dataclass(frozen=True)
-class PurgeResult:
+class AuditPurge:
     purged: int  # audit records removed
     anchor: AuditAnchor | None  # where verification now starts
     record: AuditRecord | None  # the audit_purged record appended, if anything was purged
@@ -254,7 +254,7 @@ class StateStore(Protocol):
 
     async def audit_anchor(self, scope: str) -> AuditAnchor | None: ...
 
-    async def purge_audit(self, scope: str, older_than: timedelta) -> PurgeResult:
+    async def purge_audit(self, scope: str, older_than: timedelta) -> AuditPurge:
         """Remove the oldest records older than ``older_than`` and anchor the chain after them.
 
         Raises AuditChainBroken if the records to remove do not verify.

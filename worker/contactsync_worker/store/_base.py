@@ -15,10 +15,10 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from contactsync_worker.audit import AuditAnchor, AuditEvent, AuditRecord, ChainHead
 from contactsync_worker.store import (
+    AuditPurge,
     ItemKey,
     ItemState,
     ItemWrite,
-    PurgeResult,
     SubjectRows,
     _chain,
     _items,
@@ -203,6 +203,6 @@ class SqlStore(ABC):
     async def audit_anchor(self, scope: str) -> AuditAnchor | None:
         return await self._read(_chain.anchor, scope)
 
-    async def purge_audit(self, scope: str, older_than: timedelta) -> PurgeResult:
+    async def purge_audit(self, scope: str, older_than: timedelta) -> AuditPurge:
         now = self._clock()
         return await self._write(_chain.purge, scope, now - older_than, now)

@@ -17,7 +17,7 @@ from contactsync_worker.audit import (
     ChainVerifier,
     seal,
 )
-from contactsync_worker.store import PurgeResult
+from contactsync_worker.store import AuditPurge
 from contactsync_worker.store._sql import Row, Tx, utc
 
 _PAGE = 1000
@@ -114,7 +114,7 @@ async def anchor(tx: Tx, scope: str) -> AuditAnchor | None:
     return AuditAnchor(seq=int(seq), hash=digest, purged_at=utc(purged_at), records=int(count))
 
 
-async def purge(tx: Tx, scope: str, cutoff: datetime, now: datetime) -> PurgeResult:
+async def purge(tx: Tx, scope: str, cutoff: datetime, now: datetime) -> AuditPurge:
     last = await head(tx, scope, lock=True)  # no append may interleave with the purge
     previous = await anchor(tx, scope)
     start = ChainHead(previous.seq, previous.hash) if previous else ChainHead()
@@ -126,7 +126,7 @@ async def purge(tx: Tx, scope: str, cutoff: datetime, now: datetime) -> PurgeRes
     )
     through = (int(rows[0][0]) if rows[0][0] is not None else last.seq + 1) - 1
     if through <= start.seq:
-        return PurgeResult(purged=0, anchor=previous, record=None)
+        return AuditPurge(purged=0, anchor=previous, record=None)
 
     final = await _verified_segment_end(tx, scope, start, through)
     await tx.execute("DELETE FROM audit_log WHERE scope = ? AND seq <= ?", (scope, through))
@@ -141,7 +141,7 @@ async def purge(tx: Tx, scope: str, cutoff: datetime, now: datetime) -> PurgeRes
         detail={"records": count, "through_seq": final.seq, "anchor_hash": final.hash},
     )
     (record,) = await _append_locked(tx, scope, [event], last, now)
-    return PurgeResult(
+    return AuditPurge(
         purged=count,
         anchor=AuditAnchor(seq=final.seq, hash=final.hash, purged_at=now, records=count),
         record=record,

@@ -1,7 +1,7 @@
 """Where a region's workers may connect: the part of the platform's egress policies the
 operator hands each region (``RegionConfig.egress``), and the CIDR rule it is made of.
 
-Platform admins write ContactSyncEgressPolicies (contactsync_operator.api.egress_policy); the
+Platform admins write ContactSyncEgressPolicies (contactsync_api.egress_policy); the
 operator merges the ones that select a ContactSync's namespace into a ``RegionEgress``, renders
 its NetworkPolicy peers from it and mounts it into the workers, which check every resolved
 address against it before they connect (contactsync_worker.egress).
@@ -15,8 +15,8 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from contactsync_worker.contracts.rules import Rule, RuledModel
-from contactsync_worker.contracts.values import SpecModel
+from contactsync_api.rules import Rule, RuledModel
+from contactsync_api.values import SpecModel
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

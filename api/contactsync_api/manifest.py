@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from contactsync_worker.contracts.rules import RuleViolation
-from contactsync_worker.contracts.spec import GROUP, KIND, VERSION, ContactSyncSpec
+from contactsync_api.rules import RuleViolation
+from contactsync_api.spec import GROUP, KIND, VERSION, ContactSyncSpec
 
 API_VERSION = f"{GROUP}/{VERSION}"
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from contactsync_worker.contracts.values import SpecModel
+from contactsync_api.values import SpecModel
 
 
 class ConditionStatus(StrEnum):

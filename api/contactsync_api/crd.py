@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from contactsync_operator.api.status import ContactSyncStatus
-from contactsync_worker.contracts.spec import GROUP, KIND, PLURAL, VERSION, ContactSyncSpec
+from contactsync_api.spec import GROUP, KIND, PLURAL, VERSION, ContactSyncSpec
+from contactsync_api.status import ContactSyncStatus
 
 JsonObject = dict[str, Any]
 
@@ -152,7 +152,7 @@ def resource_schema(
 
 
 def crd_text(manifest: JsonObject, command: str) -> str:
-    header = f"# Generated from contactsync_operator.api by `{command}`; do not edit.\n"
+    header = f"# Generated from contactsync_api by `{command}`; do not edit.\n"
     return header + yaml.safe_dump(manifest, sort_keys=False, width=100, allow_unicode=True)
 
 

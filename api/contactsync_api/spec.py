@@ -13,11 +13,11 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from contactsync_worker.contracts import ContactField, IdentityKey
-from contactsync_worker.contracts.durations import to_timedelta
-from contactsync_worker.contracts.egress import RegionEgress
-from contactsync_worker.contracts.rules import Rule, RuledModel, RuleViolation, exactly_one
-from contactsync_worker.contracts.values import (
+from contactsync_api.durations import to_timedelta
+from contactsync_api.egress import RegionEgress
+from contactsync_api.fields import ContactField, IdentityKey
+from contactsync_api.rules import Rule, RuledModel, RuleViolation, exactly_one
+from contactsync_api.values import (
     CRON_PATTERN,
     TIME_ZONE_PATTERN,
     ClockDuration,
@@ -72,7 +72,7 @@ class Overlap(StrEnum):
     ALLOW_ALL = "AllowAll"
 
 
-class Schedule(RuledModel, SpecModel):
+class ScheduleSpec(RuledModel, SpecModel):
     """When each region's sync runs. Set exactly one of cron and interval."""
 
     rules = (
@@ -140,7 +140,7 @@ class Schedule(RuledModel, SpecModel):
     )
 
 
-class Resources(SpecModel):
+class ResourcesSpec(SpecModel):
     """Requests and limits of a container, e.g. {requests: {cpu: 100m, memory: 256Mi}}."""
 
     requests: dict[str, IntOrString] | None = Field(
@@ -151,19 +151,19 @@ class Resources(SpecModel):
     )
 
 
-class Workers(SpecModel):
+class WorkersSpec(SpecModel):
     """The worker Deployment of a region."""
 
     replicas: Annotated[int, Field(ge=0, le=100)] = Field(
         default=1, description="Number of worker pods in the region."
     )
-    resources: Resources = Field(
-        default=Resources(),
+    resources: ResourcesSpec = Field(
+        default=ResourcesSpec(),
         description="Compute resources of each worker container, as in a Pod spec.",
     )
 
 
-class PostgresConnection(SpecModel):
+class PostgresConnectionSpec(SpecModel):
     """How to reach a PostgreSQL database: the store's and a destination's alike."""
 
     dsn_secret_ref: SecretKeyRef = Field(
@@ -188,14 +188,14 @@ class PostgresConnection(SpecModel):
     )
 
 
-class PostgresStore(PostgresConnection):
+class PostgresStoreSpec(PostgresConnectionSpec):
     """A PostgreSQL database in the region holding sync state and the audit chain."""
 
 
-class Store(SpecModel):
+class StoreSpec(SpecModel):
     """Region-local state: sync tokens, content hashes and id mappings (never contact content)."""
 
-    postgres: PostgresStore | None = Field(
+    postgres: PostgresStoreSpec | None = Field(
         default=None,
         description=(
             "PostgreSQL state store. Without one, workers keep state in SQLite on a volume."
@@ -203,7 +203,7 @@ class Store(SpecModel):
     )
 
 
-class Encryption(SpecModel):
+class EncryptionSpec(SpecModel):
     """Keys of the region's payload codec."""
 
     keys_secret_ref: SecretRef = Field(
@@ -214,7 +214,7 @@ class Encryption(SpecModel):
     )
 
 
-class RegionTemporal(SpecModel):
+class RegionTemporalSpec(SpecModel):
     """Where the region's workflows run, when not the operator's default Temporal."""
 
     namespace: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
@@ -232,7 +232,7 @@ class RegionTemporal(SpecModel):
     )
 
 
-class Region(RuledModel, SpecModel):
+class RegionSpec(RuledModel, SpecModel):
     """A place where contacts may be processed and stored. Data never leaves its region."""
 
     rules = (
@@ -249,18 +249,20 @@ class Region(RuledModel, SpecModel):
     )
 
     name: Name = Field(description="Region name, e.g. eu-central-1. Matches the node label value.")
-    workers: Workers = Field(default=Workers(), description="The region's worker Deployment.")
-    store: Store | None = Field(default=None, description="The region's state store.")
-    encryption: Encryption | None = Field(
+    workers: WorkersSpec = Field(
+        default=WorkersSpec(), description="The region's worker Deployment."
+    )
+    store: StoreSpec | None = Field(default=None, description="The region's state store.")
+    encryption: EncryptionSpec | None = Field(
         default=None,
         description="Payload encryption keys. Required to run outside local mode.",
     )
-    temporal: RegionTemporal | None = Field(
+    temporal: RegionTemporalSpec | None = Field(
         default=None, description="Per-region Temporal namespace and connection."
     )
 
 
-class CardDavEndpoint(RuledModel, SpecModel):
+class CardDavSpec(RuledModel, SpecModel):
     """A CardDAV address book collection."""
 
     rules = (_scheme_rule("https", "http"), _insecure_url_rule("http", "https"))
@@ -277,7 +279,7 @@ class CardDavEndpoint(RuledModel, SpecModel):
     )
 
 
-class LdapSource(RuledModel, SpecModel):
+class LdapSourceSpec(RuledModel, SpecModel):
     """An LDAP directory, read with paged searches."""
 
     rules = (
@@ -317,7 +319,7 @@ class LdapSource(RuledModel, SpecModel):
     )
 
 
-class FileSource(RuledModel, SpecModel):
+class FileSourceSpec(RuledModel, SpecModel):
     """A file of contacts, read whole and diffed by content hash. Set one of path and url."""
 
     rules = (
@@ -358,7 +360,7 @@ class FileSource(RuledModel, SpecModel):
     )
 
 
-class Source(RuledModel, SpecModel):
+class SourceSpec(RuledModel, SpecModel):
     """Where contacts come from. Set exactly one of carddav, ldap, csv and jsonl."""
 
     rules = (
@@ -382,17 +384,17 @@ class Source(RuledModel, SpecModel):
 
     name: Name = Field(description="Source name, unique in this ContactSync.")
     region: Name = Field(description="The region that reads this source; one of spec.regions.")
-    carddav: CardDavEndpoint | None = Field(
+    carddav: CardDavSpec | None = Field(
         default=None, description="A CardDAV address book, synced with sync-collection."
     )
-    ldap: LdapSource | None = Field(default=None, description="An LDAP directory.")
-    csv: FileSource | None = Field(default=None, description="A CSV file with a header row.")
-    jsonl: FileSource | None = Field(
+    ldap: LdapSourceSpec | None = Field(default=None, description="An LDAP directory.")
+    csv: FileSourceSpec | None = Field(default=None, description="A CSV file with a header row.")
+    jsonl: FileSourceSpec | None = Field(
         default=None, description="A JSON Lines file, one contact object per line."
     )
 
 
-class PostgresDestination(PostgresConnection):
+class PostgresDestinationSpec(PostgresConnectionSpec):
     """A PostgreSQL table; contacts are upserted by their stable id."""
 
     table: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)] = Field(
@@ -403,7 +405,7 @@ class PostgresDestination(PostgresConnection):
     )
 
 
-class Destination(RuledModel, SpecModel):
+class DestinationSpec(RuledModel, SpecModel):
     """Where contacts are written. Set exactly one of carddav and postgres."""
 
     rules = (
@@ -434,8 +436,10 @@ class Destination(RuledModel, SpecModel):
         "Default: every source of its region.",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
-    carddav: CardDavEndpoint | None = Field(default=None, description="A CardDAV address book.")
-    postgres: PostgresDestination | None = Field(default=None, description="A PostgreSQL table.")
+    carddav: CardDavSpec | None = Field(default=None, description="A CardDAV address book.")
+    postgres: PostgresDestinationSpec | None = Field(
+        default=None, description="A PostgreSQL table."
+    )
 
 
 class ConsentMode(StrEnum):
@@ -443,7 +447,7 @@ class ConsentMode(StrEnum):
     NOT_REQUIRED = "NotRequired"
 
 
-class Consent(SpecModel):
+class ConsentSpec(SpecModel):
     """Which contacts may be written: those who consented, unless another lawful basis applies."""
 
     mode: ConsentMode = Field(
@@ -469,7 +473,7 @@ class Consent(SpecModel):
     )
 
 
-class Deletes(SpecModel):
+class DeletesSpec(SpecModel):
     """How deletions at the sources reach the destinations."""
 
     propagate: bool = Field(
@@ -484,7 +488,7 @@ class Deletes(SpecModel):
     )
 
 
-class Retention(SpecModel):
+class RetentionSpec(SpecModel):
     """How long anything is kept. Durations like 30d, 12h; never negative."""
 
     removed_contacts: Period = Field(
@@ -565,23 +569,23 @@ class ContactSyncSpec(RuledModel, SpecModel):
         ),
     )
 
-    schedule: Schedule = Field(description="When the sync runs.")
-    regions: Annotated[list[Region], Field(min_length=1, max_length=MAX_REGIONS)] = Field(
+    schedule: ScheduleSpec = Field(description="When the sync runs.")
+    regions: Annotated[list[RegionSpec], Field(min_length=1, max_length=MAX_REGIONS)] = Field(
         description="Regions that may process and hold contacts, each with its own workers.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
-    sources: Annotated[list[Source], Field(min_length=1, max_length=MAX_SOURCES)] = Field(
+    sources: Annotated[list[SourceSpec], Field(min_length=1, max_length=MAX_SOURCES)] = Field(
         description="Where contacts come from, each read inside its region.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
-    destinations: Annotated[list[Destination], Field(min_length=1, max_length=MAX_DESTINATIONS)] = (
-        Field(
-            description="Where contacts are written, each inside its region.",
-            json_schema_extra={
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["name"],
-            },
-        )
+    destinations: Annotated[
+        list[DestinationSpec], Field(min_length=1, max_length=MAX_DESTINATIONS)
+    ] = Field(
+        description="Where contacts are written, each inside its region.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["name"],
+        },
     )
     fields: Annotated[list[ContactField], Field(min_length=1)] = Field(
         description=(
@@ -598,15 +602,15 @@ class ContactSyncSpec(RuledModel, SpecModel):
         ),
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
-    consent: Consent = Field(
-        default=Consent(),
+    consent: ConsentSpec = Field(
+        default=ConsentSpec(),
         description="Consent required before a contact is written.",
     )
-    deletes: Deletes = Field(
-        default=Deletes(),
+    deletes: DeletesSpec = Field(
+        default=DeletesSpec(),
         description="Propagation of deletions and the mass-delete guard.",
     )
-    retention: Retention = Field(default=Retention(), description="Retention periods.")
+    retention: RetentionSpec = Field(default=RetentionSpec(), description="Retention periods.")
     deletion_policy: DeletionPolicy = Field(
         default=DeletionPolicy.RETAIN,
         description="What deleting this ContactSync does to synced data: Retain it, or Purge it.",
@@ -649,14 +653,14 @@ class RegionConfig(SpecModel):
     """
 
     contact_sync: str = Field(description="namespace/name of the ContactSync.")
-    region: Region
-    sources: list[Source]
-    destinations: list[Destination]
+    region: RegionSpec
+    sources: list[SourceSpec]
+    destinations: list[DestinationSpec]
     fields: list[ContactField]
     identity: list[IdentityKey]
-    consent: Consent
-    deletes: Deletes
-    retention: Retention
+    consent: ConsentSpec
+    deletes: DeletesSpec
+    retention: RetentionSpec
     deletion_policy: DeletionPolicy
     requests_public_key: str | None = Field(
         default=None,

@@ -1,43 +1,12 @@
-"""What the operator and the worker agree on: canonical contact fields and identity keys.
+"""The workflows' names and the inputs and outputs of workflows and activities.
 
-Workflow and activity inputs and outputs join this module as the worker grows;
-every new field gets a default so recorded histories still decode.
+These dataclasses cross the Temporal boundary as JSON: every field added later gets a
+default, so recorded histories still decode.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from enum import StrEnum
-
-
-class ContactField(StrEnum):
-    """A field of the canonical contact model, as named in ``spec.fields``."""
-
-    FULL_NAME = "fullName"
-    GIVEN_NAME = "givenName"
-    FAMILY_NAME = "familyName"
-    ADDITIONAL_NAMES = "additionalNames"
-    NICKNAME = "nickname"
-    EMAILS = "emails"
-    PHONES = "phones"
-    ADDRESSES = "addresses"
-    ORGANIZATION = "organization"
-    DEPARTMENT = "department"
-    TITLE = "title"
-    BIRTHDAY = "birthday"
-    NOTE = "note"
-    URLS = "urls"
-    PHOTO = "photo"
-    CATEGORIES = "categories"
-
-
-class IdentityKey(StrEnum):
-    """A key by which records of several sources are recognised as one contact."""
-
-    EMAIL = "email"
-    UID = "uid"
-    PHONE = "phone"
-
 
 SYNC_WORKFLOW = "ContactSyncWorkflow"
 RETENTION_WORKFLOW = "RetentionWorkflow"
@@ -122,7 +91,7 @@ class SyncInput:
 
 
 @dataclass(frozen=True)
-class RegionPlan:
+class RegionRunPlan:
     """What the activity that reads the region's configuration tells the workflow."""
 
     sources: tuple[str, ...]

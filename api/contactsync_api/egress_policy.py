@@ -14,8 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints, ValidationError
 
-from contactsync_operator.api.manifest import ManifestError, validation_problems
-from contactsync_worker.contracts.egress import (
+from contactsync_api.egress import (
     CEL_IS_CIDR,
     LINK_LOCAL,
     MAX_RULES,
@@ -23,9 +22,10 @@ from contactsync_worker.contracts.egress import (
     is_link_local,
     parse_cidr,
 )
-from contactsync_worker.contracts.rules import Rule, RuledModel
-from contactsync_worker.contracts.spec import GROUP, VERSION
-from contactsync_worker.contracts.values import SpecModel
+from contactsync_api.manifest import ManifestError, validation_problems
+from contactsync_api.rules import Rule, RuledModel
+from contactsync_api.spec import GROUP, VERSION
+from contactsync_api.values import SpecModel
 
 KIND = "ContactSyncEgressPolicy"
 PLURAL = "contactsyncegresspolicies"

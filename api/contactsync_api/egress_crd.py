@@ -3,14 +3,14 @@ api.crd does for ContactSync (the same structural-schema translation)."""
 
 from __future__ import annotations
 
-from contactsync_operator.api.crd import (
+from contactsync_api.crd import (
     JsonObject,
     crd_text,
     custom_resource_definition,
     openapi_schema,
     resource_schema,
 )
-from contactsync_operator.api.egress_policy import KIND, PLURAL, ContactSyncEgressPolicySpec
+from contactsync_api.egress_policy import KIND, PLURAL, ContactSyncEgressPolicySpec
 
 SHORT_NAMES = ["csegress"]
 PRINTER_COLUMNS: list[JsonObject] = [
