@@ -20,6 +20,7 @@ RUN python3 -m venv /opt/contactsync
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY api api
+COPY cli cli
 COPY operator operator
 COPY worker worker
 # pip and setuptools are build tools: they leave with this stage. Behind a TLS-inspecting

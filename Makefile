@@ -18,10 +18,11 @@ quickstart: ## the main job: a sample ContactSync run locally on an embedded Tem
 test: setup lint ## the whole suite: lint, types, unit, integration and end-to-end on real servers
 	$(VENV)/pytest tests
 
-lint: ## what CI checks before the tests: ruff, ruff format, mypy
+lint: ## what CI checks before the tests: ruff, ruff format, mypy, the import layers
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check .
 	$(VENV)/mypy
+	$(VENV)/lint-imports
 
 fmt: ## format the code and apply ruff's safe fixes
 	$(VENV)/ruff format .

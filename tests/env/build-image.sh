@@ -30,7 +30,7 @@ context_key() {
     cd "$root"
     {
       printf '%s\n' Dockerfile .dockerignore pyproject.toml README.md
-      find api operator worker -type f \
+      find api cli operator worker -type f \
         ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path '*.egg-info/*' | LC_ALL=C sort
     } | while read -r file; do
       printf '%s %s\n' "$(sha256sum <"$file" | cut -c1-64)" "$file"

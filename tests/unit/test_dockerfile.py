@@ -109,7 +109,7 @@ def test_the_build_context_is_the_package_sources_only() -> None:
     ]
     assert lines[0] == "*", "the context must start from nothing and allow files in"
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert allowed == {"pyproject.toml", "README.md", "api", "operator", "worker"}
+    assert allowed == {"pyproject.toml", "README.md", "api", "cli", "operator", "worker"}
     copied = " ".join(_instructions(_stages()[0], "COPY"))
     for name in allowed:
         assert name in copied

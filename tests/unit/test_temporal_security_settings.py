@@ -55,7 +55,7 @@ def test_the_worker_refuses_plain_text_it_was_not_told_to_use(tmp_path: Path) ->
 def test_erase_refuses_plain_text_it_was_not_told_to_use(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from contactsync_operator.cli import EXIT_INVALID, main
+    from contactsync_cli.main import EXIT_INVALID, main
 
     args = ["erase", "--email", "e@example.org", "--contactsync", "ns/book", "--region", "eu"]
     assert main([*args, "--keys-dir", str(tmp_path)]) == EXIT_INVALID

@@ -3,14 +3,16 @@
 contactsync check FILE...   check ContactSync manifests without a cluster
 contactsync crd [egress]    print the ContactSync (or ContactSyncEgressPolicy) CRD
 contactsync local FILE      run a ContactSync on this machine (embedded Temporal)
+
+One entry point for the image and for people. This package is the composition root: the
+operator and the worker do not import each other (beyond the payload codec and keyring
+the operator shares), and each subcommand here calls into one of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
-import socket
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -45,8 +47,8 @@ def _check(paths: Sequence[Path]) -> int:
 
 
 def _local(path: Path, demo: Path | None, secrets_dir: Path | None) -> int:
-    from contactsync_operator.demo import DemoError, count_cards, start_demo, write_demo_secrets
-    from contactsync_operator.local import (
+    from contactsync_cli.demo import DemoError, count_cards, start_demo, write_demo_secrets
+    from contactsync_cli.local import (
         LocalModeError,
         describe_resource,
         run_local,
@@ -88,42 +90,6 @@ def _local(path: Path, demo: Path | None, secrets_dir: Path | None) -> int:
         print(f"contactsync local: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     return 0
-
-
-def _operator(liveness: str | None, standalone: bool, verbose: bool) -> int:
-    import kopf
-    from kopf._core.engines.peering import Identity  # kopf names the type only internally
-
-    from contactsync_operator.settings import SettingsError, settings_from_env
-
-    try:
-        settings_from_env()  # the handlers read it at import; say what is wrong, not a traceback
-    except SettingsError as exc:
-        print(f"contactsync operator: {exc}", file=sys.stderr)
-        return 2
-    from contactsync_operator import handlers
-    from contactsync_operator.peering import PEERING_NAME
-
-    kopf.configure(verbose=verbose, log_format=kopf.LogFormat.JSON)
-    namespaces = handlers.SETTINGS.namespaces
-    asyncio.run(
-        kopf.operator(
-            clusterwide=not namespaces,
-            namespaces=list(namespaces),
-            liveness_endpoint=liveness,
-            standalone=standalone,
-            peering_name=None if standalone else PEERING_NAME,
-            identity=Identity(peering_identity()),
-        )
-    )
-    return 0
-
-
-def peering_identity() -> str:
-    """This replica's name among its Kopf peers: the pod's name (its hostname) and a random
-    suffix, so a restarted container is a new peer. Kopf's default asks the password database
-    for the user's name, and the UID a cluster runs the image as may have no entry there."""
-    return f"{socket.gethostname()}/{secrets.token_hex(4)}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,29 +185,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _uninstall(args: argparse.Namespace) -> int:
-    from kubernetes.client.exceptions import ApiException
+def _operator(args: argparse.Namespace) -> int:
+    from contactsync_operator.commands import run_operator
+    from contactsync_operator.settings import SettingsError
 
-    from contactsync_operator import uninstall
-    from contactsync_operator.kube import api_client
-    from contactsync_operator.settings import watched_namespaces
-
-    namespaces = watched_namespaces()
-    api = api_client()
     try:
-        if args.contactsyncs == "delete":
-            done = uninstall.delete_all(api, namespaces, args.timeout)
-        else:
-            if args.operator:
-                namespace, _, name = args.operator.partition("/")
-                deployment = uninstall.OperatorDeployment(namespace, name)
-                uninstall.stop_operator(api, deployment, args.timeout)
-            done = uninstall.release(api, namespaces)
-    except (uninstall.UninstallError, ApiException) as exc:
+        run_operator(args.liveness, args.standalone, args.verbose)
+    except SettingsError as exc:
+        print(f"contactsync operator: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    return 0
+
+
+def _uninstall(args: argparse.Namespace) -> int:
+    from contactsync_operator.commands import run_uninstall
+    from contactsync_operator.uninstall import UninstallError
+
+    try:
+        print(run_uninstall(args.contactsyncs, args.operator, args.timeout))
+    except UninstallError as exc:
         print(f"contactsync uninstall: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    verb = "deleted and cleaned up" if args.contactsyncs == "delete" else "released"
-    print(f"{verb} {len(done)} ContactSync(s): {', '.join(done) or 'none'}")
     return 0
 
 
@@ -304,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(egress_crd_yaml() if args.kind == "egress" else crd_yaml())
         return 0
     if args.command == "operator":
-        return _operator(args.liveness, args.standalone, args.verbose)
+        return _operator(args)
     if args.command == "audit":
         return _audit_verify(args)
     if args.command == "erase":
