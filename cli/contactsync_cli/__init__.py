@@ -1,0 +1,1 @@
+"""The ``contactsync`` command: one entry point for the image and for people."""
