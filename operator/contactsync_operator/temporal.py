@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from temporalio.api.common.v1 import Payload
 from temporalio.client import (
@@ -228,10 +227,6 @@ async def _delete(client: Client, change: DeleteSchedule) -> None:
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def delete_schedules(client: Client, prefix: str) -> list[str]:

@@ -22,9 +22,9 @@ from contactsync_worker.transport import (
     USER_AGENT,
     BearerAuth,
     InsecureTransportError,
+    check_egress_now,
     http_client,
     ldap_tls,
-    refuse_link_local_now,
     tls_context,
 )
 from tests.servers.https import HttpsServer, Route, running_https_server
@@ -259,5 +259,5 @@ async def test_a_redirect_to_instance_metadata_is_refused(http_server: HttpsServ
 
 def test_ldap_hosts_are_checked_the_same_way() -> None:
     with pytest.raises(InsecureTransportError, match="link-local"):
-        refuse_link_local_now("169.254.169.254", 636)
-    refuse_link_local_now("127.0.0.1", 636)  # loopback, like any routable address, is fine
+        check_egress_now("169.254.169.254", 636, None)
+    check_egress_now("127.0.0.1", 636, None)  # loopback, like any routable address, is fine

@@ -207,19 +207,6 @@ async def check_egress_postgres(conninfo: str, egress: RegionEgress | None) -> N
             await check_egress(host, int(port), egress)
 
 
-async def refuse_link_local(host: str, port: int) -> None:
-    """:func:`check_egress` without a policy: only link-local addresses are refused."""
-    await check_egress(host, port, None)
-
-
-async def refuse_link_local_postgres(conninfo: str) -> None:
-    await check_egress_postgres(conninfo, None)
-
-
-def refuse_link_local_now(host: str, port: int) -> None:
-    check_egress_now(host, port, None)
-
-
 def ldap_tls(
     url: str, *, start_tls: bool, allow_insecure: bool, ca_bundle: Path | None
 ) -> ldap3.Tls | None:
