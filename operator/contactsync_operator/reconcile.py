@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
 from temporalio.client import Client
 
 from contactsync_api.manifest import ContactSync
@@ -34,6 +32,7 @@ from contactsync_operator.planner import (
     plan,
     retired_regions,
 )
+from contactsync_operator.postgres_dsn import dsn_ports
 from contactsync_operator.region_keys import RegionKeys, parse_keys_secret
 from contactsync_operator.regionconfig import region_spec
 from contactsync_operator.schedules import desired_schedules
@@ -115,13 +114,7 @@ class Reconciler:
         ports: set[int] = set()
         for ref in refs:
             data = self.kube.read_secret(resource.namespace, ref.name) or {}
-            try:
-                params = conninfo_to_dict(data.get(ref.key, b"").decode())
-            except (UnicodeDecodeError, psycopg.ProgrammingError):
-                continue
-            for port in str(params.get("port") or "5432").split(","):
-                if port.strip().isdigit():
-                    ports.add(int(port))
+            ports |= dsn_ports(data.get(ref.key, b""))
         return tuple(sorted(ports))
 
     async def _observe_egress(self, namespace: str, observed: Observed) -> str | None:
