@@ -3,10 +3,10 @@
 The chart cannot create it itself in every install path: its kind arrives with the same
 release (a hook, with its ordering limits), and `helm template | kubectl apply` or
 `kubectl apply -f deploy/install.yaml` would send it before its CRD exists. So the chart hands
-the policy to the operator (CONTACTSYNC_DEFAULT_EGRESS_POLICY), which creates it only while no
-policy of that name exists. Once made it is the platform admins': later values never change
-it, an upgrade never re-creates it (for that moment no policy would select the namespaces),
-and uninstalling leaves it.
+the policy to the operator (CONTACTSYNC_DEFAULT_EGRESS_POLICY), which creates it
+(kube.ensure_default_policy) only while no policy of that name exists. Once made it is the
+platform admins': later values never change it, an upgrade never re-creates it (for that
+moment no policy would select the namespaces), and uninstalling leaves it.
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
-
-from contactsync_api.egress_policy import KIND, PLURAL, parse_egress_policy
+from contactsync_api.egress_policy import KIND, parse_egress_policy
 from contactsync_api.manifest import ManifestError
 from contactsync_api.spec import GROUP, VERSION
 
@@ -49,17 +46,3 @@ def parse_default_policy(raw: str | None) -> dict[str, Any] | None:
     except ManifestError as exc:
         raise DefaultPolicyError(f"{ENV}: {exc}") from exc
     return document
-
-
-def ensure_default_policy(api: k8s.ApiClient, document: dict[str, Any]) -> bool:
-    """Create the policy unless one of its name exists; True when it was created now."""
-    try:
-        k8s.CustomObjectsApi(api).create_cluster_custom_object(GROUP, VERSION, PLURAL, document)
-    except ApiException as exc:
-        if exc.status == 409:
-            return False
-        raise DefaultPolicyError(
-            f"cannot create the default {KIND} {document['metadata']['name']}: "
-            f"HTTP {exc.status} {exc.reason}"
-        ) from exc
-    return True

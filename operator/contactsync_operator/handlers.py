@@ -18,8 +18,8 @@ from contactsync_api.manifest import ManifestError, parse_contact_sync
 from contactsync_api.spec import GROUP, PLURAL, VERSION
 from contactsync_operator import kube, metrics, naming
 from contactsync_operator.cleanup import cleanup
-from contactsync_operator.default_egress import DefaultPolicyError, ensure_default_policy
-from contactsync_operator.kube import KubeGateway
+from contactsync_operator.default_egress import DefaultPolicyError
+from contactsync_operator.kube import KubeGateway, ensure_default_policy
 from contactsync_operator.overrides import FORCE_DELETE, SKIP_PURGE, is_set
 from contactsync_operator.peering import PEERING_NAME, PeeringUnavailable, ensure_peering
 from contactsync_operator.reconcile import Reconciler

@@ -27,6 +27,7 @@ from contactsync_operator.children import (
     KEYS_SECRET_ANNOTATION,
     TEMPORAL_NAMESPACE_ANNOTATION,
 )
+from contactsync_operator.default_egress import DefaultPolicyError
 from contactsync_operator.observed import ChildRef, ObservedChild, ObservedWorkers
 
 log = logging.getLogger(__name__)
@@ -290,3 +291,19 @@ class KubeGateway:
         phase = found.status.phase if found.status else None
         deleting = found.metadata is not None and found.metadata.deletion_timestamp is not None
         return phase == "Terminating" or deleting
+
+
+def ensure_default_policy(api: k8s.ApiClient, document: dict[str, Any]) -> bool:
+    """Create the policy unless one of its name exists; True when it was created now."""
+    try:
+        k8s.CustomObjectsApi(api).create_cluster_custom_object(
+            GROUP, VERSION, egress_policy.PLURAL, document
+        )
+    except ApiException as exc:
+        if exc.status == 409:
+            return False
+        raise DefaultPolicyError(
+            f"cannot create the default {egress_policy.KIND} {document['metadata']['name']}: "
+            f"HTTP {exc.status} {exc.reason}"
+        ) from exc
+    return True
