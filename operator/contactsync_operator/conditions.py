@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from contactsync_api.errors import ErrorType
 from contactsync_api.manifest import ContactSync
 from contactsync_operator import naming
 from contactsync_operator.observed import Observed, ObservedRun
@@ -92,7 +93,7 @@ def _last_sync(run: ObservedRun | None) -> dict[str, Any] | None:
         "finishedAt": _iso(run.closed_at),
         "message": run.failure,
     }
-    if run.failure_type == "MassDeleteBlocked":
+    if run.failure_type == ErrorType.MASS_DELETE_BLOCKED:
         last["result"] = "Blocked"
     if run.summary is not None:
         summary = run.summary

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from contactsync_api.egress_policy import EgressPolicy
+from contactsync_api.errors import ErrorType
 from contactsync_api.workflows import SyncSummary
 
 
@@ -45,7 +46,7 @@ class ObservedRun:
     status: str  # RUNNING, COMPLETED, FAILED, ...
     summary: SyncSummary | None = None
     failure: str | None = None  # the worker's own message, not Temporal's wrapper
-    failure_type: str | None = None  # its error type: MassDeleteBlocked, SourceUnavailable, ...
+    failure_type: ErrorType | None = None  # the type the worker gave it
 
 
 @dataclass(frozen=True)

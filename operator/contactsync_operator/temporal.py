@@ -27,6 +27,7 @@ from temporalio.converter import DataConverter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from contactsync_api.errors import ErrorType
 from contactsync_api.workflows import SyncSummary
 from contactsync_operator.observed import ObservedRun, ObservedSchedule
 from contactsync_operator.planner import (
@@ -166,24 +167,22 @@ async def observed_run(client: Client, started: object) -> ObservedRun | None:
         try:
             await handle.result()
         except WorkflowFailureError as failure:
-            kind, message = _innermost(failure)
+            kind, message = worker_failure(failure)
             return dataclasses.replace(run, failure=message, failure_type=kind)
     return run
 
 
-def _innermost(failure: BaseException) -> tuple[str | None, str]:
-    """The type and message of the deepest ApplicationError in a failure's cause chain: a
-    run whose removals activity was refused fails with "Activity task failed", whose cause
-    is the worker's MassDeleteBlocked."""
-    found: ApplicationError | None = None
+def worker_failure(failure: BaseException) -> tuple[ErrorType | None, str]:
+    """The type and message the worker gave a failed run: those of the first ApplicationError
+    under Temporal's wrappers (a run whose removals activity was refused fails with "Activity
+    task failed", whose cause is the worker's MassDeleteBlocked). Deeper causes are the errors
+    the worker translated; their words are not meant for status."""
     cause: BaseException | None = failure
-    while cause is not None:
-        if isinstance(cause, ApplicationError):
-            found = cause
+    while cause is not None and not isinstance(cause, ApplicationError):
         cause = getattr(cause, "cause", None)
-    if found is None:
+    if cause is None:
         return None, str(getattr(failure, "cause", None) or failure)
-    return found.type, found.message
+    return ErrorType.parse(cause.type), cause.message
 
 
 async def apply_change(client: Client, change: ScheduleChange) -> None:

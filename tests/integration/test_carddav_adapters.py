@@ -12,12 +12,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from contactsync_api.errors import DestinationUnavailable, SourceUnavailable
 from contactsync_api.fields import ContactField as F
 from contactsync_worker.contacts.model import Contact, FieldPolicy
 from contactsync_worker.contacts.vcard import parse_vcard
-from contactsync_worker.destinations import DestinationUnavailable, Record
+from contactsync_worker.destinations import Record
 from contactsync_worker.destinations.carddav import CardDavDestination, DestinationConflict
-from contactsync_worker.sources import SourceUnavailable
 from contactsync_worker.sources import carddav as carddav_source
 from contactsync_worker.sources.carddav import CardDavSource
 from tests.servers.process import free_port

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from contactsync_worker.sources import SourceUnavailable
+from contactsync_api.errors import SourceUnavailable
 from contactsync_worker.transport import http_client
 from contactsync_worker.webdav import DavSession
 from tests.servers.https import HttpsServer, Route, running_https_server

@@ -12,9 +12,10 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from contactsync_api.errors import DestinationUnavailable
 from contactsync_api.fields import ContactField
 from contactsync_api.spec import PostgresDestinationSpec
-from contactsync_worker.destinations import DestinationUnavailable, Record, WriteResult
+from contactsync_worker.destinations import Record, WriteResult
 from contactsync_worker.destinations.postgres import PostgresDestination
 from tests.servers.postgres import PostgresServer
 from tests.servers.process import free_port

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import make_conninfo
 
-from contactsync_worker.destinations import DestinationUnavailable
+from contactsync_api.errors import DestinationUnavailable, StoreUnavailable
 from contactsync_worker.destinations.postgres import PostgresDestination
 from contactsync_worker.main import open_store
-from contactsync_worker.store import StoreUnavailable
 from contactsync_worker.store.postgres import PostgresStore
 from contactsync_worker.transport import InsecureTransportError, postgres_conninfo
 from tests.carddav_sync import region_config

@@ -15,7 +15,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from contactsync_worker.store import StateStore, StoreUnavailable
+from contactsync_api.errors import StoreUnavailable
+from contactsync_worker.store import StateStore
 from contactsync_worker.store._sql import expand
 from contactsync_worker.store.postgres import PostgresStore
 from tests.servers.postgres import PostgresServer

@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from contactsync_api.errors import Unauthorized
 from contactsync_api.workflows import RegionRunRequest
 from contactsync_worker import authorization
-from contactsync_worker.authorization import ERASE, PURGE, Unauthorized, public_key_text, sign
+from contactsync_worker.authorization import ERASE, PURGE, public_key_text, sign
 
 SEED = secrets.token_bytes(32)
 PUBLIC = public_key_text(SEED)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from contactsync_api.errors import Unauthorized
 from contactsync_api.manifest import ContactSync, parse_contact_sync
 from contactsync_api.spec import RegionConfig
 from contactsync_api.workflows import RegionRunRequest
@@ -172,7 +173,7 @@ def test_workers_never_mount_the_request_key_and_get_its_public_half() -> None:
     signed = keys.signed_purge(request, "purge-1", now)
     assert signed is not None
     authorization.verify(config.requests_public_key, authorization.PURGE, signed, "purge-1", now)
-    with pytest.raises(authorization.Unauthorized):
+    with pytest.raises(Unauthorized):
         authorization.verify(config.requests_public_key, authorization.PURGE, signed, "x", now)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from contactsync_api.errors import ErrorType
 from contactsync_api.manifest import ContactSync, parse_contact_sync
 from contactsync_api.workflows import SyncSummary
 from contactsync_operator.conditions import Outcome, Problem, build_status
@@ -157,7 +158,7 @@ def test_last_run_counts_and_a_blocked_run_are_reported() -> None:
         NOW,
         "FAILED",
         failure="MassDeleteBlocked: 5 of 10 contacts",
-        failure_type="MassDeleteBlocked",
+        failure_type=ErrorType.MASS_DELETE_BLOCKED,
     )
     assert (
         status_of(running(resource(), last=blocked))["regions"][0]["lastSync"]["result"]

@@ -12,6 +12,7 @@ import kopf
 import pytest
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from contactsync_api.errors import ErrorType
 from contactsync_api.manifest import ContactSync, parse_contact_sync
 from contactsync_api.workflows import SyncSummary
 from contactsync_operator import metrics
@@ -41,7 +42,9 @@ def finished(workflow: str, result: str, minute: int = 0) -> ObservedRun:
     """A run that closed with ``result``: COMPLETED, FAILED, or FAILED as MassDeleteBlocked."""
     closed = NOW + timedelta(minutes=minute)
     if result == "Blocked":
-        return ObservedRun(workflow, NOW, closed, "FAILED", failure_type="MassDeleteBlocked")
+        return ObservedRun(
+            workflow, NOW, closed, "FAILED", failure_type=ErrorType.MASS_DELETE_BLOCKED
+        )
     if result == "Running":
         return ObservedRun(workflow, NOW, None, "RUNNING")
     summary = SyncSummary(created=1) if result == "COMPLETED" else None

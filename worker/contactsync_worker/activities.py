@@ -16,6 +16,7 @@ from typing import TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from contactsync_api.errors import ConfigurationError, ErrorType, Unauthorized
 from contactsync_api.workflows import (
     ErasureRequest,
     ErasureResult,
@@ -29,14 +30,10 @@ from contactsync_api.workflows import (
     RetentionResult,
 )
 from contactsync_worker import authorization, checkpoints, workflows
-from contactsync_worker.credentials import CredentialsError
-from contactsync_worker.destinations import DestinationUnavailable
 from contactsync_worker.engine import pages, removals, subjects
-from contactsync_worker.engine.region import ConfigurationError, RegionRuntime
+from contactsync_worker.engine.region import RegionRuntime
+from contactsync_worker.failures import application_error
 from contactsync_worker.health import BLOCKED_DELETES, PAGE_SECONDS, SOURCE_ERRORS, SYNCED
-from contactsync_worker.sources import CursorExpired, SourceUnavailable
-from contactsync_worker.store import StoreUnavailable
-from contactsync_worker.transport import InsecureTransportError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,29 +58,23 @@ class RegionActivities:
     def _check(self, request: RegionRunRequest) -> None:
         expected = f"{request.namespace}/{request.contact_sync}/{request.region}"
         if expected != self.region.scope:
-            raise ApplicationError(
-                f"ConfigurationError: this worker serves {self.region.scope}, not {expected}",
-                type="ConfigurationError",
-                non_retryable=True,
+            raise application_error(
+                ConfigurationError(
+                    f"ConfigurationError: this worker serves {self.region.scope}, not {expected}"
+                )
             )
 
     async def _translated(self, work: Callable[[], Awaitable[T]]) -> T:
         beating = asyncio.create_task(_heartbeat())
         try:
             return await work()
-        except removals.MassDeleteBlocked as exc:
-            BLOCKED_DELETES.inc()
-            raise ApplicationError(str(exc), type="MassDeleteBlocked", non_retryable=True) from exc
-        except CursorExpired as exc:
-            raise ApplicationError(str(exc), type="CursorExpired", non_retryable=True) from exc
-        except (ConfigurationError, InsecureTransportError, CredentialsError) as exc:
-            raise ApplicationError(str(exc), type="ConfigurationError", non_retryable=True) from exc
-        except SourceUnavailable as exc:
-            raise ApplicationError(str(exc), type="SourceUnavailable") from exc
-        except DestinationUnavailable as exc:
-            raise ApplicationError(str(exc), type="DestinationUnavailable") from exc
-        except StoreUnavailable as exc:
-            raise ApplicationError(str(exc), type="StoreUnavailable") from exc
+        except ApplicationError:
+            raise  # already typed by whoever raised it
+        except Exception as exc:
+            failure = application_error(exc)
+            if failure.type == ErrorType.MASS_DELETE_BLOCKED:
+                BLOCKED_DELETES.inc()
+            raise failure from exc
         finally:
             beating.cancel()
 
@@ -110,7 +101,7 @@ class RegionActivities:
                     )
                 )
         except ApplicationError as exc:
-            if exc.type == "SourceUnavailable":
+            if exc.type == ErrorType.SOURCE_UNAVAILABLE:
                 SOURCE_ERRORS.labels(page.source).inc()
             raise
         _count(outcome.summary)
@@ -172,9 +163,9 @@ class RegionActivities:
                 datetime.now(UTC),
                 subject,
             )
-        except authorization.Unauthorized as exc:
+        except Unauthorized as exc:
             log.warning("refused a %s request on %s: %s", kind, self.region.scope, exc)
-            raise ApplicationError(str(exc), type="Unauthorized", non_retryable=True) from exc
+            raise application_error(exc) from exc
 
     def all(self) -> list[Callable[..., object]]:
         return [

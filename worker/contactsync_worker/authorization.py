@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from contactsync_api.errors import Unauthorized
 from contactsync_api.workflows import Authorization, RegionRunRequest
 from contactsync_worker.keyring import REQUESTS_KEY, decode_secret_key
 
@@ -33,10 +34,6 @@ ERASE = "erase"
 # Long enough for a purge to wait for workers that are starting, short enough that a request
 # copied out of history is useless by the time anyone could reuse it.
 VALIDITY = timedelta(hours=1)
-
-
-class Unauthorized(PermissionError):
-    """A destructive request without a valid signature; the message says what is wrong."""
 
 
 def request_key(keys_dir: Path) -> bytes | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import NoReturn
 
+from contactsync_api.errors import ConfigurationError
 from contactsync_api.runtime import ENV_SECRETS_DIR, SECRETS_DIR, secret_dir
 from contactsync_api.values import SecretKeyRef
 
@@ -33,7 +34,7 @@ BIND_DN_KEY = "bindDN"
 TOKEN_KEY = "token"  # noqa: S105 - the name of a Secret key
 
 
-class CredentialsError(RuntimeError):
+class CredentialsError(ConfigurationError):
     """A Secret key is missing, empty or unreadable. The message names Secret and key only."""
 
 

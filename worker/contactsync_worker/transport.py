@@ -34,6 +34,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from contactsync_api.egress import RegionEgress
+from contactsync_api.errors import ConfigurationError
 from contactsync_worker.credentials import Redacted
 from contactsync_worker.egress import refusal
 
@@ -61,7 +62,7 @@ if _httpx_logger.level == logging.NOTSET:
     _httpx_logger.setLevel(logging.WARNING)
 
 
-class InsecureTransportError(ValueError):
+class InsecureTransportError(ConfigurationError):
     """A connection would send contacts or credentials in clear text."""
 
 

@@ -14,6 +14,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from contactsync_api.errors import NON_RETRYABLE, ErrorType
     from contactsync_api.workflows import (
         ERASURE_WORKFLOW,
         PURGE_WORKFLOW,
@@ -46,6 +47,10 @@ PURGE_REGION = "purge_region"
 PAGES_PER_RUN = 200
 
 
+# Never retried, whichever activity raised them (the activities mark them so as well).
+NON_RETRYABLE_TYPES = tuple(t.value for t in NON_RETRYABLE)
+
+
 def source_retry(plan: RegionRunPlan) -> RetryPolicy:
     """A source that stays unreachable this long fails its step; nothing is deleted for it."""
     return RetryPolicy(
@@ -53,7 +58,7 @@ def source_retry(plan: RegionRunPlan) -> RetryPolicy:
         backoff_coefficient=2.0,
         maximum_interval=timedelta(minutes=2),
         maximum_attempts=plan.source_attempts,
-        non_retryable_error_types=["ConfigurationError", "CursorExpired"],
+        non_retryable_error_types=NON_RETRYABLE_TYPES,
     )
 
 
@@ -61,12 +66,18 @@ WRITE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=2),
     maximum_attempts=8,
-    non_retryable_error_types=["ConfigurationError", "MassDeleteBlocked"],
+    non_retryable_error_types=NON_RETRYABLE_TYPES,
 )
 PAGE_TIMEOUT = timedelta(minutes=10)
 # Page failures that are not about the source being read: they fail the run under their own
 # type instead of being reported as that source's SourceUnavailable.
-RUN_STOPPERS = frozenset({"MassDeleteBlocked", "DestinationUnavailable", "StoreUnavailable"})
+RUN_STOPPERS = frozenset(
+    {
+        ErrorType.MASS_DELETE_BLOCKED,
+        ErrorType.DESTINATION_UNAVAILABLE,
+        ErrorType.STORE_UNAVAILABLE,
+    }
+)
 # A worker that dies mid-page (kill -9, node loss) stops heartbeating; after this long the
 # page is retried on another worker instead of waiting out PAGE_TIMEOUT.
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
@@ -111,7 +122,7 @@ class ContactSyncWorkflow:
             raise ApplicationError(
                 f"SourceUnavailable: sources {', '.join(progress.failed_sources)} could not be "
                 "read; nothing was deleted on their account",
-                type="SourceUnavailable",
+                type=ErrorType.SOURCE_UNAVAILABLE.value,
                 non_retryable=True,
             )
         return totals
@@ -156,7 +167,9 @@ class ContactSyncWorkflow:
                     raise ApplicationError(
                         cause.message, type=cause.type, non_retryable=True
                     ) from failure
-                expired = isinstance(cause, ApplicationError) and cause.type == "CursorExpired"
+                expired = (
+                    isinstance(cause, ApplicationError) and cause.type == ErrorType.CURSOR_EXPIRED
+                )
                 if expired and restarts < MAX_SOURCE_RESTARTS:
                     # The source changed under the run (or its paging session is gone):
                     # read it again from the start.

@@ -11,10 +11,6 @@ from contactsync_api.fields import ContactField
 from contactsync_worker.contacts.model import FieldValue
 
 
-class DestinationUnavailable(RuntimeError):
-    """The destination cannot be written now. Retry later."""
-
-
 @dataclass(frozen=True)
 class Record:
     """A merged contact as written to a destination, under its stable id."""

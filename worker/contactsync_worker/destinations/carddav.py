@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from contactsync_api.errors import DestinationUnavailable
 from contactsync_api.fields import ContactField
 from contactsync_worker.contacts.model import FieldValue
 from contactsync_worker.contacts.vcard import (
@@ -28,7 +29,6 @@ from contactsync_worker.contacts.vcard import (
     serialize_vcard,
 )
 from contactsync_worker.destinations import (
-    DestinationUnavailable,
     Record,
     WriteResult,
     supported,

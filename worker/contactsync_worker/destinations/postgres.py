@@ -24,12 +24,12 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from contactsync_api.egress import RegionEgress
+from contactsync_api.errors import DestinationUnavailable
 from contactsync_api.fields import ContactField
 from contactsync_api.spec import PostgresDestinationSpec
 from contactsync_worker.contacts.model import MULTI_VALUED, FieldValue
 from contactsync_worker.destinations import (
     DestinationAdapter,
-    DestinationUnavailable,
     Record,
     WriteResult,
     supported,

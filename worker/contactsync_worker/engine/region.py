@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from contactsync_api.errors import ConfigurationError
 from contactsync_api.spec import (
     CardDavSpec,
     ConsentMode,
@@ -25,10 +26,6 @@ from contactsync_worker.destinations import DestinationAdapter
 from contactsync_worker.pseudonym import Pseudonymizer
 from contactsync_worker.sources import SourceAdapter
 from contactsync_worker.store import StateStore
-
-
-class ConfigurationError(ValueError):
-    """The region config names something the worker cannot use; retrying will not help."""
 
 
 @dataclass

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from contactsync_api.durations import to_timedelta
+from contactsync_api.errors import MassDeleteBlocked
 from contactsync_api.workflows import SyncSummary
 from contactsync_worker.audit import AuditAction, AuditEvent
 from contactsync_worker.engine.region import RegionRuntime
@@ -16,10 +17,6 @@ from contactsync_worker.store import ItemKey, ItemState
 
 log = logging.getLogger(__name__)
 BATCH = 500
-
-
-class MassDeleteBlocked(RuntimeError):
-    """A run would delete more of a destination than deletes.maxDeletePercent allows."""
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,6 @@ from typing import Protocol
 from contactsync_worker.contacts.model import Contact, Page
 
 
-class SourceUnavailable(RuntimeError):
-    """The source cannot be read now (network, auth, server error). Retry later; never a
-    reason to delete anything downstream."""
-
-
-class CursorExpired(SourceUnavailable):
-    """The cursor belongs to a state of the source that is gone (the file changed, the LDAP
-    paging session ended): start the run again with ``cursor=None`` and discard what it saw.
-
-    A SourceUnavailable, so a caller that does not know it still deletes nothing.
-    """
-
-
 class SourceAdapter(Protocol):
     async def fetch(self, cursor: str | None, checkpoint: str | None) -> Page:
         """The next page. ``cursor`` continues a run; ``checkpoint`` is the last committed

@@ -14,9 +14,9 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from contactsync_api.errors import SourceUnavailable
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page, Quarantined
 from contactsync_worker.contacts.vcard import MalformedVCard, parse_vcard
-from contactsync_worker.sources import SourceUnavailable
 from contactsync_worker.webdav import (
     XML_HEADERS,
     ClientSource,

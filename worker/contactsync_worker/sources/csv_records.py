@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from contactsync_api.errors import SourceUnavailable
 from contactsync_api.fields import ContactField
-from contactsync_worker.sources import SourceUnavailable
 from contactsync_worker.sources.file_records import (
     MAX_RECORD_BYTES,
     MULTI_KEYS,

@@ -64,10 +64,10 @@ import httpx
 
 from contactsync_api import runtime
 from contactsync_api.egress import RegionEgress
+from contactsync_api.errors import CursorExpired, SourceUnavailable
 from contactsync_api.spec import FileSourceSpec
 from contactsync_worker import credentials
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
-from contactsync_worker.sources import CursorExpired, SourceUnavailable
 from contactsync_worker.sources.csv_records import read_header
 from contactsync_worker.sources.file_records import Layout, Position, RawRecord, RecordMapper
 from contactsync_worker.sources.first_seen import FirstSeen, IndexFull

@@ -40,10 +40,10 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from contactsync_api.egress import RegionEgress
+from contactsync_api.errors import CursorExpired, SourceUnavailable
 from contactsync_api.spec import LdapSourceSpec
 from contactsync_worker import credentials
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
-from contactsync_worker.sources import CursorExpired, SourceUnavailable
 from contactsync_worker.sources.ldap_bounds import ReceiveBounds
 from contactsync_worker.sources.ldap_entries import (
     ENTRY_UUID,

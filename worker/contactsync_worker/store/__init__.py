@@ -20,11 +20,6 @@ from typing import Protocol
 
 from contactsync_worker.audit import AuditAnchor, AuditEvent, AuditRecord, ChainHead
 
-
-class StoreUnavailable(RuntimeError):
-    """The store cannot be reached or is busy now. Retry later."""
-
-
 # The content hash of an item whose writes are not done (or that must be read again): no
 # content hashes to it, so the next sync that sees the item treats it as changed.
 PENDING_HASH = "pending"
@@ -271,7 +266,6 @@ __all__ = [
     "PurgeResult",
     "StateStore",
     "StoreSchemaTooNew",
-    "StoreUnavailable",
     "SubjectRows",
     "WrittenRef",
 ]

@@ -5,7 +5,7 @@ connection per store, one transaction at a time on it: activities of one worker 
 briefly, and several workers (or stores) use several connections. Appenders to the same
 audit chain serialize on the chain head row (``SELECT … FOR UPDATE``). A broken connection
 is dropped and the next call reconnects; connection and server trouble surfaces as
-:class:`~contactsync_worker.store.StoreUnavailable`, never with the DSN in the message.
+:class:`~contactsync_api.errors.StoreUnavailable`, never with the DSN in the message.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
 
-from contactsync_worker.store import StoreUnavailable
+from contactsync_api.errors import StoreUnavailable
 from contactsync_worker.store._base import Clock, SqlStore, system_clock
 from contactsync_worker.store._schema import POSTGRES, migrate
 from contactsync_worker.store._sql import Param, Params, Row, expand

@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from contactsync_worker.store import StoreUnavailable
+from contactsync_api.errors import StoreUnavailable
 from contactsync_worker.store._base import Clock, SqlStore, system_clock
 from contactsync_worker.store._schema import SQLITE, migrate
 from contactsync_worker.store._sql import Param, Params, Row, expand, time_text
