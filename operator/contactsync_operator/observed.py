@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from contactsync_api.egress_policy import EgressPolicy
+from contactsync_api.reasons import Reason
 from contactsync_api.workflows import SyncSummary
 
 
@@ -73,7 +74,7 @@ class RegionAccess:
 
     region: str
     problem: str | None = None
-    reason: str | None = None
+    reason: Reason | None = None
 
 
 @dataclass
