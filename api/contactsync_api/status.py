@@ -4,11 +4,34 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, PlainSerializer, WithJsonSchema
 
+from contactsync_api.reasons import Reason
 from contactsync_api.values import SpecModel
+
+# Written as Python's isoformat (``+00:00``, where pydantic would write ``Z``): a transition
+# time read back from the status is then written back as it was.
+Timestamp = Annotated[
+    datetime, PlainSerializer(datetime.isoformat, return_type=str, when_used="json")
+]
+
+
+class ConditionType(StrEnum):
+    READY = "Ready"
+    PROGRESSING = "Progressing"
+    DEGRADED = "Degraded"
+    # The abnormal-true pair GitOps tools read (kstatus: Flux, kpt; Argo CD's health check):
+    # Reconciling while the operator is still getting there, Stalled when a person must act.
+    RECONCILING = "Reconciling"
+    STALLED = "Stalled"
+
+
+# Typed here, open strings in the CRD: a condition another version of the operator wrote, or
+# another controller added, must not make the whole status invalid.
+OpenConditionType = Annotated[ConditionType, WithJsonSchema({"type": "string"})]
+OpenReason = Annotated[Reason, WithJsonSchema({"type": "string"})]
 
 
 class ConditionStatus(StrEnum):
@@ -20,11 +43,13 @@ class ConditionStatus(StrEnum):
 class Condition(SpecModel):
     """A standard Kubernetes condition."""
 
-    type: str = Field(description="Ready, Progressing, Degraded, Reconciling or Stalled.")
+    type: OpenConditionType = Field(
+        description="Ready, Progressing, Degraded, Reconciling or Stalled."
+    )
     status: ConditionStatus = Field(description="True, False or Unknown.")
-    reason: str = Field(description="CamelCase reason, for machines and searching.")
+    reason: OpenReason = Field(description="CamelCase reason, for machines and searching.")
     message: str = Field(default="", description="What happened, for people.")
-    last_transition_time: datetime = Field(description="When status last changed.")
+    last_transition_time: Timestamp = Field(description="When status last changed.")
     observed_generation: int | None = Field(
         default=None, description="The spec generation this condition describes."
     )
@@ -49,8 +74,8 @@ class LastSync(SpecModel):
         description="Succeeded, Failed, Blocked (mass-delete guard) or Running."
     )
     workflow_id: str | None = Field(default=None, description="Temporal workflow id of the run.")
-    started_at: datetime | None = Field(default=None, description="When the run started.")
-    finished_at: datetime | None = Field(default=None, description="When the run finished.")
+    started_at: Timestamp | None = Field(default=None, description="When the run started.")
+    finished_at: Timestamp | None = Field(default=None, description="When the run finished.")
     created: int = Field(default=0, description="Contacts created downstream.")
     updated: int = Field(default=0, description="Contacts updated downstream.")
     deleted: int = Field(default=0, description="Contacts deleted downstream.")
@@ -83,7 +108,7 @@ class RegionStatus(SpecModel):
         default=None, description="Temporal schedule of the retention run."
     )
     workers: WorkerCounts = Field(default=WorkerCounts(), description="Worker pods.")
-    next_sync_time: datetime | None = Field(default=None, description="When the next sync is due.")
+    next_sync_time: Timestamp | None = Field(default=None, description="When the next sync is due.")
     last_sync: LastSync | None = Field(default=None, description="The last sync run.")
 
 
@@ -116,6 +141,13 @@ class ContactSyncStatus(SpecModel):
     regions_ready: str | None = Field(
         default=None, description="Regions with ready workers and schedules, e.g. 2/3."
     )
-    last_sync_time: datetime | None = Field(
+    last_sync_time: Timestamp | None = Field(
         default=None, description="When the latest sync of any region finished."
     )
+
+
+def serialized(model: SpecModel) -> dict[str, Any]:
+    """A status, or part of one, as the operator writes it: camelCase, only the fields it set.
+    A default it did not set (the counts of a run that reported none, the workers of a region
+    served elsewhere) is the CRD's to fill in, and None is left out, not written as null."""
+    return model.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True)

@@ -2,49 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from contactsync_api.errors import ErrorType
 from contactsync_api.manifest import ContactSync
+from contactsync_api.reasons import RETRIED_BY_ITSELF, Reason
+from contactsync_api.status import (
+    Condition,
+    ConditionStatus,
+    ConditionType,
+    ContactSyncStatus,
+    LastSync,
+    RegionStatus,
+    SyncResult,
+    WorkerCounts,
+    serialized,
+)
 from contactsync_operator import naming
 from contactsync_operator.observed import Observed, ObservedRun
 from contactsync_operator.planner import Plan, RegionPlan
 from contactsync_operator.schedules import describe_timing
 
-READY, PROGRESSING, DEGRADED = "Ready", "Progressing", "Degraded"
-# The abnormal-true pair GitOps tools read (kstatus: Flux, kpt; Argo CD's health check):
-# Reconciling while the operator is still getting there, Stalled when a person must act.
-RECONCILING, STALLED = "Reconciling", "Stalled"
-# Problems the operator retries by itself every reconcile; every other one needs a person
-# (a Secret to create or label, a spec to fix, an object someone else owns).
-RETRIED_BY_ITSELF = frozenset(
-    {
-        "TemporalUnavailable",
-        "ApplyFailed",
-        "DeleteFailed",
-        "ScheduleFailed",
-        "CleanupBlocked",
-        "EgressPolicyUnreadable",
-    }
-)
 _RUN_RESULTS = {
-    "COMPLETED": "Succeeded",
-    "RUNNING": "Running",
-    "FAILED": "Failed",
-    "TIMED_OUT": "Failed",
-    "TERMINATED": "Failed",
-    "CANCELED": "Failed",
+    "COMPLETED": SyncResult.SUCCEEDED,
+    "RUNNING": SyncResult.RUNNING,
+    "FAILED": SyncResult.FAILED,
+    "TIMED_OUT": SyncResult.FAILED,
+    "TERMINATED": SyncResult.FAILED,
+    "CANCELED": SyncResult.FAILED,
 }
+# What a condition says: True or False, why, and for people the details.
+Verdict = tuple[bool, Reason, str]
 
 
 @dataclass(frozen=True)
 class Problem:
     """Something a user must act on, with a searchable reason."""
 
-    reason: str
+    reason: Reason
     message: str
 
 
@@ -56,84 +54,99 @@ class Outcome:
     schedules_present: set[str] = field(default_factory=set)
 
 
-def _condition(
-    kind: str,
-    status: bool,
-    reason: str,
-    message: str,
+def condition(
+    kind: ConditionType,
+    verdict: Verdict,
     generation: int,
-    previous: Sequence[dict[str, Any]],
+    previous: Sequence[Mapping[str, Any]],
     now: datetime,
-) -> dict[str, Any]:
-    value = "True" if status else "False"
+) -> Condition:
+    """The condition ``kind`` as of ``now``, given the conditions the status holds already."""
+    true, reason, message = verdict
+    status = ConditionStatus.TRUE if true else ConditionStatus.FALSE
     before = next((c for c in previous if c.get("type") == kind), {})
     # The transition time moves only when the status does, as Kubernetes conditions expect.
-    unchanged = before.get("status") == value and before.get("lastTransitionTime")
-    return {
-        "type": kind,
-        "status": value,
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": before["lastTransitionTime"] if unchanged else now.isoformat(),
-        "observedGeneration": generation,
-    }
+    since = _time(before.get("lastTransitionTime")) if before.get("status") == status else None
+    return Condition(
+        type=kind,
+        status=status,
+        reason=reason,
+        message=message,
+        last_transition_time=since or now,
+        observed_generation=generation,
+    )
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
+def deletion_waits(
+    previous: Sequence[Mapping[str, Any]], message: str, generation: int, now: datetime
+) -> list[dict[str, Any]]:
+    """The conditions while deletion waits: Degraded says why, and the others stay as the last
+    reconcile wrote them (no reconcile runs once deletion has begun)."""
+    verdict = (True, Reason.CLEANUP_BLOCKED, message)
+    degraded = condition(ConditionType.DEGRADED, verdict, generation, previous, now)
+    others = [dict(c) for c in previous if c.get("type") != degraded.type]
+    return [*others, serialized(degraded)]
 
 
-def _last_sync(run: ObservedRun | None) -> dict[str, Any] | None:
+def _time(written: object) -> datetime | None:
+    if not isinstance(written, str):
+        return None
+    try:
+        return datetime.fromisoformat(written)
+    except ValueError:
+        return None
+
+
+def _last_sync(run: ObservedRun | None) -> LastSync | None:
     if run is None:
         return None
-    last: dict[str, Any] = {
-        "result": _RUN_RESULTS.get(run.status, "Failed"),
-        "workflowId": run.workflow_id,
-        "startedAt": _iso(run.started_at),
-        "finishedAt": _iso(run.closed_at),
-        "message": run.failure,
-    }
+    result = _RUN_RESULTS.get(run.status, SyncResult.FAILED)
     if run.failure_type == ErrorType.MASS_DELETE_BLOCKED:
-        last["result"] = "Blocked"
-    if run.summary is not None:
-        summary = run.summary
-        last |= {
+        result = SyncResult.BLOCKED
+    last = LastSync(
+        result=result,
+        workflow_id=run.workflow_id,
+        started_at=run.started_at,
+        finished_at=run.closed_at,
+        message=run.failure,
+    )
+    summary = run.summary
+    if summary is None:
+        return last  # counts left unset: the CRD defaults them
+    return last.model_copy(
+        update={
             "created": summary.created,
             "updated": summary.updated,
             "deleted": summary.deleted,
             "unchanged": summary.unchanged,
-            "skippedNoConsent": summary.skipped_no_consent,
+            "skipped_no_consent": summary.skipped_no_consent,
             "quarantined": summary.quarantined,
-            "auditCheckpoint": summary.audit_checkpoint or None,
+            "audit_checkpoint": summary.audit_checkpoint or None,
         }
-    return {k: v for k, v in last.items() if v is not None}
+    )
 
 
-def _region_status(resource: ContactSync, region: RegionPlan, observed: Observed) -> dict[str, Any]:
-    status: dict[str, Any] = {"name": region.name, "servedHere": region.served_here}
+def _region_status(resource: ContactSync, region: RegionPlan, observed: Observed) -> RegionStatus:
     if not region.served_here:
-        return status
+        return RegionStatus(name=region.name, served_here=False)
     spec_region = next(r for r in resource.spec.regions if r.name == region.name)
     counts = observed.workers.get(region.name)
     sync_id = naming.sync_schedule_id(resource.namespace, resource.name, region.name)
     schedule = observed.schedules.get(sync_id)
-    status |= {
-        "taskQueue": naming.task_queue(resource.namespace, resource.name, region.name),
-        "scheduleId": sync_id,
-        "retentionScheduleId": naming.retention_schedule_id(
+    return RegionStatus(
+        name=region.name,
+        served_here=True,
+        task_queue=naming.task_queue(resource.namespace, resource.name, region.name),
+        schedule_id=sync_id,
+        retention_schedule_id=naming.retention_schedule_id(
             resource.namespace, resource.name, region.name
         ),
-        "workers": {
-            "desired": spec_region.workers.replicas,
-            "ready": counts.ready if counts else 0,
-        },
-    }
-    if schedule is not None and schedule.next_run is not None:
-        status["nextSyncTime"] = schedule.next_run.isoformat()
-    last = _last_sync(schedule.last_run if schedule else None)
-    if last is not None:
-        status["lastSync"] = last
-    return status
+        workers=WorkerCounts(
+            desired=spec_region.workers.replicas, ready=counts.ready if counts else 0
+        ),
+        next_sync_time=schedule.next_run if schedule else None,
+        last_sync=_last_sync(schedule.last_run if schedule else None),
+    )
 
 
 def _region_ready(
@@ -163,9 +176,9 @@ def build_status(
     plan: Plan,
     observed: Observed,
     outcome: Outcome,
-    previous_conditions: Sequence[dict[str, Any]],
+    previous_conditions: Sequence[Mapping[str, Any]],
     now: datetime,
-) -> dict[str, Any]:
+) -> ContactSyncStatus:
     served = [r for r in plan.regions if r.served_here]
     ready_regions = [r for r in served if _region_ready(resource, r, observed, outcome)]
     problems = list(outcome.problems)
@@ -173,70 +186,72 @@ def build_status(
         Problem(r.blocked_reason, r.blocked_message or "") for r in served if r.blocked_reason
     ]
     if observed.temporal_error:
-        problems.append(Problem("TemporalUnavailable", observed.temporal_error))
+        problems.append(Problem(Reason.TEMPORAL_UNAVAILABLE, observed.temporal_error))
     generation = resource.generation
     all_ready = not problems and len(ready_regions) == len(served)
     waiting = [r.name for r in served if r not in ready_regions]
+    ready: Verdict
     if all_ready:
-        ready = (True, "Reconciled", f"{len(served)} region(s) served here are running")
+        ready = (True, Reason.RECONCILED, f"{len(served)} region(s) served here are running")
     elif problems:
         ready = (False, problems[0].reason, problems[0].message)
     else:
-        ready = (False, "WorkersNotReady", f"waiting for workers in: {', '.join(waiting)}")
-    progressing = (
-        (True, "Applying", "applying changes")
+        ready = (False, Reason.WORKERS_NOT_READY, f"waiting for workers in: {', '.join(waiting)}")
+    progressing: Verdict = (
+        (True, Reason.APPLYING, "applying changes")
         if plan.changes_anything
         else (
             not all_ready and not problems,
-            "WaitingForWorkers" if waiting and not problems else "Idle",
+            Reason.WAITING_FOR_WORKERS if waiting and not problems else Reason.IDLE,
             "",
         )
     )
-    degraded = (
+    degraded: Verdict = (
         (True, problems[0].reason, "; ".join(f"{p.reason}: {p.message}" for p in problems))
         if problems
-        else (False, "AsExpected", "")
+        else (False, Reason.AS_EXPECTED, "")
     )
     for_a_person = [p for p in problems if p.reason not in RETRIED_BY_ITSELF]
-    stalled = (
+    stalled: Verdict = (
         (True, for_a_person[0].reason, "; ".join(f"{p.reason}: {p.message}" for p in for_a_person))
         if for_a_person
-        else (False, "AsExpected", "")
+        else (False, Reason.AS_EXPECTED, "")
     )
-    reconciling = (
-        (False, "Stalled" if for_a_person else "Reconciled", "")
+    reconciling: Verdict = (
+        (False, Reason.STALLED if for_a_person else Reason.RECONCILED, "")
         if for_a_person or all_ready
         else (
             (True, problems[0].reason, problems[0].message)
             if problems
-            else (True, "Applying", "applying changes")
+            else (True, Reason.APPLYING, "applying changes")
             if plan.changes_anything
-            else (True, "WaitingForWorkers", f"waiting for workers in: {', '.join(waiting)}")
+            else (
+                True,
+                Reason.WAITING_FOR_WORKERS,
+                f"waiting for workers in: {', '.join(waiting)}",
+            )
         )
     )
     conditions = [
-        _condition(kind, *values, generation, previous_conditions, now)
-        for kind, values in (
-            (READY, ready),
-            (PROGRESSING, progressing),
-            (DEGRADED, degraded),
-            (RECONCILING, reconciling),
-            (STALLED, stalled),
+        condition(kind, verdict, generation, previous_conditions, now)
+        for kind, verdict in (
+            (ConditionType.READY, ready),
+            (ConditionType.PROGRESSING, progressing),
+            (ConditionType.DEGRADED, degraded),
+            (ConditionType.RECONCILING, reconciling),
+            (ConditionType.STALLED, stalled),
         )
     ]
-    regions = [_region_status(resource, r, observed) for r in plan.regions]
     finished = [
         s.last_run.closed_at
         for s in observed.schedules.values()
         if s.last_run and s.last_run.closed_at
     ]
-    status: dict[str, Any] = {
-        "observedGeneration": generation,
-        "conditions": conditions,
-        "regions": regions,
-        "schedule": describe_timing(resource.spec.schedule),
-        "regionsReady": f"{len(ready_regions)}/{len(served)}",
-    }
-    if finished:
-        status["lastSyncTime"] = max(finished).isoformat()
-    return status
+    return ContactSyncStatus(
+        observed_generation=generation,
+        conditions=conditions,
+        regions=[_region_status(resource, r, observed) for r in plan.regions],
+        schedule=describe_timing(resource.spec.schedule),
+        regions_ready=f"{len(ready_regions)}/{len(served)}",
+        last_sync_time=max(finished) if finished else None,
+    )

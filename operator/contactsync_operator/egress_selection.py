@@ -19,8 +19,7 @@ from contactsync_api.egress import (
     parse_cidr,
 )
 from contactsync_api.egress_policy import EgressPolicy
-
-EGRESS_NOT_ALLOWED = "EgressNotAllowed"
+from contactsync_api.reasons import Reason
 
 
 def selecting(
@@ -76,12 +75,12 @@ def egress_for(
     return region_egress(selecting(policies, namespace_labels))
 
 
-def denial(egress: RegionEgress | None, namespace: str) -> tuple[str, str] | None:
+def denial(egress: RegionEgress | None, namespace: str) -> tuple[Reason, str] | None:
     """Reason and message when no policy selects the namespace, else None."""
     if egress is None or egress.policies:
         return None
     return (
-        EGRESS_NOT_ALLOWED,
+        Reason.EGRESS_NOT_ALLOWED,
         f"no ContactSyncEgressPolicy selects namespace {namespace}: a platform admin must "
         "create one (kubectl get csegress) that allows the servers this region connects to. "
         "No worker is deployed; workers that exist keep running but may connect nowhere",

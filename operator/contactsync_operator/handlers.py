@@ -10,14 +10,18 @@ import asyncio
 import logging
 import random
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
 
 from contactsync_api.manifest import ManifestError, parse_contact_sync
+from contactsync_api.reasons import Reason
 from contactsync_api.spec import GROUP, PLURAL, VERSION
+from contactsync_api.status import serialized
 from contactsync_operator import kube, metrics, naming
 from contactsync_operator.cleanup import cleanup
+from contactsync_operator.conditions import deletion_waits
 from contactsync_operator.default_egress import DefaultPolicyError
 from contactsync_operator.kube import KubeGateway, ensure_default_policy
 from contactsync_operator.overrides import FORCE_DELETE, SKIP_PURGE, is_set
@@ -98,14 +102,15 @@ async def reconcile(
     except Exception:
         metrics.RECONCILES.labels("error").inc()  # Kopf logs it and retries
         raise
-    patch.status.update(result.status)
+    written = serialized(result.status)
+    patch.status.update(written)
     for kind, reason, message in result.events:
         (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)
     for problem in result.outcome.problems:
         metrics.ERRORS.labels(problem.reason).inc()
     metrics.RECONCILES.labels("degraded" if result.outcome.problems else "ok").inc()
     metrics.CONTACTSYNCS.record(
-        resource.namespace, resource.name, result.status, result.missing_schedules
+        resource.namespace, resource.name, written, result.missing_schedules
     )
     metrics.LATENCY.observe(time.monotonic() - started)
 
@@ -133,10 +138,11 @@ async def finalize(
     try:
         result = await cleanup(_reconciler(memo), resource, skip_purge)
     except TemporalUnavailable as exc:
-        _cleanup_blocked(body, status, patch, retry, f"Temporal is unavailable: {exc}")
+        why = f"Temporal is unavailable: {exc}"
+        _cleanup_blocked(body, resource.generation, status, patch, retry, why)
         raise kopf.TemporaryError(str(exc), delay=CLEANUP_RETRY_SECONDS) from exc
     if not result.done:
-        _cleanup_blocked(body, status, patch, retry, result.waiting)
+        _cleanup_blocked(body, resource.generation, status, patch, retry, result.waiting)
         raise kopf.TemporaryError(result.waiting, delay=CLEANUP_RETRY_SECONDS)
     message = f"deleted schedules {', '.join(result.deleted_schedules) or 'none'}"
     if result.purged_regions:
@@ -155,7 +161,12 @@ async def finalize(
 
 
 def _cleanup_blocked(
-    body: kopf.Body, status: kopf.Status, patch: kopf.Patch, retry: int, why: str
+    body: kopf.Body,
+    generation: int,
+    status: kopf.Status,
+    patch: kopf.Patch,
+    retry: int,
+    why: str,
 ) -> None:
     """Say loudly why deletion waits, and how to get out, without giving up on the data."""
     message = (
@@ -163,13 +174,7 @@ def _cleanup_blocked(
         f"{CLEANUP_RETRY_SECONDS:.0f}s; to delete without cleaning up Temporal, "
         f"annotate {FORCE_DELETE}=true"
     )
-    kopf.warn(body, reason="CleanupBlocked", message=message)
-    degraded = {
-        "type": "Degraded",
-        "status": "True",
-        "reason": "CleanupBlocked",
-        "message": message,
-        "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    others = [c for c in status.get("conditions") or [] if c.get("type") != "Degraded"]
-    patch.status["conditions"] = [*others, degraded]
+    kopf.warn(body, reason=Reason.CLEANUP_BLOCKED, message=message)
+    previous = list(status.get("conditions") or [])
+    now = datetime.now(UTC)
+    patch.status["conditions"] = deletion_waits(previous, message, generation, now)

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from contactsync_api.egress_policy import EgressPolicy
 from contactsync_api.errors import ErrorType
+from contactsync_api.reasons import Reason
 from contactsync_api.workflows import SyncSummary
 
 
@@ -74,7 +75,7 @@ class RegionAccess:
 
     region: str
     problem: str | None = None
-    reason: str | None = None
+    reason: Reason | None = None
 
 
 @dataclass

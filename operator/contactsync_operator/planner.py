@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contactsync_api.manifest import ContactSync
+from contactsync_api.reasons import Reason
 from contactsync_api.spec import DeletionPolicy
 from contactsync_operator import naming, overrides
 from contactsync_operator.children import HASH_ANNOTATION, worker_objects
@@ -62,7 +63,7 @@ class PurgeRetiredRegion:
 class RegionPlan:
     name: str
     served_here: bool
-    blocked_reason: str | None = None
+    blocked_reason: Reason | None = None
     blocked_message: str | None = None
     schedule_ids: tuple[str, ...] = ()
 

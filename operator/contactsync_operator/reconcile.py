@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,9 @@ from typing import Any
 from temporalio.client import Client
 
 from contactsync_api.manifest import ContactSync
+from contactsync_api.reasons import Reason
 from contactsync_api.spec import DeletionPolicy, RegionSpec
+from contactsync_api.status import ContactSyncStatus
 from contactsync_api.workflows import PURGE_WORKFLOW, RegionRunRequest
 from contactsync_operator import naming, overrides
 from contactsync_operator import temporal as temporal_io
@@ -55,7 +57,7 @@ class Reach:
 
 @dataclass
 class Result:
-    status: dict[str, Any]
+    status: ContactSyncStatus
     plan: Plan
     outcome: Outcome
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
@@ -94,7 +96,7 @@ class Reconciler:
             return RegionAccess(
                 region.name,
                 "no encryption.keysSecretRef: workers and schedules need payload keys",
-                "EncryptionNotConfigured",
+                Reason.ENCRYPTION_NOT_CONFIGURED,
             )
         return await self.keys_in(
             resource.namespace, region.name, region.encryption.keys_secret_ref.name
@@ -143,7 +145,7 @@ class Reconciler:
             for region in served:
                 if unreadable is not None:
                     observed.access[region.name] = RegionAccess(
-                        region.name, unreadable, "EgressPolicyUnreadable"
+                        region.name, unreadable, Reason.EGRESS_POLICY_UNREADABLE
                     )
                     continue
                 keys = await self.region_keys(resource, region)
@@ -191,7 +193,7 @@ class Reconciler:
                 continue
             if workers.keys_secret is None:
                 observed.access[region] = RegionAccess(
-                    region, "its Deployment names no keys Secret", "EncryptionNotConfigured"
+                    region, "its Deployment names no keys Secret", Reason.ENCRYPTION_NOT_CONFIGURED
                 )
                 continue
             keys = await self.keys_in(resource.namespace, region, workers.keys_secret)
@@ -200,7 +202,7 @@ class Reconciler:
                 continue
             if keys.missing_request_key:
                 observed.access[region] = RegionAccess(
-                    region, keys.missing_request_key, "RequestKeyMissing"
+                    region, keys.missing_request_key, Reason.REQUEST_KEY_MISSING
                 )
             namespace = workers.temporal_namespace or self.settings.temporal.namespace
             reach.clients[region] = client = await self.client_for(namespace, keys.keyring)
@@ -221,9 +223,9 @@ class Reconciler:
                 await asyncio.to_thread(self.kube.apply, manifest)
                 events.append(("Normal", "Applied", what))
             except ChildOwnedElsewhere as exc:
-                outcome.problems.append(Problem("ChildOwnedElsewhere", str(exc)))
+                outcome.problems.append(Problem(Reason.CHILD_OWNED_ELSEWHERE, str(exc)))
             except KubeError as exc:
-                outcome.problems.append(Problem("ApplyFailed", str(exc)))
+                outcome.problems.append(Problem(Reason.APPLY_FAILED, str(exc)))
         for ref in the_plan.delete:
             try:
                 await asyncio.to_thread(self.kube.delete, resource.namespace, ref)
@@ -231,7 +233,7 @@ class Reconciler:
                     ("Normal", "Deleted", f"{ref.kind} {ref.name} of a region no longer served")
                 )
             except KubeError as exc:
-                outcome.problems.append(Problem("DeleteFailed", str(exc)))
+                outcome.problems.append(Problem(Reason.DELETE_FAILED, str(exc)))
         any_client = next(iter(clients.values()), None)
         for change in the_plan.schedules:
             schedule_id = (
@@ -248,10 +250,10 @@ class Reconciler:
             try:
                 await temporal_io.apply_change(client, change)
             except temporal_io.TemporalUnavailable as exc:
-                outcome.problems.append(Problem("TemporalUnavailable", str(exc)))
+                outcome.problems.append(Problem(Reason.TEMPORAL_UNAVAILABLE, str(exc)))
                 break
             except temporal_io.ScheduleError as exc:
-                outcome.problems.append(Problem("ScheduleFailed", str(exc)))
+                outcome.problems.append(Problem(Reason.SCHEDULE_FAILED, str(exc)))
                 continue
             if isinstance(change, CreateSchedule):
                 outcome.schedules_present.add(schedule_id)
@@ -289,7 +291,7 @@ class Reconciler:
             )
             outcome.problems.append(
                 Problem(
-                    "RegionPurgeBlocked",
+                    Reason.REGION_PURGE_BLOCKED,
                     f"region {purge.region} left the spec and cannot be purged ({why}); its "
                     f"workers stay until it is. Fix that, or annotate "
                     f"{overrides.SKIP_PURGE}=true to remove them without purging",
@@ -306,7 +308,7 @@ class Reconciler:
                 RETIRED_PURGE_WAIT_SECONDS,
             )
         except temporal_io.TemporalUnavailable as exc:
-            outcome.problems.append(Problem("TemporalUnavailable", str(exc)))
+            outcome.problems.append(Problem(Reason.TEMPORAL_UNAVAILABLE, str(exc)))
             return
         if status == "RUNNING":
             events.append(
@@ -315,7 +317,9 @@ class Reconciler:
             return
         if status != "COMPLETED":
             outcome.problems.append(
-                Problem("RegionPurgeFailed", f"purge of removed region {purge.region}: {status}")
+                Problem(
+                    Reason.REGION_PURGE_FAILED, f"purge of removed region {purge.region}: {status}"
+                )
             )
             return
         events.append(("Normal", "RegionPurged", f"region {purge.region} left the spec; purged"))
@@ -324,10 +328,10 @@ class Reconciler:
                 await asyncio.to_thread(self.kube.delete, resource.namespace, ref)
                 events.append(("Normal", "Deleted", f"{ref.kind} {ref.name} of a purged region"))
             except KubeError as exc:
-                outcome.problems.append(Problem("DeleteFailed", str(exc)))
+                outcome.problems.append(Problem(Reason.DELETE_FAILED, str(exc)))
 
     async def reconcile(
-        self, resource: ContactSync, previous_conditions: Sequence[dict[str, Any]]
+        self, resource: ContactSync, previous_conditions: Sequence[Mapping[str, Any]]
     ) -> Result:
         observed, reach = await self.observe(resource)
         the_plan = plan(resource, observed, self.settings)
@@ -337,7 +341,7 @@ class Reconciler:
             # Deletion could only wait for ever: say so now, not when someone deletes.
             for keys in reach.keys.values():
                 if keys.missing_request_key and keys.region in declared:
-                    problem = Problem("RequestKeyMissing", keys.missing_request_key)
+                    problem = Problem(Reason.REQUEST_KEY_MISSING, keys.missing_request_key)
                     outcome.problems.append(problem)
                     events.append(("Warning", problem.reason, problem.message))
         for region in the_plan.regions:
@@ -350,7 +354,7 @@ class Reconciler:
                     )
                 )
         if observed.temporal_error:
-            events.append(("Warning", "TemporalUnavailable", observed.temporal_error))
+            events.append(("Warning", Reason.TEMPORAL_UNAVAILABLE, observed.temporal_error))
         status = build_status(
             resource, the_plan, observed, outcome, previous_conditions, datetime.now(UTC)
         )

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from contactsync_api.reasons import Reason
 from contactsync_api.workflows import RegionRunRequest
 from contactsync_operator.observed import RegionAccess, WorkerKeys
 from contactsync_worker import authorization
@@ -57,10 +58,12 @@ def parse_keys_secret(
     region: str, secret: str, data: Mapping[str, bytes] | None
 ) -> RegionKeys | RegionAccess:
     if data is None:
-        return RegionAccess(region, f"Secret {secret} does not exist", "EncryptionKeysMissing")
+        return RegionAccess(
+            region, f"Secret {secret} does not exist", Reason.ENCRYPTION_KEYS_MISSING
+        )
     try:
         keyring = Keyring.from_mapping(data)
         seed = decode_secret_key(REQUESTS_KEY, data[REQUESTS_KEY]) if REQUESTS_KEY in data else None
     except KeyringError as exc:
-        return RegionAccess(region, f"Secret {secret}: {exc}", "EncryptionKeysInvalid")
+        return RegionAccess(region, f"Secret {secret}: {exc}", Reason.ENCRYPTION_KEYS_INVALID)
     return RegionKeys(region, secret, keyring, tuple(sorted(data)), seed)

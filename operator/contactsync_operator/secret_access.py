@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from contactsync_api.manifest import ContactSync
+from contactsync_api.reasons import Reason
 from contactsync_api.spec import RegionSpec
 from contactsync_operator.kube import SecretMeta
 from contactsync_operator.naming import SECRET_USE_LABEL
@@ -43,12 +44,12 @@ def check_secrets(
     for name in mounted_secrets(resource, region):
         secret = meta(name)
         if secret is None:
-            return RegionAccess(region.name, f"Secret {name} does not exist", "SecretMissing")
+            return RegionAccess(region.name, f"Secret {name} does not exist", Reason.SECRET_MISSING)
         if secret.type == TOKEN_TYPE:
             return RegionAccess(
                 region.name,
                 f"Secret {name} is a ServiceAccount token; a ContactSync never mounts one",
-                "SecretNotAllowed",
+                Reason.SECRET_NOT_ALLOWED,
             )
         if not _allows(secret, resource.name):
             return RegionAccess(
@@ -56,7 +57,7 @@ def check_secrets(
                 f"Secret {name} is not labelled {SECRET_USE_LABEL}={resource.name} (nor lists "
                 f"it in that annotation); its owner opts in with: kubectl label secret {name} "
                 f"-n {resource.namespace} {SECRET_USE_LABEL}={resource.name}",
-                "SecretNotAllowed",
+                Reason.SECRET_NOT_ALLOWED,
             )
     return None
 

@@ -9,6 +9,8 @@ import pytest
 
 from contactsync_api.errors import ErrorType
 from contactsync_api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.reasons import Reason
+from contactsync_api.status import serialized
 from contactsync_api.workflows import SyncSummary
 from contactsync_operator.conditions import Outcome, Problem, build_status
 from contactsync_operator.observed import (
@@ -40,7 +42,7 @@ def status_of(
     res = resource()
     the_plan = plan(res, observed, SETTINGS)
     outcome = outcome or Outcome(schedules_present=set(observed.schedules))
-    return build_status(res, the_plan, observed, outcome, previous or [], NOW)
+    return serialized(build_status(res, the_plan, observed, outcome, previous or [], NOW))
 
 
 def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
@@ -74,7 +76,7 @@ def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
         ),
         (
             2,
-            Problem("ScheduleFailed", "boom"),
+            Problem(Reason.SCHEDULE_FAILED, "boom"),
             {
                 "Ready": ("False", "ScheduleFailed"),
                 "Progressing": ("False", "Idle"),
@@ -86,7 +88,7 @@ def conditions(status: dict[str, Any]) -> dict[str, tuple[str, str]]:
         ),
         (
             2,
-            Problem("ChildOwnedElsewhere", "Deployment x is held by y"),
+            Problem(Reason.CHILD_OWNED_ELSEWHERE, "Deployment x is held by y"),
             {
                 "Ready": ("False", "ChildOwnedElsewhere"),
                 "Progressing": ("False", "Idle"),

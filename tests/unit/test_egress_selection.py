@@ -8,8 +8,8 @@ import pytest
 
 from contactsync_api.egress import EgressRule
 from contactsync_api.egress_policy import EgressPolicy, LabelSelector, parse_egress_policy
+from contactsync_api.reasons import Reason
 from contactsync_operator.egress_selection import (
-    EGRESS_NOT_ALLOWED,
     denial,
     egress_for,
     region_egress,
@@ -120,7 +120,7 @@ def test_unobserved_policies_restrict_nothing_and_no_policy_denies_with_a_reason
     denied = denial(nothing, "hr")
     assert denied is not None
     reason, message = denied
-    assert reason == EGRESS_NOT_ALLOWED
+    assert reason == Reason.EGRESS_NOT_ALLOWED
     assert "namespace hr" in message
     assert "platform admin must create" in message
     assert denial(egress_for([policy("all", {}, {"cidr": "::/0"})], HR), "hr") is None

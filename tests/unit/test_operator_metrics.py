@@ -14,6 +14,8 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from contactsync_api.errors import ErrorType
 from contactsync_api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.reasons import Reason
+from contactsync_api.status import serialized
 from contactsync_api.workflows import SyncSummary
 from contactsync_operator import metrics
 from contactsync_operator.conditions import Outcome, Problem, build_status, missing_schedules
@@ -65,7 +67,7 @@ def reconciled(
     res = resource()
     the_plan = plan(res, observed, settings)
     outcome = outcome or Outcome(schedules_present=set(observed.schedules))
-    status = build_status(res, the_plan, observed, outcome, [], NOW)
+    status = serialized(build_status(res, the_plan, observed, outcome, [], NOW))
     return Reconciled(status, missing_schedules(the_plan, observed, outcome))
 
 
@@ -119,7 +121,7 @@ def test_workers_not_ready_and_a_problem_are_reported_with_its_reason(
 ) -> None:
     observed = in_sync(resource(), SETTINGS, ready=0)
     outcome = Outcome(
-        problems=[Problem("ApplyFailed", "boom")], schedules_present=set(observed.schedules)
+        problems=[Problem(Reason.APPLY_FAILED, "boom")], schedules_present=set(observed.schedules)
     )
     registry = record(gauges, reconciled(observed, outcome))
     assert registry.get_sample_value("contactsync_operator_ready", WHO) == 0
@@ -135,7 +137,7 @@ def test_a_schedule_that_could_not_be_created_is_missing(gauges: ContactSyncGaug
     observed = in_sync(resource(), SETTINGS, ready=2)
     eu_sync = "contactsync/contacts/global-phonebook/eu-central-1/sync"
     outcome = Outcome(
-        problems=[Problem("ScheduleFailed", "refused")],
+        problems=[Problem(Reason.SCHEDULE_FAILED, "refused")],
         schedules_present=set(observed.schedules) - {eu_sync},
     )
     registry = record(gauges, reconciled(observed, outcome))

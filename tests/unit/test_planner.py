@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from contactsync_api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.reasons import Reason
 from contactsync_operator import naming
 from contactsync_operator.children import worker_objects
 from contactsync_operator.observed import (
@@ -236,7 +237,7 @@ def test_missing_keys_block_the_region_but_keep_what_exists() -> None:
     res = resource()
     observed = in_sync(res)
     observed.access[EU] = RegionAccess(
-        EU, "Secret eu-contact-keys does not exist", "EncryptionKeysMissing"
+        EU, "Secret eu-contact-keys does not exist", Reason.ENCRYPTION_KEYS_MISSING
     )
     result = plan(res, observed, SETTINGS)
     assert result.delete == []

@@ -7,8 +7,8 @@ import json
 
 from contactsync_api.egress_policy import EgressPolicy, parse_egress_policy
 from contactsync_api.manifest import ContactSync, parse_contact_sync
+from contactsync_api.reasons import Reason
 from contactsync_api.spec import RegionConfig
-from contactsync_operator.egress_selection import EGRESS_NOT_ALLOWED
 from contactsync_operator.observed import Observed
 from contactsync_operator.planner import CreateSchedule, DeleteSchedule, Plan, plan
 from contactsync_operator.settings import OperatorSettings
@@ -53,7 +53,7 @@ def test_a_namespace_no_policy_selects_gets_no_workers_and_says_why() -> None:
     result = plan(resource(), with_policies(Observed(), other_team), SETTINGS)
     assert result.apply == []
     assert result.schedules == []
-    assert [r.blocked_reason for r in result.regions] == [EGRESS_NOT_ALLOWED] * 2
+    assert [r.blocked_reason for r in result.regions] == [Reason.EGRESS_NOT_ALLOWED] * 2
     assert "no ContactSyncEgressPolicy selects namespace sales" in (
         result.regions[0].blocked_message or ""
     )
