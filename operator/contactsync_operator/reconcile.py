@@ -35,7 +35,7 @@ from contactsync_operator.planner import (
     retired_regions,
 )
 from contactsync_operator.region_keys import RegionKeys, parse_keys_secret
-from contactsync_operator.regionconfig import region_spec
+from contactsync_operator.regionconfig import port_secret_refs
 from contactsync_operator.schedules import desired_schedules
 from contactsync_operator.secret_access import check_secrets
 from contactsync_operator.settings import OperatorSettings
@@ -108,12 +108,8 @@ class Reconciler:
     def _database_ports(self, resource: ContactSync, region: RegionSpec) -> tuple[int, ...]:
         """The ports the region's PostgreSQL DSNs name, for its NetworkPolicy. Only the port is
         kept; a DSN that cannot be read or parsed is left to the worker to report."""
-        spec = region_spec(resource, region.name)
-        refs = [d.postgres.dsn_secret_ref for d in spec.destinations if d.postgres]
-        if region.store and region.store.postgres:
-            refs.append(region.store.postgres.dsn_secret_ref)
         ports: set[int] = set()
-        for ref in refs:
+        for ref in port_secret_refs(resource, region.name):
             data = self.kube.read_secret(resource.namespace, ref.name) or {}
             try:
                 params = conninfo_to_dict(data.get(ref.key, b"").decode())

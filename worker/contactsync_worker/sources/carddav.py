@@ -14,6 +14,8 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from contactsync_api.endpoints.carddav import CardDavSpec
+from contactsync_worker.adapters import AdapterContext
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page, Quarantined
 from contactsync_worker.contacts.vcard import MalformedVCard, parse_vcard
 from contactsync_worker.sources import SourceUnavailable
@@ -23,6 +25,7 @@ from contactsync_worker.webdav import (
     DavResponse,
     DavSession,
     Multistatus,
+    dav_access,
     error_conditions,
     multiget_body,
     sync_collection_body,
@@ -80,6 +83,12 @@ class CardDavSource:
         self._dav = DavSession(
             url, client, credentials, SourceUnavailable, f"CardDAV source {name!r}"
         )
+
+    @classmethod
+    def from_spec(cls, name: str, spec: CardDavSpec, context: AdapterContext) -> CardDavSource:
+        """The source a region's configuration declares (the ``carddav`` source kind)."""
+        login, client = dav_access(spec, context)
+        return cls(spec.url, context.policy, name=name, credentials=login, client=client)
 
     async def fetch(self, cursor: str | None, checkpoint: str | None) -> Page:
         state = (
