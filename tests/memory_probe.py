@@ -20,8 +20,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from contactsync_api.endpoints.files import FileSourceSpec
 from contactsync_api.fields import ContactField as F
-from contactsync_api.spec import FileSourceSpec
 from contactsync_worker.contacts.model import FieldPolicy
 from contactsync_worker.sources.files import CsvSource, JsonLinesSource
 

@@ -52,13 +52,18 @@ class RuledModel(BaseModel):
 
     rules: ClassVar[tuple[Rule, ...]] = ()
 
+    @classmethod
+    def validation_rules(cls) -> tuple[Rule, ...]:
+        """The rules checked and written to the CRD: ``rules``, and any the model derives."""
+        return cls.rules
+
     def check_invariants(self) -> None:
         """Checks that come before the rules, as list types come before CEL in the API server."""
 
     @model_validator(mode="after")
     def _check_rules(self) -> RuledModel:
         self.check_invariants()
-        for rule in type(self).rules:
+        for rule in type(self).validation_rules():
             if not rule.transition and not rule.holds(self):
                 raise RuleViolation(rule.message, rule.field_path)
         return self
@@ -68,8 +73,8 @@ class RuledModel(BaseModel):
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         schema = handler(core_schema)
-        if cls.rules:
+        if rules := cls.validation_rules():
             handler.resolve_ref_schema(schema)["x-kubernetes-validations"] = [
-                rule.to_crd() for rule in cls.rules
+                rule.to_crd() for rule in rules
             ]
         return schema

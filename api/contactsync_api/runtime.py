@@ -34,17 +34,18 @@ TEMPORAL_API_KEY_DIR = PurePosixPath("/var/run/secrets/contactsync/temporal-api-
 STATE_DIR = PurePosixPath("/var/lib/contactsync")
 METRICS_PORT = 9464
 
-# /tmp is an emptyDir, which the kubelet evicts the pod for outgrowing. A file source (CSV,
-# JSON Lines) keeps there a sealed copy of its file, at most FILE_SOURCE_MAX_BYTES, and an
-# index of its ids, at most twice that; while a changed file replaces them, both versions.
+# /tmp is an emptyDir, which the kubelet evicts the pod for outgrowing; each endpoint spec
+# says how much its adapter keeps there (tmp_bytes). A file source (CSV, JSON Lines) keeps a
+# sealed copy of its file, at most FILE_SOURCE_MAX_BYTES, and an index of its ids, at most
+# twice that; while a changed file replaces them, both versions.
 FILE_SOURCE_MAX_BYTES = 64 * 2**20
 FILE_SOURCE_SCRATCH_BYTES = 2 * (FILE_SOURCE_MAX_BYTES + 2 * FILE_SOURCE_MAX_BYTES)
 TMP_BASE_BYTES = 64 * 2**20  # what Python and the libraries may write besides
 
 
-def tmp_size_limit(file_sources: int) -> str:
-    """The size limit of a worker's /tmp when its region reads ``file_sources`` files."""
-    return f"{(TMP_BASE_BYTES + file_sources * FILE_SOURCE_SCRATCH_BYTES) // 2**20}Mi"
+def tmp_size_limit(scratch_bytes: int) -> str:
+    """The size limit of a worker's /tmp when its region's adapters keep ``scratch_bytes``."""
+    return f"{(TMP_BASE_BYTES + scratch_bytes) // 2**20}Mi"
 
 
 def secret_dir(secrets_dir: PurePosixPath, secret_name: str) -> PurePosixPath:

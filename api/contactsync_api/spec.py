@@ -15,7 +15,12 @@ from pydantic import Field, StringConstraints
 
 from contactsync_api.durations import to_timedelta
 from contactsync_api.egress import RegionEgress
+from contactsync_api.endpoints.carddav import CardDavSpec
+from contactsync_api.endpoints.files import FileSourceSpec
+from contactsync_api.endpoints.ldap import LdapSourceSpec
+from contactsync_api.endpoints.postgres import PostgresConnectionSpec, PostgresDestinationSpec
 from contactsync_api.fields import ContactField, IdentityKey
+from contactsync_api.kinds import Adapter, KindChoice, Role
 from contactsync_api.rules import Rule, RuledModel, RuleViolation, exactly_one
 from contactsync_api.values import (
     CRON_PATTERN,
@@ -27,7 +32,6 @@ from contactsync_api.values import (
     SecretKeyRef,
     SecretRef,
     SpecModel,
-    Url,
 )
 
 GROUP = "contactsync.dev"
@@ -38,29 +42,6 @@ PLURAL = "contactsyncs"
 MAX_REGIONS = 16
 MAX_SOURCES = 32
 MAX_DESTINATIONS = 16
-
-
-def _insecure_url_rule(scheme: str, secure_scheme: str) -> Rule:
-    return Rule(
-        cel=f"!self.url.startsWith('{scheme}://') || self.allowInsecure",
-        message=(
-            f"url: {scheme}:// sends contacts and credentials in clear text; "
-            f"use {secure_scheme}:// or set allowInsecure: true (development only)"
-        ),
-        holds=lambda m: not m.url.startswith(f"{scheme}://") or m.allow_insecure,
-        field_path=".url",
-    )
-
-
-def _scheme_rule(*schemes: str) -> Rule:
-    listed = ", ".join(f"{s}://" for s in schemes)
-    cel = " || ".join(f"self.url.startsWith('{s}://')" for s in schemes)
-    return Rule(
-        cel=cel,
-        message=f"url must start with one of {listed}",
-        holds=lambda m: m.url.startswith(tuple(f"{s}://" for s in schemes)),
-        field_path=".url",
-    )
 
 
 class Overlap(StrEnum):
@@ -163,31 +144,6 @@ class WorkersSpec(SpecModel):
     )
 
 
-class PostgresConnectionSpec(SpecModel):
-    """How to reach a PostgreSQL database: the store's and a destination's alike."""
-
-    dsn_secret_ref: SecretKeyRef = Field(
-        description=(
-            "Secret key holding a libpq connection string. TLS is required and verified "
-            "(sslmode=verify-full) unless allowInsecure is set."
-        )
-    )
-    allow_insecure: bool = Field(
-        default=False,
-        description=(
-            "Use the connection string as given (development only). Otherwise the worker "
-            "connects with sslmode=verify-full and refuses a string that asks for less."
-        ),
-    )
-    ca_bundle_secret_ref: SecretKeyRef | None = Field(
-        default=None,
-        description=(
-            "Secret key holding the PEM CA bundle that signed the server's certificate "
-            "(sslrootcert); default: the image's system CAs."
-        ),
-    )
-
-
 class PostgresStoreSpec(PostgresConnectionSpec):
     """A PostgreSQL database in the region holding sync state and the audit chain."""
 
@@ -262,114 +218,16 @@ class RegionSpec(RuledModel, SpecModel):
     )
 
 
-class CardDavSpec(RuledModel, SpecModel):
-    """A CardDAV address book collection."""
-
-    rules = (_scheme_rule("https", "http"), _insecure_url_rule("http", "https"))
-
-    url: Url = Field(description="URL of the address book collection, ending in a slash.")
-    credentials_secret_ref: SecretRef | None = Field(
-        default=None, description="Secret with username and password keys for HTTP authentication."
-    )
-    ca_bundle_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key with PEM CA certificates to verify the server."
-    )
-    allow_insecure: bool = Field(
-        default=False, description="Allow an http:// URL. For development only."
-    )
+# Where the worker's adapter factories live; only the worker imports them.
+_SOURCES = "contactsync_worker.sources"
+_DESTINATIONS = "contactsync_worker.destinations"
 
 
-class LdapSourceSpec(RuledModel, SpecModel):
-    """An LDAP directory, read with paged searches."""
+class SourceSpec(KindChoice):
+    """Where contacts come from."""
 
+    role = Role.SOURCE
     rules = (
-        _scheme_rule("ldaps", "ldap"),
-        Rule(
-            cel="!self.url.startsWith('ldap://') || self.startTLS || self.allowInsecure",
-            message=(
-                "url: ldap:// sends contacts and credentials in clear text; use ldaps://, "
-                "set startTLS: true, or set allowInsecure: true (development only)"
-            ),
-            holds=lambda m: not m.url.startswith("ldap://") or m.start_tls or m.allow_insecure,
-            field_path=".url",
-        ),
-    )
-
-    url: Url = Field(description="Server URL, ldaps://host:636 or ldap://host:389 with startTLS.")
-    base_dn: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
-        alias="baseDN", description="Search base, e.g. ou=people,dc=example,dc=com."
-    )
-    filter: Annotated[str, StringConstraints(pattern=r"^\(.*\)$", max_length=1024)] = Field(
-        default="(objectClass=inetOrgPerson)", description="LDAP search filter, in parentheses."
-    )
-    page_size: Annotated[int, Field(ge=1, le=5000)] = Field(
-        default=500, description="Entries per page of the paged search."
-    )
-    start_tls: bool = Field(
-        default=False, alias="startTLS", description="Upgrade an ldap:// connection with StartTLS."
-    )
-    credentials_secret_ref: SecretRef | None = Field(
-        default=None, description="Secret with bindDN and password keys. Anonymous without."
-    )
-    ca_bundle_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key with PEM CA certificates to verify the server."
-    )
-    allow_insecure: bool = Field(
-        default=False, description="Allow ldap:// without StartTLS. For development only."
-    )
-
-
-class FileSourceSpec(RuledModel, SpecModel):
-    """A file of contacts, read whole and diffed by content hash. Set one of path and url."""
-
-    rules = (
-        Rule(
-            cel="has(self.path) != has(self.url)",
-            message="set exactly one of path and url",
-            holds=lambda m: exactly_one(m.path, m.url),
-        ),
-        Rule(
-            cel="!has(self.url) || self.url.startsWith('https://') || self.url.startsWith('http://')",
-            message="url must start with https:// or http://",
-            holds=lambda m: m.url is None or m.url.startswith(("https://", "http://")),
-            field_path=".url",
-        ),
-        Rule(
-            cel="!has(self.url) || !self.url.startsWith('http://') || self.allowInsecure",
-            message=(
-                "url: http:// sends contacts in clear text; use https:// "
-                "or set allowInsecure: true (development only)"
-            ),
-            holds=lambda m: m.url is None or not m.url.startswith("http://") or m.allow_insecure,
-            field_path=".url",
-        ),
-    )
-
-    path: Annotated[str, StringConstraints(pattern=r"^/", max_length=4096)] | None = Field(
-        default=None, description="Absolute path of the file inside the worker container."
-    )
-    url: Url | None = Field(default=None, description="HTTPS URL to fetch the file from.")
-    credentials_secret_ref: SecretRef | None = Field(
-        default=None, description="Secret with a token key, sent as a Bearer token."
-    )
-    ca_bundle_secret_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key with PEM CA certificates to verify the server."
-    )
-    allow_insecure: bool = Field(
-        default=False, description="Allow an http:// URL. For development only."
-    )
-
-
-class SourceSpec(RuledModel, SpecModel):
-    """Where contacts come from. Set exactly one of carddav, ldap, csv and jsonl."""
-
-    rules = (
-        Rule(
-            cel="[has(self.carddav), has(self.ldap), has(self.csv), has(self.jsonl)]"
-            ".filter(k, k).size() == 1",
-            message="each source sets exactly one of carddav, ldap, csv, jsonl",
-            holds=lambda m: exactly_one(m.carddav, m.ldap, m.csv, m.jsonl),
-        ),
         Rule(
             cel="self.region == oldSelf.region",
             message=(
@@ -384,36 +242,30 @@ class SourceSpec(RuledModel, SpecModel):
 
     name: Name = Field(description="Source name, unique in this ContactSync.")
     region: Name = Field(description="The region that reads this source; one of spec.regions.")
-    carddav: CardDavSpec | None = Field(
-        default=None, description="A CardDAV address book, synced with sync-collection."
-    )
-    ldap: LdapSourceSpec | None = Field(default=None, description="An LDAP directory.")
-    csv: FileSourceSpec | None = Field(default=None, description="A CSV file with a header row.")
-    jsonl: FileSourceSpec | None = Field(
-        default=None, description="A JSON Lines file, one contact object per line."
-    )
+    # The kinds of source, one field each (contactsync_api.kinds).
+    carddav: Annotated[
+        CardDavSpec | None,
+        Adapter(f"{_SOURCES}.carddav:CardDavSource.from_spec"),
+    ] = Field(default=None, description="A CardDAV address book, synced with sync-collection.")
+    ldap: Annotated[
+        LdapSourceSpec | None,
+        Adapter(f"{_SOURCES}.ldap:LdapSource.from_spec"),
+    ] = Field(default=None, description="An LDAP directory.")
+    csv: Annotated[
+        FileSourceSpec | None,
+        Adapter(f"{_SOURCES}.files:CsvSource.from_spec"),
+    ] = Field(default=None, description="A CSV file with a header row.")
+    jsonl: Annotated[
+        FileSourceSpec | None,
+        Adapter(f"{_SOURCES}.files:JsonLinesSource.from_spec"),
+    ] = Field(default=None, description="A JSON Lines file, one contact object per line.")
 
 
-class PostgresDestinationSpec(PostgresConnectionSpec):
-    """A PostgreSQL table; contacts are upserted by their stable id."""
+class DestinationSpec(KindChoice):
+    """Where contacts are written."""
 
-    table: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)] = Field(
-        default="contacts", description="Table name; created if missing."
-    )
-    schema_name: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)] = (
-        Field(default="public", alias="schema", description="Schema of the table.")
-    )
-
-
-class DestinationSpec(RuledModel, SpecModel):
-    """Where contacts are written. Set exactly one of carddav and postgres."""
-
+    role = Role.DESTINATION
     rules = (
-        Rule(
-            cel="[has(self.carddav), has(self.postgres)].filter(k, k).size() == 1",
-            message="each destination sets exactly one of carddav, postgres",
-            holds=lambda m: exactly_one(m.carddav, m.postgres),
-        ),
         Rule(
             cel="self.region == oldSelf.region",
             message=(
@@ -436,10 +288,15 @@ class DestinationSpec(RuledModel, SpecModel):
         "Default: every source of its region.",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
-    carddav: CardDavSpec | None = Field(default=None, description="A CardDAV address book.")
-    postgres: PostgresDestinationSpec | None = Field(
-        default=None, description="A PostgreSQL table."
-    )
+    # The kinds of destination, one field each (contactsync_api.kinds).
+    carddav: Annotated[
+        CardDavSpec | None,
+        Adapter(f"{_DESTINATIONS}.carddav:CardDavDestination.from_spec"),
+    ] = Field(default=None, description="A CardDAV address book.")
+    postgres: Annotated[
+        PostgresDestinationSpec | None,
+        Adapter(f"{_DESTINATIONS}.postgres:PostgresDestination.from_spec"),
+    ] = Field(default=None, description="A PostgreSQL table.")
 
 
 class ConsentMode(StrEnum):

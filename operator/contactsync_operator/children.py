@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from contactsync_api import runtime
 from contactsync_api.egress import RegionEgress
@@ -19,7 +18,11 @@ from contactsync_api.spec import RegionSpec
 from contactsync_operator import naming
 from contactsync_operator.egress_rules import egress_rules
 from contactsync_operator.observed import WorkerKeys
-from contactsync_operator.regionconfig import referenced_secrets, region_config, region_spec
+from contactsync_operator.regionconfig import (
+    endpoints,
+    referenced_secrets,
+    region_config,
+)
 from contactsync_operator.settings import OperatorSettings
 
 Manifest = dict[str, Any]
@@ -29,7 +32,6 @@ CONFIG_HASH_ANNOTATION = "contactsync.dev/config-hash"
 KEYS_SECRET_ANNOTATION = "contactsync.dev/keys-secret"  # noqa: S105 - an annotation key
 TEMPORAL_NAMESPACE_ANNOTATION = "contactsync.dev/temporal-namespace"
 DEFAULT_RESOURCES = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}}
-_DEFAULT_PORTS = {"https": 443, "http": 80, "ldaps": 636, "ldap": 389}
 _USER_ID = 10001
 
 
@@ -242,14 +244,13 @@ def _wiring(
 ) -> tuple[list[Manifest], list[Manifest], list[Manifest]]:
     """Volumes, mounts and environment: everything secret arrives as a file, by reference."""
     temporal = region.temporal
-    # File sources keep a copy of their file and an index of it in /tmp.
-    file_sources = sum(1 for s in region_spec(resource, region.name).sources if s.csv or s.jsonl)
+    scratch = sum(endpoint.tmp_bytes for endpoint in endpoints(resource, region.name))
     volumes: list[Manifest] = [
         {
             "name": "config",
             "configMap": {"name": naming.object_name(resource.name, region.name, "config")},
         },
-        {"name": "tmp", "emptyDir": {"sizeLimit": runtime.tmp_size_limit(file_sources)}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": runtime.tmp_size_limit(scratch)}},
         (
             {
                 "name": "state",
@@ -385,24 +386,16 @@ def endpoint_ports(
 ) -> list[int]:
     """The ports of :func:`egress_ports` that servers the manifest names listen on (a Temporal
     frontend the region names too), and the platform's extras: the egress policy's peers."""
-    spec = region_spec(resource, region)
-    urls = [e.url for s in spec.sources for e in (s.carddav, s.ldap, s.csv, s.jsonl) if e and e.url]
-    urls += [d.carddav.url for d in spec.destinations if d.carddav]
-    ports = {_port_of(url) for url in urls}
-    temporal = spec.regions[0].temporal
+    ports: set[int] = set()
+    for endpoint in endpoints(resource, region):
+        # The ports the operator read from a connection string's Secret, where it could.
+        from_secret = bool(database_ports) and endpoint.port_secret_ref() is not None
+        ports.update(database_ports if from_secret else endpoint.ports())
+    temporal = next(r for r in resource.spec.regions if r.name == region).temporal
     if temporal and temporal.address:
         ports.add(int(temporal.address.rsplit(":", 1)[-1]))
-    if any(d.postgres for d in spec.destinations) or any(
-        r.store and r.store.postgres for r in spec.regions
-    ):
-        ports.update(database_ports or (5432,))
     ports.update(settings.egress_ports)
     return sorted(ports)
-
-
-def _port_of(url: str) -> int:
-    parts = urlsplit(url)
-    return parts.port or _DEFAULT_PORTS.get(parts.scheme, 443)
 
 
 def _network_policy(

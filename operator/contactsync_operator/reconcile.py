@@ -36,7 +36,7 @@ from contactsync_operator.planner import (
 )
 from contactsync_operator.postgres_dsn import dsn_ports
 from contactsync_operator.region_keys import RegionKeys, parse_keys_secret
-from contactsync_operator.regionconfig import region_spec
+from contactsync_operator.regionconfig import port_secret_refs
 from contactsync_operator.schedules import desired_schedules
 from contactsync_operator.secret_access import check_secrets
 from contactsync_operator.settings import OperatorSettings
@@ -109,12 +109,8 @@ class Reconciler:
     def _database_ports(self, resource: ContactSync, region: RegionSpec) -> tuple[int, ...]:
         """The ports the region's PostgreSQL DSNs name, for its NetworkPolicy. Only the port is
         kept; a DSN that cannot be read or parsed is left to the worker to report."""
-        spec = region_spec(resource, region.name)
-        refs = [d.postgres.dsn_secret_ref for d in spec.destinations if d.postgres]
-        if region.store and region.store.postgres:
-            refs.append(region.store.postgres.dsn_secret_ref)
         ports: set[int] = set()
-        for ref in refs:
+        for ref in port_secret_refs(resource, region.name):
             data = self.kube.read_secret(resource.namespace, ref.name) or {}
             ports |= dsn_ports(data.get(ref.key, b""))
         return tuple(sorted(ports))

@@ -6,11 +6,11 @@ even learn about another region's endpoints. Secrets appear by name only.
 
 from __future__ import annotations
 
-from typing import Any
-
 from contactsync_api.egress import RegionEgress
+from contactsync_api.endpoints import EndpointSpec
 from contactsync_api.manifest import ContactSync
 from contactsync_api.spec import ContactSyncSpec, RegionConfig
+from contactsync_api.values import SecretKeyRef
 
 
 def region_spec(resource: ContactSync, region: str) -> ContactSyncSpec:
@@ -43,27 +43,24 @@ def region_config(
     )
 
 
-def referenced_secrets(resource: ContactSync, region: str) -> list[str]:
-    """Names of the Secrets the region's sources, destinations and store refer to."""
+def endpoints(resource: ContactSync, region: str) -> list[EndpointSpec]:
+    """Every server the manifest has the region's workers reach: those of its sources, its
+    destinations and its store, in that order."""
     spec = region_spec(resource, region)
-    names: list[str] = []
-
-    def add(reference: Any) -> None:
-        if reference is not None and reference.name not in names:
-            names.append(reference.name)
-
-    for endpoint in [*(s.carddav or s.ldap or s.csv or s.jsonl for s in spec.sources)]:
-        add(getattr(endpoint, "credentials_secret_ref", None))
-        add(getattr(endpoint, "ca_bundle_secret_ref", None))
-    for destination in spec.destinations:
-        if destination.carddav is not None:
-            add(destination.carddav.credentials_secret_ref)
-            add(destination.carddav.ca_bundle_secret_ref)
-        if destination.postgres is not None:
-            add(destination.postgres.dsn_secret_ref)
-            add(destination.postgres.ca_bundle_secret_ref)
+    found = [s.endpoint for s in spec.sources] + [d.endpoint for d in spec.destinations]
     for declared in spec.regions:
         if declared.store is not None and declared.store.postgres is not None:
-            add(declared.store.postgres.dsn_secret_ref)
-            add(declared.store.postgres.ca_bundle_secret_ref)
-    return names
+            found.append(declared.store.postgres)
+    return found
+
+
+def referenced_secrets(resource: ContactSync, region: str) -> list[str]:
+    """Names of the Secrets the region's sources, destinations and store refer to."""
+    refs = (ref for endpoint in endpoints(resource, region) for ref in endpoint.secret_refs())
+    return list(dict.fromkeys(ref.name for ref in refs))
+
+
+def port_secret_refs(resource: ContactSync, region: str) -> list[SecretKeyRef]:
+    """The Secret keys whose connection strings name ports the region's workers dial."""
+    refs = (endpoint.port_secret_ref() for endpoint in endpoints(resource, region))
+    return [ref for ref in refs if ref is not None]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from contactsync_api.endpoints.files import FileSourceSpec
 from contactsync_api.errors import SourceUnavailable
 from contactsync_api.fields import ContactField as F
-from contactsync_api.spec import FileSourceSpec
 from contactsync_worker.contacts.model import FieldPolicy
 from contactsync_worker.sources.files import CsvSource, JsonLinesSource
 from contactsync_worker.transport import InsecureTransportError

@@ -17,10 +17,10 @@ from typing import Any
 import ldap3
 import pytest
 
+from contactsync_api.endpoints.ldap import LdapSourceSpec
 from contactsync_api.errors import CursorExpired, SourceUnavailable
 from contactsync_api.fields import ContactField as F
 from contactsync_api.fields import IdentityKey
-from contactsync_api.spec import LdapSourceSpec
 from contactsync_worker.contacts.model import FieldPolicy, Page
 from contactsync_worker.sources.ldap import MAX_ENTRY_BYTES, MAX_RESPONSE_BYTES, LdapSource
 from tests.servers.https import HttpsServer, running_https_server

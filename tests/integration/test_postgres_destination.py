@@ -12,9 +12,9 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from contactsync_api.endpoints.postgres import PostgresDestinationSpec
 from contactsync_api.errors import DestinationUnavailable
 from contactsync_api.fields import ContactField
-from contactsync_api.spec import PostgresDestinationSpec
 from contactsync_worker.destinations import Record, WriteResult
 from contactsync_worker.destinations.postgres import PostgresDestination
 from tests.servers.postgres import PostgresServer
@@ -74,7 +74,7 @@ async def destination(table: Table) -> AsyncIterator[PostgresDestination]:
     spec = PostgresDestinationSpec.model_validate(
         {"dsnSecretRef": {"name": "pg", "key": "dsn"}, "schema": table.schema}
     )
-    destination = PostgresDestination.from_spec(spec, table.dsn)
+    destination = PostgresDestination(table.dsn, schema=spec.schema_name, table=spec.table)
     yield destination
     await destination.aclose()
 

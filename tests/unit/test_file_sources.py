@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from contactsync_api.endpoints.files import FileSourceSpec
 from contactsync_api.errors import CursorExpired, SourceUnavailable
 from contactsync_api.fields import ContactField as F
 from contactsync_api.fields import IdentityKey
-from contactsync_api.spec import FileSourceSpec
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page, Quarantined
 from contactsync_worker.sources.file_records import MAX_RECORD_BYTES, RawRecord, RecordMapper
 from contactsync_worker.sources.files import CsvSource, JsonLinesSource

@@ -18,12 +18,17 @@ import defusedxml.ElementTree as defused
 import httpx
 from defusedxml import DefusedXmlException
 
+from contactsync_api.endpoints.carddav import CardDavSpec
+from contactsync_worker import credentials, transport
+from contactsync_worker.adapter_context import AdapterContext
+
 DAV = "DAV:"
 CARDDAV = "urn:ietf:params:xml:ns:carddav"
 XML_HEADERS = {"Content-Type": "application/xml; charset=utf-8"}
 VCARD_CONTENT_TYPE = "text/vcard; charset=utf-8"
 
 ClientSource = httpx.AsyncClient | Callable[[], httpx.AsyncClient]
+Login = tuple[str, str]  # username, password of HTTP Basic authentication
 
 
 class InvalidDavResponse(ValueError):
@@ -161,6 +166,24 @@ def collection_url(url: str) -> str:
     netloc = parts.netloc.rpartition("@")[2]
     path = parts.path if parts.path.endswith("/") else parts.path + "/"
     return parts._replace(netloc=netloc, path=path, query="", fragment="").geturl()
+
+
+def dav_access(spec: CardDavSpec, context: AdapterContext) -> tuple[Login | None, ClientSource]:
+    """The login and the client factory of an address book, as its spec and Secrets say."""
+    login = None
+    if spec.credentials_secret_ref is not None:
+        secret = credentials.username_password(
+            spec.credentials_secret_ref.name, secrets_dir=context.secrets_dir
+        )
+        login = (secret.username, secret.password.reveal())
+    bundle = credentials.ca_bundle_for(spec.ca_bundle_secret_ref, secrets_dir=context.secrets_dir)
+
+    def client() -> httpx.AsyncClient:
+        return transport.http_client(
+            spec.url, allow_insecure=spec.allow_insecure, ca_bundle=bundle, egress=context.egress
+        )
+
+    return login, client
 
 
 # A bound on one response body, decoded: a whole address book in one REPORT fits many times

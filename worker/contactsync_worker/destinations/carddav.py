@@ -19,8 +19,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from contactsync_api.endpoints.carddav import CardDavSpec
 from contactsync_api.errors import DestinationUnavailable
 from contactsync_api.fields import ContactField
+from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import FieldValue
 from contactsync_worker.contacts.vcard import (
     MalformedVCard,
@@ -37,6 +39,7 @@ from contactsync_worker.webdav import (
     VCARD_CONTENT_TYPE,
     ClientSource,
     DavSession,
+    dav_access,
     multiget_body,
     query_defined_body,
 )
@@ -83,6 +86,12 @@ class CardDavDestination:
         self._dav = DavSession(
             url, client, credentials, DestinationUnavailable, f"CardDAV destination {name!r}"
         )
+
+    @classmethod
+    def from_spec(cls, name: str, spec: CardDavSpec, context: AdapterContext) -> CardDavDestination:
+        """The destination a region's configuration declares (the ``carddav`` kind)."""
+        login, client = dav_access(spec, context)
+        return cls(spec.url, name=name, credentials=login, client=client)
 
     async def upsert(self, records: list[Record]) -> WriteResult:
         result = WriteResult()

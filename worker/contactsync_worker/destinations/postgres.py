@@ -24,9 +24,11 @@ from psycopg import sql
 from psycopg.rows import TupleRow
 
 from contactsync_api.egress import RegionEgress
+from contactsync_api.endpoints.postgres import PostgresDestinationSpec
 from contactsync_api.errors import DestinationUnavailable
 from contactsync_api.fields import ContactField
-from contactsync_api.spec import PostgresDestinationSpec
+from contactsync_worker import credentials
+from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import MULTI_VALUED, FieldValue
 from contactsync_worker.destinations import (
     DestinationAdapter,
@@ -34,7 +36,7 @@ from contactsync_worker.destinations import (
     WriteResult,
     supported,
 )
-from contactsync_worker.transport import check_egress_postgres
+from contactsync_worker.transport import check_egress_postgres, postgres_conninfo
 
 CONNECT_TIMEOUT_SECONDS = 10
 _CHUNK = 500
@@ -87,9 +89,20 @@ class PostgresDestination(DestinationAdapter):
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_spec(cls, spec: PostgresDestinationSpec, dsn: str) -> PostgresDestination:
-        """From the spec's destination and the DSN read from its Secret."""
-        return cls(dsn, schema=spec.schema_name, table=spec.table)
+    def from_spec(
+        cls, name: str, spec: PostgresDestinationSpec, context: AdapterContext
+    ) -> PostgresDestination:
+        """The destination a region's configuration declares (the ``postgres`` kind); the
+        connection string is read from its Secret and held to TLS by ``postgres_conninfo``.
+        Messages name the table, so ``name`` is not needed."""
+        secrets_dir = context.secrets_dir
+        ref = spec.dsn_secret_ref
+        dsn = credentials.read_secret(ref.name, ref.key, secrets_dir=secrets_dir)
+        bundle = credentials.ca_bundle_for(spec.ca_bundle_secret_ref, secrets_dir=secrets_dir)
+        conninfo = postgres_conninfo(
+            dsn.reveal(), allow_insecure=spec.allow_insecure, ca_bundle=bundle
+        )
+        return cls(conninfo, schema=spec.schema_name, table=spec.table, egress=context.egress)
 
     def __repr__(self) -> str:
         return f"PostgresDestination({self._where!r})"

@@ -1,26 +1,25 @@
 """One region's working set: its configuration, state store, pseudonymizer and adapters.
 
-Adapters are built on first use from the region config and the Secrets mounted in the
+Adapters are built on first use, by the kind each source or destination sets
+(``contactsync_worker.adapters``), from the region config and the Secrets mounted in the
 pod; credentials never pass through Temporal.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from contactsync_api.errors import ConfigurationError
-from contactsync_api.spec import (
-    CardDavSpec,
-    ConsentMode,
-    DestinationSpec,
-    RegionConfig,
-    SourceSpec,
+from contactsync_api.spec import ConsentMode, DestinationSpec, RegionConfig, SourceSpec
+from contactsync_worker.adapter_context import AdapterContext
+from contactsync_worker.adapters import (
+    AdapterNotFound,
+    destination_adapter,
+    source_adapter,
 )
-from contactsync_worker import credentials, transport
 from contactsync_worker.contacts.model import FieldPolicy
 from contactsync_worker.destinations import DestinationAdapter
 from contactsync_worker.pseudonym import Pseudonymizer
@@ -69,7 +68,9 @@ class RegionRuntime:
 
     def source(self, name: str) -> SourceAdapter:
         if name not in self._sources:
-            self._sources[name] = self._build_source(self.source_spec(name))
+            spec = self.source_spec(name)
+            with _kind_unusable_as_configuration_error():
+                self._sources[name] = source_adapter(spec, self.adapter_context)
         return self._sources[name]
 
     def destination(self, name: str) -> DestinationAdapter:
@@ -79,8 +80,13 @@ class RegionRuntime:
                 raise ConfigurationError(
                     f"destination {name!r} is not in this region's configuration"
                 )
-            self._destinations[name] = self._build_destination(spec)
+            with _kind_unusable_as_configuration_error():
+                self._destinations[name] = destination_adapter(spec, self.adapter_context)
         return self._destinations[name]
+
+    @property
+    def adapter_context(self) -> AdapterContext:
+        return AdapterContext(self.policy, self.secrets_dir, self.config.egress)
 
     async def aclose(self) -> None:
         for source in self._sources.values():
@@ -90,71 +96,11 @@ class RegionRuntime:
         self._sources.clear()
         self._destinations.clear()
 
-    def _dav_parts(
-        self, endpoint: CardDavSpec
-    ) -> tuple[tuple[str, str] | None, Callable[[], httpx.AsyncClient]]:
-        login = None
-        if endpoint.credentials_secret_ref is not None:
-            secret = credentials.username_password(
-                endpoint.credentials_secret_ref.name, secrets_dir=self.secrets_dir
-            )
-            login = (secret.username, secret.password.reveal())
-        bundle = credentials.ca_bundle_for(
-            endpoint.ca_bundle_secret_ref, secrets_dir=self.secrets_dir
-        )
 
-        def client() -> httpx.AsyncClient:
-            return transport.http_client(
-                endpoint.url,
-                allow_insecure=endpoint.allow_insecure,
-                ca_bundle=bundle,
-                egress=self.config.egress,
-            )
-
-        return login, client
-
-    def _build_source(self, spec: SourceSpec) -> SourceAdapter:
-        from contactsync_worker.sources.carddav import CardDavSource
-        from contactsync_worker.sources.files import CsvSource, JsonLinesSource
-        from contactsync_worker.sources.ldap import LdapSource
-
-        if spec.carddav is not None:
-            login, client = self._dav_parts(spec.carddav)
-            return CardDavSource(
-                spec.carddav.url, self.policy, name=spec.name, credentials=login, client=client
-            )
-        secrets, egress = self.secrets_dir, self.config.egress
-        if spec.ldap is not None:
-            return LdapSource(spec.name, spec.ldap, self.policy, secrets_dir=secrets, egress=egress)
-        if spec.csv is not None:
-            return CsvSource(spec.name, spec.csv, self.policy, secrets_dir=secrets, egress=egress)
-        if spec.jsonl is not None:
-            return JsonLinesSource(
-                spec.name, spec.jsonl, self.policy, secrets_dir=secrets, egress=egress
-            )
-        raise ConfigurationError(f"source {spec.name!r} has no kind")
-
-    def _build_destination(self, spec: DestinationSpec) -> DestinationAdapter:
-        from contactsync_worker.destinations.carddav import CardDavDestination
-        from contactsync_worker.destinations.postgres import PostgresDestination
-
-        if spec.carddav is not None:
-            login, client = self._dav_parts(spec.carddav)
-            return CardDavDestination(
-                spec.carddav.url, name=spec.name, credentials=login, client=client
-            )
-        if spec.postgres is not None:
-            ref = spec.postgres.dsn_secret_ref
-            dsn = credentials.read_secret(ref.name, ref.key, secrets_dir=self.secrets_dir)
-            bundle = credentials.ca_bundle_for(
-                spec.postgres.ca_bundle_secret_ref, secrets_dir=self.secrets_dir
-            )
-            return PostgresDestination(
-                transport.postgres_conninfo(
-                    dsn.reveal(), allow_insecure=spec.postgres.allow_insecure, ca_bundle=bundle
-                ),
-                table=spec.postgres.table,
-                schema=spec.postgres.schema_name,
-                egress=self.config.egress,
-            )
-        raise ConfigurationError(f"destination {spec.name!r} has no kind")
+@contextmanager
+def _kind_unusable_as_configuration_error() -> Iterator[None]:
+    # An adapter this image cannot import stays missing however often the run is retried.
+    try:
+        yield
+    except AdapterNotFound as exc:
+        raise ConfigurationError(str(exc)) from exc

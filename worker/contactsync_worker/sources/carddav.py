@@ -14,7 +14,9 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from contactsync_api.endpoints.carddav import CardDavSpec
 from contactsync_api.errors import SourceUnavailable
+from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page, Quarantined
 from contactsync_worker.contacts.vcard import MalformedVCard, parse_vcard
 from contactsync_worker.webdav import (
@@ -23,6 +25,7 @@ from contactsync_worker.webdav import (
     DavResponse,
     DavSession,
     Multistatus,
+    dav_access,
     error_conditions,
     multiget_body,
     sync_collection_body,
@@ -80,6 +83,12 @@ class CardDavSource:
         self._dav = DavSession(
             url, client, credentials, SourceUnavailable, f"CardDAV source {name!r}"
         )
+
+    @classmethod
+    def from_spec(cls, name: str, spec: CardDavSpec, context: AdapterContext) -> CardDavSource:
+        """The source a region's configuration declares (the ``carddav`` source kind)."""
+        login, client = dav_access(spec, context)
+        return cls(spec.url, context.policy, name=name, credentials=login, client=client)
 
     async def fetch(self, cursor: str | None, checkpoint: str | None) -> Page:
         state = (

@@ -58,15 +58,16 @@ from dataclasses import dataclass
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import httpx
 
 from contactsync_api import runtime
 from contactsync_api.egress import RegionEgress
+from contactsync_api.endpoints.files import FileSourceSpec
 from contactsync_api.errors import CursorExpired, SourceUnavailable
-from contactsync_api.spec import FileSourceSpec
 from contactsync_worker import credentials
+from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
 from contactsync_worker.sources.csv_records import read_header
 from contactsync_worker.sources.file_records import Layout, Position, RawRecord, RecordMapper
@@ -134,6 +135,13 @@ class _FileSource:
         self._egress = egress
         self._snapshot: _Snapshot | None = None
         self._lock = asyncio.Lock()  # one snapshot, replaced and closed by one call at a time
+
+    @classmethod
+    def from_spec(cls, name: str, spec: FileSourceSpec, context: AdapterContext) -> Self:
+        """The source a region's configuration declares (the ``csv`` or ``jsonl`` kind)."""
+        return cls(
+            name, spec, context.policy, secrets_dir=context.secrets_dir, egress=context.egress
+        )
 
     async def fetch(self, cursor: str | None, checkpoint: str | None) -> Page:
         # A snapshot source ignores the checkpoint: every run lists everything and the

@@ -40,9 +40,10 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from contactsync_api.egress import RegionEgress
+from contactsync_api.endpoints.ldap import LdapSourceSpec
 from contactsync_api.errors import CursorExpired, SourceUnavailable
-from contactsync_api.spec import LdapSourceSpec
 from contactsync_worker import credentials
+from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
 from contactsync_worker.sources.ldap_bounds import ReceiveBounds
 from contactsync_worker.sources.ldap_entries import (
@@ -101,6 +102,14 @@ class LdapSource:
         self._conn: _Connection | None = None  # the connection of the run in progress
         self._next_cursor: str | None = None
         self._lock = asyncio.Lock()  # one ldap3 connection, one operation at a time
+
+    @classmethod
+    def from_spec(cls, name: str, spec: LdapSourceSpec, context: AdapterContext) -> LdapSource:
+        """The source a region's configuration declares (the ``ldap`` kind); it reads its
+        credentials when it connects."""
+        return cls(
+            name, spec, context.policy, secrets_dir=context.secrets_dir, egress=context.egress
+        )
 
     async def fetch(self, cursor: str | None, checkpoint: str | None) -> Page:
         # A snapshot source ignores the checkpoint: the pipeline diffs by content hash.

@@ -1,0 +1,63 @@
+"""A file of contacts (CSV, JSON Lines), read whole from a path or an HTTPS URL."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from contactsync_api import runtime
+from contactsync_api.endpoints import EndpointSpec, present, url_port
+from contactsync_api.rules import Rule, RuledModel, exactly_one
+from contactsync_api.values import SecretKeyRef, SecretRef, Url
+
+
+class FileSourceSpec(RuledModel, EndpointSpec):
+    """A file of contacts, read whole and diffed by content hash. Set one of path and url."""
+
+    # The adapter keeps a sealed copy of the file and an index of its ids in /tmp.
+    tmp_bytes = runtime.FILE_SOURCE_SCRATCH_BYTES
+
+    rules = (
+        Rule(
+            cel="has(self.path) != has(self.url)",
+            message="set exactly one of path and url",
+            holds=lambda m: exactly_one(m.path, m.url),
+        ),
+        Rule(
+            cel="!has(self.url) || self.url.startsWith('https://') || self.url.startsWith('http://')",
+            message="url must start with https:// or http://",
+            holds=lambda m: m.url is None or m.url.startswith(("https://", "http://")),
+            field_path=".url",
+        ),
+        Rule(
+            cel="!has(self.url) || !self.url.startsWith('http://') || self.allowInsecure",
+            message=(
+                "url: http:// sends contacts in clear text; use https:// "
+                "or set allowInsecure: true (development only)"
+            ),
+            holds=lambda m: m.url is None or not m.url.startswith("http://") or m.allow_insecure,
+            field_path=".url",
+        ),
+    )
+
+    path: Annotated[str, StringConstraints(pattern=r"^/", max_length=4096)] | None = Field(
+        default=None, description="Absolute path of the file inside the worker container."
+    )
+    url: Url | None = Field(default=None, description="HTTPS URL to fetch the file from.")
+    credentials_secret_ref: SecretRef | None = Field(
+        default=None, description="Secret with a token key, sent as a Bearer token."
+    )
+    ca_bundle_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret key with PEM CA certificates to verify the server."
+    )
+    allow_insecure: bool = Field(
+        default=False, description="Allow an http:// URL. For development only."
+    )
+
+    def secret_refs(self) -> tuple[SecretRef, ...]:
+        return present(self.credentials_secret_ref, self.ca_bundle_secret_ref)
+
+    def ports(self) -> frozenset[int]:
+        # A file at a path is read from a volume: no port.
+        return frozenset({url_port(self.url)} if self.url else ())

@@ -1,0 +1,57 @@
+"""An LDAP directory, read as a source with paged searches."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from contactsync_api.endpoints import EndpointSpec, present, scheme_rule, url_port
+from contactsync_api.rules import Rule, RuledModel
+from contactsync_api.values import SecretKeyRef, SecretRef, Url
+
+
+class LdapSourceSpec(RuledModel, EndpointSpec):
+    """An LDAP directory, read with paged searches."""
+
+    rules = (
+        scheme_rule("ldaps", "ldap"),
+        Rule(
+            cel="!self.url.startsWith('ldap://') || self.startTLS || self.allowInsecure",
+            message=(
+                "url: ldap:// sends contacts and credentials in clear text; use ldaps://, "
+                "set startTLS: true, or set allowInsecure: true (development only)"
+            ),
+            holds=lambda m: not m.url.startswith("ldap://") or m.start_tls or m.allow_insecure,
+            field_path=".url",
+        ),
+    )
+
+    url: Url = Field(description="Server URL, ldaps://host:636 or ldap://host:389 with startTLS.")
+    base_dn: Annotated[str, StringConstraints(min_length=1, max_length=1024)] = Field(
+        alias="baseDN", description="Search base, e.g. ou=people,dc=example,dc=com."
+    )
+    filter: Annotated[str, StringConstraints(pattern=r"^\(.*\)$", max_length=1024)] = Field(
+        default="(objectClass=inetOrgPerson)", description="LDAP search filter, in parentheses."
+    )
+    page_size: Annotated[int, Field(ge=1, le=5000)] = Field(
+        default=500, description="Entries per page of the paged search."
+    )
+    start_tls: bool = Field(
+        default=False, alias="startTLS", description="Upgrade an ldap:// connection with StartTLS."
+    )
+    credentials_secret_ref: SecretRef | None = Field(
+        default=None, description="Secret with bindDN and password keys. Anonymous without."
+    )
+    ca_bundle_secret_ref: SecretKeyRef | None = Field(
+        default=None, description="Secret key with PEM CA certificates to verify the server."
+    )
+    allow_insecure: bool = Field(
+        default=False, description="Allow ldap:// without StartTLS. For development only."
+    )
+
+    def secret_refs(self) -> tuple[SecretRef, ...]:
+        return present(self.credentials_secret_ref, self.ca_bundle_secret_ref)
+
+    def ports(self) -> frozenset[int]:
+        return frozenset({url_port(self.url)})
