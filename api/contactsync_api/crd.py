@@ -57,7 +57,9 @@ def _structural(node: JsonObject, definitions: JsonObject) -> JsonObject:
             del node["default"]
         if {b.get("type") for b in branches} == {"integer", "string"}:
             node.pop("x-kubernetes-int-or-string", None)
-            return {**node, "x-kubernetes-int-or-string": True}
+            # The string branch's bound still holds, and CEL's cost estimates need it.
+            bound = {k: v for b in branches for k, v in b.items() if k == "maxLength"}
+            return {**node, **bound, "x-kubernetes-int-or-string": True}
         if len(branches) != 1:
             raise ValueError(f"cannot express a union in a structural schema: {branches}")
         node = {**_structural(branches[0], definitions), **node}

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from contactsync_api.rules import RuleViolation
+from contactsync_api.rules import RULES_WAIVED, RuleViolation
 from contactsync_api.spec import GROUP, KIND, VERSION, ContactSyncSpec
 
 API_VERSION = f"{GROUP}/{VERSION}"
@@ -59,8 +59,13 @@ def validation_problems(error: ValidationError, prefix: str = "spec") -> list[st
     return problems
 
 
-def parse_contact_sync(document: Any, source: str = "<manifest>") -> ContactSync:
-    """Check one decoded document and return it typed, or raise ManifestError."""
+def parse_contact_sync(
+    document: Any, source: str = "<manifest>", *, rules: bool = True
+) -> ContactSync:
+    """Check one decoded document and return it typed, or raise ManifestError.
+
+    ``rules=False`` checks the types alone: for a resource stored before a rule existed, whose
+    schedules must still be found and deleted."""
     if not isinstance(document, dict):
         raise ManifestError(source, ["a manifest must be a YAML mapping"])
     problems = []
@@ -75,7 +80,8 @@ def parse_contact_sync(document: Any, source: str = "<manifest>") -> ContactSync
     if problems:
         raise ManifestError(source, problems)
     try:
-        spec = ContactSyncSpec.model_validate(document.get("spec"))
+        context = None if rules else RULES_WAIVED
+        spec = ContactSyncSpec.model_validate(document.get("spec"), context=context)
     except ValidationError as exc:
         raise ManifestError(source, validation_problems(exc)) from exc
     return ContactSync(

@@ -29,6 +29,7 @@ class Reason(StrEnum):
     EGRESS_POLICY_UNREADABLE = "EgressPolicyUnreadable"
 
     # Problems a person must fix.
+    INVALID_SPEC = "InvalidSpec"
     CHILD_OWNED_ELSEWHERE = "ChildOwnedElsewhere"
     ENCRYPTION_NOT_CONFIGURED = "EncryptionNotConfigured"
     ENCRYPTION_KEYS_MISSING = "EncryptionKeysMissing"

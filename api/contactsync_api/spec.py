@@ -11,8 +11,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
+from contactsync_api.cron import CRON_HELP, cron_rule
 from contactsync_api.durations import to_timedelta
 from contactsync_api.egress import RegionEgress
 from contactsync_api.endpoints.carddav import CardDavSpec
@@ -21,17 +22,27 @@ from contactsync_api.endpoints.ldap import LdapSourceSpec
 from contactsync_api.endpoints.postgres import PostgresConnectionSpec, PostgresDestinationSpec
 from contactsync_api.fields import ContactField, IdentityKey
 from contactsync_api.kinds import Adapter, KindChoice, Role
-from contactsync_api.rules import Rule, RuledModel, RuleViolation, exactly_one
+from contactsync_api.locations import location_rules
+from contactsync_api.rules import (
+    Rule,
+    RuledModel,
+    RuleViolation,
+    exactly_one,
+    pattern_rule,
+    rules_waived,
+)
+from contactsync_api.time_zones import time_zone_problem
 from contactsync_api.values import (
-    CRON_PATTERN,
+    TEMPORAL_NAMESPACE_PATTERN,
     TIME_ZONE_PATTERN,
     ClockDuration,
-    IntOrString,
     Name,
     Period,
+    Quantity,
     SecretKeyRef,
     SecretRef,
     SpecModel,
+    quantities_rule,
 )
 
 GROUP = "contactsync.dev"
@@ -42,6 +53,10 @@ PLURAL = "contactsyncs"
 MAX_REGIONS = 16
 MAX_SOURCES = 32
 MAX_DESTINATIONS = 16
+MAX_RESOURCES = 16  # resource names per requests or limits
+# Each run reads its sources and starts a workflow; runs closer together than this would
+# spend more on starting than on syncing, and pile up behind a slow source.
+MIN_INTERVAL = "1m"
 
 
 class Overlap(StrEnum):
@@ -65,9 +80,11 @@ class ScheduleSpec(RuledModel, SpecModel):
             holds=lambda m: exactly_one(m.cron, m.interval),
         ),
         Rule(
-            cel="!has(self.interval) || duration(self.interval) > duration('0s')",
-            message="schedule.interval must be longer than 0s",
-            holds=lambda m: m.interval is None or to_timedelta(m.interval).total_seconds() > 0,
+            cel=f"!has(self.interval) || duration(self.interval) >= duration('{MIN_INTERVAL}')",
+            message=f"schedule.interval must be at least {MIN_INTERVAL}",
+            holds=lambda m: (
+                m.interval is None or to_timedelta(m.interval) >= to_timedelta(MIN_INTERVAL)
+            ),
             field_path=".interval",
         ),
         Rule(
@@ -83,18 +100,18 @@ class ScheduleSpec(RuledModel, SpecModel):
             ),
             field_path=".jitter",
         ),
+        cron_rule(),
     )
 
-    cron: Annotated[str, StringConstraints(pattern=CRON_PATTERN, max_length=128)] | None = Field(
+    cron: Annotated[str, StringConstraints(max_length=128)] | None = Field(
         default=None,
-        description=(
-            "Standard five-field cron expression (minute hour day-of-month month day-of-week), "
-            "or @hourly, @daily, @weekly, @monthly, @yearly. Evaluated in timeZone."
-        ),
+        description=f"Cron expression evaluated in timeZone: {CRON_HELP}.",
     )
     interval: ClockDuration | None = Field(
         default=None,
-        description="Run every interval, e.g. 15m or 1h30m (units h, m, s).",
+        description=(
+            f"Run every interval, e.g. 15m or 1h30m (units h, m, s; at least {MIN_INTERVAL})."
+        ),
     )
     jitter: ClockDuration | None = Field(
         default=None,
@@ -105,7 +122,10 @@ class ScheduleSpec(RuledModel, SpecModel):
     )
     time_zone: Annotated[str, StringConstraints(pattern=TIME_ZONE_PATTERN, max_length=64)] = Field(
         default="UTC",
-        description="IANA time zone the cron expression is evaluated in, e.g. Europe/Berlin.",
+        description=(
+            "IANA time zone the cron expression is evaluated in, e.g. Europe/Berlin. The API "
+            "server checks its shape; contactsync check and the operator, that it exists."
+        ),
     )
     overlap: Overlap = Field(
         default=Overlap.SKIP,
@@ -120,15 +140,28 @@ class ScheduleSpec(RuledModel, SpecModel):
         description="Pause the schedules of every region. Runs already started finish.",
     )
 
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone_exists(cls, value: str, info: ValidationInfo) -> str:
+        # CEL has no time zone database; refused here, Temporal never sees the name.
+        problem = None if rules_waived(info) else time_zone_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
-class ResourcesSpec(SpecModel):
+
+class ResourcesSpec(RuledModel, SpecModel):
     """Requests and limits of a container, e.g. {requests: {cpu: 100m, memory: 256Mi}}."""
 
-    requests: dict[str, IntOrString] | None = Field(
-        default=None, description="Minimum compute resources, by resource name."
+    rules = (quantities_rule("requests", "requests"), quantities_rule("limits", "limits"))
+
+    requests: Annotated[dict[str, Quantity], Field(max_length=MAX_RESOURCES)] | None = Field(
+        default=None,
+        description="Minimum compute resources, by resource name, as quantities (100m, 256Mi).",
     )
-    limits: dict[str, IntOrString] | None = Field(
-        default=None, description="Maximum compute resources, by resource name."
+    limits: Annotated[dict[str, Quantity], Field(max_length=MAX_RESOURCES)] | None = Field(
+        default=None,
+        description="Maximum compute resources, by resource name, as quantities (500m, 1Gi).",
     )
 
 
@@ -170,11 +203,25 @@ class EncryptionSpec(SpecModel):
     )
 
 
-class RegionTemporalSpec(SpecModel):
+class RegionTemporalSpec(RuledModel, SpecModel):
     """Where the region's workflows run, when not the operator's default Temporal."""
 
+    rules = (
+        pattern_rule(
+            "namespace",
+            "namespace",
+            TEMPORAL_NAMESPACE_PATTERN,
+            "namespace must be a Temporal namespace name: letters, digits, '.', '_' and '-', "
+            "starting and ending with a letter or digit",
+        ),
+    )
+
     namespace: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
-        default=None, description="Temporal namespace for this region's schedules and workflows."
+        default=None,
+        description=(
+            "Temporal namespace for this region's schedules and workflows (letters, digits, "
+            "'.', '_' and '-')."
+        ),
     )
     address: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
         default=None, description="host:port of the region's Temporal frontend."
@@ -472,6 +519,10 @@ class ContactSyncSpec(RuledModel, SpecModel):
         default=DeletionPolicy.RETAIN,
         description="What deleting this ContactSync does to synced data: Retain it, or Purge it.",
     )
+
+    @classmethod
+    def validation_rules(cls) -> tuple[Rule, ...]:
+        return (*cls.rules, *location_rules(SourceSpec.kinds(), DestinationSpec.kinds()))
 
     def check_invariants(self) -> None:
         """What the API server enforces through list types: names and set members unique."""

@@ -88,6 +88,26 @@ def deletion_waits(
     return [*others, serialized(degraded)]
 
 
+def spec_refused(
+    previous: Sequence[Mapping[str, Any]], message: str, generation: int, now: datetime
+) -> list[dict[str, Any]]:
+    """The conditions of a spec the API server admitted and the model refuses (a time zone or
+    an LDAP filter no CEL rule can check): nothing of it is applied, and a person must fix it.
+    What an earlier generation created is left as it is."""
+    problem = (True, Reason.INVALID_SPEC, message)
+    verdicts: tuple[tuple[ConditionType, Verdict], ...] = (
+        (ConditionType.READY, (False, Reason.INVALID_SPEC, message)),
+        (ConditionType.PROGRESSING, (False, Reason.IDLE, "")),
+        (ConditionType.DEGRADED, problem),
+        (ConditionType.RECONCILING, (False, Reason.STALLED, "")),
+        (ConditionType.STALLED, problem),
+    )
+    return [
+        serialized(condition(kind, verdict, generation, previous, now))
+        for kind, verdict in verdicts
+    ]
+
+
 def _time(written: object) -> datetime | None:
     if not isinstance(written, str):
         return None

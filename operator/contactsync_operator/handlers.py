@@ -21,7 +21,7 @@ from contactsync_api.spec import GROUP, PLURAL, VERSION
 from contactsync_api.status import serialized
 from contactsync_operator import kube, metrics, naming
 from contactsync_operator.cleanup import cleanup
-from contactsync_operator.conditions import deletion_waits
+from contactsync_operator.conditions import deletion_waits, spec_refused
 from contactsync_operator.default_egress import DefaultPolicyError
 from contactsync_operator.kube import KubeGateway, ensure_default_policy
 from contactsync_operator.overrides import FORCE_DELETE, SKIP_PURGE, is_set
@@ -94,9 +94,7 @@ async def reconcile(
     try:
         resource = parse_contact_sync(dict(body))
     except ManifestError as exc:
-        metrics.RECONCILES.labels("invalid").inc()
-        kopf.warn(body, reason="InvalidSpec", message=str(exc))
-        raise kopf.PermanentError(str(exc)) from exc
+        raise kopf.PermanentError(_refuse_spec(body, status, patch, exc)) from exc
     try:
         result = await _reconciler(memo).reconcile(resource, list(status.get("conditions") or []))
     except Exception:
@@ -131,9 +129,11 @@ async def finalize(
         kopf.warn(body, reason="ForceDeleted", message=f"{FORCE_DELETE}: Temporal left as it is")
         return
     try:
-        resource = parse_contact_sync(dict(body))
+        # The rules waived: a spec they refuse may still have schedules from an earlier
+        # generation, or from before a rule existed, and those must go.
+        resource = parse_contact_sync(dict(body), rules=False)
     except ManifestError:
-        return  # nothing was ever created for an invalid spec
+        return  # nothing was ever created for a spec of the wrong shape
     skip_purge = is_set(annotations, SKIP_PURGE)
     try:
         result = await cleanup(_reconciler(memo), resource, skip_purge)
@@ -158,6 +158,29 @@ async def finalize(
         logger.warning("%s/%s: %s", meta.get("namespace"), meta.get("name"), message)
     metrics.CONTACTSYNCS.forget(resource.namespace, resource.name)
     kopf.info(body, reason="CleanedUp", message=message)
+
+
+def _refuse_spec(
+    body: kopf.Body, status: kopf.Status, patch: kopf.Patch, exc: ManifestError
+) -> str:
+    """Say why the spec is refused, in status and an Event, before anything of it is applied.
+
+    The API server admitted it, so a check it cannot run (a time zone, an LDAP filter) or a
+    rule newer than the stored object refused it; what an earlier generation created stays."""
+    message = "; ".join(exc.problems)
+    generation = int(body.meta.get("generation") or 0)
+    conditions = spec_refused(
+        list(status.get("conditions") or []), message, generation, datetime.now(UTC)
+    )
+    patch.status["observedGeneration"] = generation
+    patch.status["conditions"] = conditions
+    kopf.warn(body, reason=Reason.INVALID_SPEC, message=message)
+    metrics.RECONCILES.labels("invalid").inc()
+    metrics.ERRORS.labels(Reason.INVALID_SPEC).inc()
+    meta = body.meta
+    written = {**dict(status), "observedGeneration": generation, "conditions": conditions}
+    metrics.CONTACTSYNCS.record(str(meta.get("namespace")), str(meta.get("name")), written, {})
+    return message
 
 
 def _cleanup_blocked(

@@ -222,6 +222,23 @@ INVALID: list[InvalidCase] = [
     InvalidCase(
         "cron-six-fields", M, {"spec.schedule.cron": "0 */15 * * * * *"}, "spec.schedule.cron"
     ),
+    *(
+        InvalidCase(f"cron-{what}", M, {"spec.schedule.cron": cron}, "spec.schedule.cron", (words,))
+        for what, cron, words in (
+            ("minute-60", "60 * * * *", "minute (0-59)"),
+            ("hour-24", "0 24 * * *", "hour (0-23)"),
+            ("day-of-month-0", "0 0 0 * *", "day of month (1-31)"),
+            ("day-of-month-32", "0 0 32 * *", "day of month (1-31)"),
+            ("month-13", "0 0 1 13 *", "month (1-12 or JAN-DEC)"),
+            ("month-name-unknown", "0 0 1 JANUARY *", "JAN-DEC"),
+            ("day-of-week-8", "0 0 * * 8", "day of week (0-7 or SUN-SAT"),
+            ("range-end-out-of-range", "0 9-25 * * *", "hour (0-23)"),
+            ("list-item-out-of-range", "0,15,75 * * * *", "minute (0-59)"),
+            ("step-zero", "*/0 * * * *", "/step"),
+            ("question-mark", "0 0 ? * *", "day of month"),
+            ("hash-comment", "0 0 * * 1#2", "day of week"),
+        )
+    ),
     InvalidCase(
         "interval-malformed", Q, {"spec.schedule.interval": "15 minutes"}, "spec.schedule.interval"
     ),
@@ -231,7 +248,21 @@ INVALID: list[InvalidCase] = [
         Q,
         {"spec.schedule.interval": "0s", "spec.schedule.jitter": DELETE},
         "spec.schedule.interval",
-        ("longer than 0s",),
+        ("at least 1m",),
+    ),
+    InvalidCase(
+        "interval-one-second",
+        Q,
+        {"spec.schedule.interval": "1s", "spec.schedule.jitter": DELETE},
+        "spec.schedule.interval",
+        ("at least 1m",),
+    ),
+    InvalidCase(
+        "interval-under-a-minute",
+        Q,
+        {"spec.schedule.interval": "59s", "spec.schedule.jitter": "10s"},
+        "spec.schedule.interval",
+        ("at least 1m",),
     ),
     InvalidCase(
         "jitter-not-shorter",
@@ -249,6 +280,152 @@ INVALID: list[InvalidCase] = [
         {"spec.schedule.overlap": "Sometimes"},
         "spec.schedule.overlap",
         ("Unsupported value",),
+    ),
+    InvalidCase(
+        "ldaps-with-start-tls",
+        M,
+        {"spec.sources[0].ldap.startTLS": True},
+        "spec.sources[0].ldap.startTLS",
+        ("ldaps://",),
+    ),
+    InvalidCase(
+        "carddav-url-with-password",
+        Q,
+        {"spec.sources[0].carddav.url": "http://alice:s3cret@127.0.0.1:5232/alice/team/"},
+        "spec.sources[0].carddav.url",
+        ("user name or password",),
+    ),
+    InvalidCase(
+        "carddav-destination-url-with-user",
+        Q,
+        {"spec.destinations[0].carddav.url": "http://alice@127.0.0.1:5232/alice/phonebook/"},
+        "spec.destinations[0].carddav.url",
+        ("user name or password",),
+    ),
+    InvalidCase(
+        "ldap-url-with-password",
+        M,
+        {"spec.sources[0].ldap.url": "ldaps://cn=admin:secret@ldap.eu.example.com"},
+        "spec.sources[0].ldap.url",
+        ("user name or password",),
+    ),
+    InvalidCase(
+        "file-url-with-token",
+        C,
+        {"spec.sources[0].csv.url": "https://token:x-oauth@exports.example.fr/signups.csv"},
+        "spec.sources[0].csv.url",
+        ("credentialsSecretRef",),
+    ),
+    InvalidCase(
+        "file-path-climbs-out",
+        C,
+        {"spec.sources[1].jsonl.path": "/data/events/../../etc/passwd"},
+        "spec.sources[1].jsonl.path",
+        ("'..'",),
+    ),
+    InvalidCase(
+        "file-path-ends-in-parent",
+        C,
+        {"spec.sources[1].jsonl.path": "/data/events/.."},
+        "spec.sources[1].jsonl.path",
+        ("'..'",),
+    ),
+    InvalidCase(
+        "quantity-malformed",
+        M,
+        {"spec.regions[0].workers.resources.requests.cpu": "100 millicores"},
+        "spec.regions[0].workers.resources.requests",
+        ("Kubernetes quantity",),
+    ),
+    InvalidCase(
+        "quantity-unknown-suffix",
+        M,
+        {"spec.regions[0].workers.resources.limits.memory": "512MB"},
+        "spec.regions[0].workers.resources.limits",
+        ("Kubernetes quantity",),
+    ),
+    InvalidCase(
+        "quantity-negative-string",
+        M,
+        {"spec.regions[0].workers.resources.limits.memory": "-512Mi"},
+        "spec.regions[0].workers.resources.limits",
+        ("at least 0",),
+    ),
+    InvalidCase(
+        "quantity-negative-number",
+        M,
+        {"spec.regions[0].workers.resources.requests.cpu": -1},
+        "spec.regions[0].workers.resources.requests",
+        ("at least 0",),
+    ),
+    InvalidCase(
+        "temporal-namespace-with-slash",
+        M,
+        {"spec.regions[0].temporal.namespace": "contacts/eu"},
+        "spec.regions[0].temporal.namespace",
+        ("Temporal namespace name",),
+    ),
+    InvalidCase(
+        "temporal-namespace-with-space",
+        M,
+        {"spec.regions[1].temporal.namespace": "contacts us"},
+        "spec.regions[1].temporal.namespace",
+        ("Temporal namespace name",),
+    ),
+    InvalidCase(
+        "secret-name-upper-case",
+        M,
+        {"spec.regions[0].encryption.keysSecretRef.name": "EU_Contact_Keys"},
+        "spec.regions[0].encryption.keysSecretRef.name",
+        ("Secret name",),
+    ),
+    InvalidCase(
+        "secret-name-with-space",
+        Q,
+        {"spec.sources[0].carddav.credentialsSecretRef.name": "dav alice"},
+        "spec.sources[0].carddav.credentialsSecretRef.name",
+        ("Secret name",),
+    ),
+    InvalidCase(
+        "secret-key-ref-name-invalid",
+        M,
+        {"spec.regions[0].store.postgres.dsnSecretRef.name": "-eu-store"},
+        "spec.regions[0].store.postgres.dsnSecretRef.name",
+        ("Secret name",),
+    ),
+    InvalidCase(
+        "destination-is-its-own-source",
+        Q,
+        {"spec.destinations[0].carddav.url": "http://127.0.0.1:5232/alice/team/"},
+        "spec.destinations",
+        ("feedback loop",),
+    ),
+    InvalidCase(
+        "destination-is-a-source-but-for-the-slash",
+        Q,
+        {"spec.destinations[0].carddav.url": "http://127.0.0.1:5232/alice/team"},
+        "spec.destinations",
+        ("feedback loop",),
+    ),
+    InvalidCase(
+        "two-destinations-one-address-book",
+        Q,
+        {
+            "spec.destinations[1]": {
+                "name": "phonebook-again",
+                "region": "local",
+                "carddav": {"url": "http://127.0.0.1:5232/alice/phonebook", "allowInsecure": True},
+            }
+        },
+        "spec.destinations",
+        ("same carddav url",),
+    ),
+    InvalidCase(
+        "two-destinations-one-table",
+        M,
+        {"spec.destinations[1].postgres.dsnSecretRef.name": "eu-phonebook"},
+        "spec.destinations",
+        ("same postgres dsnSecretRef",),
     ),
     InvalidCase(
         "time-zone-malformed",
@@ -356,5 +533,47 @@ INVALID: list[InvalidCase] = [
         {"spec.regions[0].zone": "a"},
         "spec.regions[0].zone",
         ("unknown field",),
+    ),
+]
+
+
+# What the API server admits because no CEL rule can check it (CEL has no time zone database
+# and cannot parse a nested LDAP filter): the model refuses each, in `contactsync check` and
+# in the operator, which reports the ContactSync Degraded with reason InvalidSpec.
+MODEL_ONLY: list[InvalidCase] = [
+    InvalidCase(
+        "time-zone-unknown",
+        M,
+        {"spec.schedule.timeZone": "Europe/Berln"},
+        "spec.schedule.timeZone",
+        ("IANA",),
+    ),
+    InvalidCase(
+        "time-zone-wrong-case",
+        C,
+        {"spec.schedule.timeZone": "europe/paris"},
+        "spec.schedule.timeZone",
+        ("did you mean Europe/Paris",),
+    ),
+    InvalidCase(
+        "ldap-filter-unbalanced",
+        M,
+        {"spec.sources[0].ldap.filter": "(&(objectClass=inetOrgPerson)(!(employeeType=x))"},
+        "spec.sources[0].ldap.filter",
+        ("RFC 4515",),
+    ),
+    InvalidCase(
+        "ldap-filter-two-filters-without-operator",
+        M,
+        {"spec.sources[2].ldap.filter": "(objectClass=person)(mail=*)"},
+        "spec.sources[2].ldap.filter",
+        ("after the filter",),
+    ),
+    InvalidCase(
+        "ldap-filter-bad-escape",
+        M,
+        {"spec.sources[0].ldap.filter": "(cn=Erika\\zz)"},
+        "spec.sources[0].ldap.filter",
+        ("two hex digits",),
     ),
 ]

@@ -13,7 +13,7 @@ from kubernetes.client.exceptions import ApiException
 
 from contactsync_api.manifest import ManifestError, parse_contact_sync
 from contactsync_api.spec import GROUP, PLURAL, VERSION
-from tests.corpus.manifests import INVALID, InvalidCase, example, example_names
+from tests.corpus.manifests import INVALID, MODEL_ONLY, InvalidCase, example, example_names
 from tests.servers.kube import KubeControlPlane
 from tests.support import kubectl
 
@@ -94,6 +94,19 @@ def test_invalid_manifest_is_refused_naming_the_field(
     assert any(p.startswith(case.refused_at) for p in model_refused.value.problems), (
         model_refused.value
     )
+
+
+@pytest.mark.parametrize("case", MODEL_ONLY, ids=[c.id for c in MODEL_ONLY])
+def test_what_no_cel_rule_can_check_is_admitted_and_refused_by_the_model(
+    kube_api: k8s.ApiClient, namespace: str, case: InvalidCase
+) -> None:
+    # The API server has no time zone database and cannot parse a nested LDAP filter; the
+    # operator refuses what it admits (Degraded, reason InvalidSpec) before anything runs.
+    body = case.manifest(f"admitted-{case.id}"[:63])
+    create(kube_api, namespace, body)
+    with pytest.raises(ManifestError) as model_refused:
+        parse_contact_sync(body)
+    assert [p.split(": ", 1)[0] for p in model_refused.value.problems] == [case.refused_at]
 
 
 def test_invalid_corpus_is_large_enough() -> None:

@@ -10,7 +10,7 @@ from contactsync_api.durations import DurationError, to_timedelta
 from contactsync_api.fields import IdentityKey
 from contactsync_api.manifest import ManifestError, field_path, parse_contact_sync
 from contactsync_api.spec import ConsentMode, DeletionPolicy, Overlap
-from tests.corpus.manifests import INVALID, InvalidCase, example, example_names
+from tests.corpus.manifests import INVALID, MODEL_ONLY, InvalidCase, example, example_names
 
 
 @pytest.mark.parametrize("name", example_names())
@@ -48,6 +48,44 @@ def test_model_refuses_the_invalid_corpus_at_the_same_field(case: InvalidCase) -
     with pytest.raises(ManifestError) as refused:
         parse_contact_sync(case.manifest("x"))
     assert any(p.startswith(case.refused_at) for p in refused.value.problems), refused.value
+
+
+@pytest.mark.parametrize("case", MODEL_ONLY, ids=[c.id for c in MODEL_ONLY])
+def test_model_refuses_what_no_cel_rule_can_check_naming_the_field(case: InvalidCase) -> None:
+    with pytest.raises(ManifestError) as refused:
+        parse_contact_sync(case.manifest("x"))
+    [problem] = refused.value.problems
+    assert problem.startswith(f"{case.refused_at}: "), problem
+    for word in case.words:
+        assert word in problem, problem
+
+
+REFUSED_BY_RULES = [
+    case
+    for case in INVALID + MODEL_ONLY
+    if case in MODEL_ONLY
+    or case.id.startswith(("cron-minute", "interval-one", "quantity-", "secret-name-", "two-"))
+    or case.id in {"destination-is-its-own-source", "ldaps-with-start-tls", "file-path-climbs-out"}
+]
+
+
+@pytest.mark.parametrize("case", REFUSED_BY_RULES, ids=[c.id for c in REFUSED_BY_RULES])
+def test_waived_rules_read_a_spec_the_rules_refuse(case: InvalidCase) -> None:
+    # What the finalizer reads, to delete the schedules of a spec stored before a rule existed.
+    resource = parse_contact_sync(case.manifest("x"), rules=False)
+    assert resource.name == "x"
+
+
+def test_waived_rules_still_refuse_a_spec_of_the_wrong_shape() -> None:
+    document = example("quickstart")
+    document["spec"]["fields"] = ["socialSecurityNumber"]
+    with pytest.raises(ManifestError):
+        parse_contact_sync(document, rules=False)
+
+
+def test_every_time_zone_of_the_examples_is_known() -> None:
+    for name in example_names():
+        parse_contact_sync(example(name))  # Europe/Berlin, Europe/Paris, and UTC by default
 
 
 def test_wrong_kind_and_missing_name_are_reported_together() -> None:

@@ -12,7 +12,7 @@ from contactsync_api.manifest import ContactSync, parse_contact_sync
 from contactsync_api.reasons import Reason
 from contactsync_api.status import serialized
 from contactsync_api.workflows import SyncSummary
-from contactsync_operator.conditions import Outcome, Problem, build_status
+from contactsync_operator.conditions import Outcome, Problem, build_status, spec_refused
 from contactsync_operator.observed import (
     Observed,
     ObservedRun,
@@ -166,3 +166,20 @@ def test_last_run_counts_and_a_blocked_run_are_reported() -> None:
         status_of(running(resource(), last=blocked))["regions"][0]["lastSync"]["result"]
         == "Blocked"
     )
+
+
+def test_a_spec_the_model_refuses_is_degraded_and_stalled_for_a_person() -> None:
+    before = status_of(running(resource()))["conditions"]
+    message = "spec.sources[0].ldap.filter: not an LDAP search filter (RFC 4515): ..."
+    later = NOW + timedelta(minutes=5)
+    conditions = {c["type"]: c for c in spec_refused(before, message, 4, later)}
+    for kind in ("Ready", "Degraded", "Stalled"):
+        assert conditions[kind]["reason"] == "InvalidSpec"
+        assert conditions[kind]["message"] == message
+        assert conditions[kind]["observedGeneration"] == 4
+    assert conditions["Ready"]["status"] == "False"
+    assert conditions["Degraded"]["status"] == conditions["Stalled"]["status"] == "True"
+    assert conditions["Reconciling"]["status"] == conditions["Progressing"]["status"] == "False"
+    # Ready was True before: it moved now; Progressing was False already and keeps its time.
+    moved = {kind for kind, c in conditions.items() if c["lastTransitionTime"] == later.isoformat()}
+    assert moved == {"Ready", "Degraded", "Stalled"}

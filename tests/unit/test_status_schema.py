@@ -18,7 +18,13 @@ from contactsync_api.errors import ErrorType
 from contactsync_api.reasons import Reason
 from contactsync_api.status import ContactSyncStatus, serialized
 from contactsync_api.workflows import SyncSummary
-from contactsync_operator.conditions import Outcome, Problem, build_status, deletion_waits
+from contactsync_operator.conditions import (
+    Outcome,
+    Problem,
+    build_status,
+    deletion_waits,
+    spec_refused,
+)
 from contactsync_operator.observed import Observed, ObservedRun, RegionAccess
 from contactsync_operator.planner import plan
 from contactsync_operator.settings import OperatorSettings
@@ -104,6 +110,12 @@ def deletion_blocked() -> Status:
     return {"conditions": deletion_waits(previous, message, 3, NOW)}
 
 
+def spec_refused_by_the_model() -> Status:
+    previous = status_of(running(resource()))["conditions"]
+    message = "spec.schedule.timeZone: 'Europe/Berln' is not a time zone of the IANA database"
+    return {"observedGeneration": 4, "conditions": spec_refused(previous, message, 4, NOW)}
+
+
 SITUATIONS: dict[str, Callable[[], Status]] = {
     "ready": lambda: status_of(running(resource())),
     "workers not ready": lambda: status_of(running(resource(), ready=0)),
@@ -127,6 +139,7 @@ SITUATIONS: dict[str, Callable[[], Status]] = {
     "region served elsewhere": served_elsewhere,
     "transition times carried over": transition_times_carried_over,
     "deletion blocked": deletion_blocked,
+    "spec refused by the model": spec_refused_by_the_model,
 }
 
 

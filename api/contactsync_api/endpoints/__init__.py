@@ -13,8 +13,11 @@ from abc import abstractmethod
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from contactsync_api.rules import Rule
+from contactsync_api.rules import Rule, pattern_rule
 from contactsync_api.values import SecretKeyRef, SecretRef, SpecModel
+
+# A URL whose authority holds an @: user information (user:password@host).
+USER_INFO_PATTERN = "^[A-Za-z][-+.A-Za-z0-9]*://[^/?#]*@"
 
 # Where a URL names no port. Another scheme is refused by its spec's rules; 443 is a guess
 # that keeps the NetworkPolicy no wider than a TLS port.
@@ -38,6 +41,10 @@ class EndpointSpec(SpecModel):
     # Bytes its adapter may keep in the worker's /tmp, an emptyDir the kubelet evicts the
     # pod for outgrowing; the operator sizes it by the sum over the region's endpoints.
     tmp_bytes: ClassVar[int] = 0
+    # The fields (paths of manifest keys) that together name what the endpoint reads or writes:
+    # two endpoints of one kind with equal values are the same address book or table
+    # (contactsync_api.locations). Empty: the spec cannot tell.
+    location: ClassVar[tuple[str, ...]] = ()
 
     @abstractmethod
     def secret_refs(self) -> tuple[SecretRef, ...]:
@@ -75,4 +82,16 @@ def insecure_url_rule(scheme: str, secure_scheme: str) -> Rule:
         ),
         holds=lambda m: not m.url.startswith(f"{scheme}://") or m.allow_insecure,
         field_path=".url",
+    )
+
+
+def no_user_info_rule() -> Rule:
+    """The endpoint's url, when set, carries no user name or password."""
+    return pattern_rule(
+        "url",
+        "url",
+        USER_INFO_PATTERN,
+        "url must not hold a user name or password (user:password@host): a URL is read "
+        "wherever the ContactSync is; put credentials in the Secret credentialsSecretRef names",
+        refuse=True,
     )

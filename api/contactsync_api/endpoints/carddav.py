@@ -7,6 +7,7 @@ from pydantic import Field
 from contactsync_api.endpoints import (
     EndpointSpec,
     insecure_url_rule,
+    no_user_info_rule,
     present,
     scheme_rule,
     url_port,
@@ -18,7 +19,8 @@ from contactsync_api.values import SecretKeyRef, SecretRef, Url
 class CardDavSpec(RuledModel, EndpointSpec):
     """A CardDAV address book collection."""
 
-    rules = (scheme_rule("https", "http"), insecure_url_rule("http", "https"))
+    rules = (scheme_rule("https", "http"), insecure_url_rule("http", "https"), no_user_info_rule())
+    location = ("url",)
 
     url: Url = Field(description="URL of the address book collection, ending in a slash.")
     credentials_secret_ref: SecretRef | None = Field(

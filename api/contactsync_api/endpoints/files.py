@@ -7,9 +7,12 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from contactsync_api import runtime
-from contactsync_api.endpoints import EndpointSpec, present, url_port
-from contactsync_api.rules import Rule, RuledModel, exactly_one
+from contactsync_api.endpoints import EndpointSpec, no_user_info_rule, present, url_port
+from contactsync_api.rules import Rule, RuledModel, exactly_one, pattern_rule
 from contactsync_api.values import SecretKeyRef, SecretRef, Url
+
+# A '..' segment climbs out of the directory the path seems to name (a mounted volume, say).
+PARENT_SEGMENT_PATTERN = "(^|/)[.][.](/|$)"
 
 
 class FileSourceSpec(RuledModel, EndpointSpec):
@@ -39,10 +42,19 @@ class FileSourceSpec(RuledModel, EndpointSpec):
             holds=lambda m: m.url is None or not m.url.startswith("http://") or m.allow_insecure,
             field_path=".url",
         ),
+        no_user_info_rule(),
+        pattern_rule(
+            "path",
+            "path",
+            PARENT_SEGMENT_PATTERN,
+            "path must not have '..' segments: name the file by its own absolute path",
+            refuse=True,
+        ),
     )
 
     path: Annotated[str, StringConstraints(pattern=r"^/", max_length=4096)] | None = Field(
-        default=None, description="Absolute path of the file inside the worker container."
+        default=None,
+        description="Absolute path of the file inside the worker container, without '..'.",
     )
     url: Url | None = Field(default=None, description="HTTPS URL to fetch the file from.")
     credentials_secret_ref: SecretRef | None = Field(

@@ -50,6 +50,10 @@ class PostgresConnectionSpec(EndpointSpec):
 class PostgresDestinationSpec(PostgresConnectionSpec):
     """A PostgreSQL table; contacts are upserted by their stable id."""
 
+    # The same connection string and table: the same rows. Two Secrets naming one database
+    # are beyond what the spec can see.
+    location = ("dsnSecretRef.name", "dsnSecretRef.key", "schema", "table")
+
     table: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)] = Field(
         default="contacts", description="Table name; created if missing."
     )
