@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import logging
 import re
 import secrets
@@ -28,6 +29,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,15 +45,20 @@ from contactsync_api.workflows import (
     ERASURE_WORKFLOW,
     PURGE_WORKFLOW,
     RETENTION_WORKFLOW,
+    SUPPRESSION_LIFT_WORKFLOW,
     SYNC_WORKFLOW,
     ErasureRequest,
     ErasureResult,
     PurgeResult,
     RegionRunRequest,
     RetentionResult,
+    SubjectIds,
+    SuppressionLiftRequest,
+    SuppressionLiftResult,
     SyncInput,
     SyncSummary,
 )
+from contactsync_worker.authorization import ERASE, LIFT, NO_SUBJECT, PURGE, request_key, sign
 from contactsync_worker.codec import ENCODING, EncryptionCodec
 from contactsync_worker.keyring import Keyring
 from tests.carddav_sync import CORPUS, VCARD, carddav_region, vcard
@@ -225,6 +232,18 @@ class Recorder:
         raise RecordingError(f"{workflow_id}: expected {error_type}, got {result}")
 
 
+def signed(
+    files: WorkerFiles, kind: str, workflow_id: str, subject: SubjectIds = NO_SUBJECT
+) -> RegionRunRequest:
+    """REQUEST signed with the region's request key for the run ``workflow_id``, as
+    ``contactsync erase`` and the operator sign theirs: workers refuse anything else."""
+    seed = request_key(files.keys_dir)
+    if seed is None:
+        raise RecordingError(f"{files.keys_dir} holds no request key")
+    signature = sign(seed, kind, REQUEST, workflow_id, datetime.now(UTC), subject)
+    return dataclasses.replace(REQUEST, authorization=signature)
+
+
 def expect(name: str, actual: object, wanted: object) -> None:
     if actual != wanted:
         raise RecordingError(f"{name}: expected {wanted}, got {actual}")
@@ -232,7 +251,7 @@ def expect(name: str, actual: object, wanted: object) -> None:
 
 async def main_region(recorder: Recorder) -> None:
     """(a) first sync with a broken card, (b) one change and one deletion, then (e) erasure,
-    retention and purge of the same region."""
+    lift of its suppression, retention and purge of the same region."""
     async with recorder.region("main") as (files, source, _):
         for name in FIRST_CARDS:
             await recorder.put(source, name, (CORPUS / name).read_bytes())
@@ -250,11 +269,20 @@ async def main_region(recorder: Recorder) -> None:
         )
         expect("second-sync", (second.created, second.updated, second.deleted), (0, 1, 1))
 
-        erasure = ErasureRequest(REQUEST, email=ERASED_EMAIL)
+        subject = SubjectIds(email=ERASED_EMAIL)
+        erasure = ErasureRequest(signed(files, ERASE, "erasure", subject), email=ERASED_EMAIL)
         erased = await recorder.run(files, "erasure", ERASURE_WORKFLOW, erasure, ErasureResult)
         expect("erasure", erased.contacts_erased, 1)
+        lift = SuppressionLiftRequest(
+            signed(files, LIFT, "suppression-lift", subject), email=ERASED_EMAIL
+        )
+        lifted = await recorder.run(
+            files, "suppression-lift", SUPPRESSION_LIFT_WORKFLOW, lift, SuppressionLiftResult
+        )
+        expect("suppression-lift", lifted.erasures_lifted, 1)
         await recorder.run(files, "retention", RETENTION_WORKFLOW, REQUEST, RetentionResult)
-        purged = await recorder.run(files, "purge", PURGE_WORKFLOW, REQUEST, PurgeResult)
+        purge = signed(files, PURGE, "purge")
+        purged = await recorder.run(files, "purge", PURGE_WORKFLOW, purge, PurgeResult)
         expect("purge", purged.destination_deletes, 2)
 
 

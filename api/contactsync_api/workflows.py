@@ -34,11 +34,13 @@ class RegionRunRequest:
     namespace: str
     contact_sync: str
     region: str
-    # Purges and erasures only; scheduled runs destroy nothing a source did not.
+    # Purges, erasures and lifts of a suppression only; scheduled runs destroy nothing a
+    # source did not.
     authorization: Authorization | None = None
 
 
 ERASURE_WORKFLOW = "ErasureWorkflow"
+SUPPRESSION_LIFT_WORKFLOW = "SuppressionLiftWorkflow"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class SyncSummary:
     deleted: int = 0
     unchanged: int = 0
     skipped_no_consent: int = 0
+    # Records of people an erasure suppressed: read from a source, written nowhere.
+    skipped_suppressed: int = 0
     quarantined: int = 0
     held: int = 0  # gone from the sources, kept for the removedContacts grace period
     pages: int = 0
@@ -142,19 +146,56 @@ class RetentionResult:
 
 
 @dataclass(frozen=True)
+class SubjectIds:
+    """How a request names a data subject: any of an email address, a phone number, a uid."""
+
+    email: str | None = None
+    phone: str | None = None
+    uid: str | None = None
+
+
+@dataclass(frozen=True)
 class ErasureRequest:
-    """Erase one data subject, named by email or uid. The value is encrypted by the payload
-    codec in history; the worker pseudonymizes it before it stores or audits anything."""
+    """Erase one data subject, named by email, phone or uid, and suppress them in later syncs.
+    The values are encrypted by the payload codec in history; the worker pseudonymizes them
+    before it stores or audits anything."""
 
     request: RegionRunRequest
     email: str | None = None
     uid: str | None = None
+    phone: str | None = None
+
+    @property
+    def subject(self) -> SubjectIds:
+        return SubjectIds(email=self.email, phone=self.phone, uid=self.uid)
 
 
 @dataclass(frozen=True)
 class ErasureResult:
     contacts_erased: int = 0
     destination_deletes: int = 0
+    identifiers_suppressed: int = 0  # entries the erasure added to the suppression list
+
+
+@dataclass(frozen=True)
+class SuppressionLiftRequest:
+    """Lift the suppression that erasures of a subject left, named as an erasure names them.
+    Every erasure that suppressed any of the values is lifted whole."""
+
+    request: RegionRunRequest
+    email: str | None = None
+    uid: str | None = None
+    phone: str | None = None
+
+    @property
+    def subject(self) -> SubjectIds:
+        return SubjectIds(email=self.email, phone=self.phone, uid=self.uid)
+
+
+@dataclass(frozen=True)
+class SuppressionLiftResult:
+    erasures_lifted: int = 0
+    identifiers_lifted: int = 0
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,8 @@ async def _sync_once(
     report(
         f"  sync run {number} of region {outcome.region}: created {summary.created}, "
         f"updated {summary.updated}, deleted {summary.deleted}, unchanged {summary.unchanged}, "
-        f"skipped without consent {summary.skipped_no_consent}, quarantined {summary.quarantined}"
+        f"skipped without consent {summary.skipped_no_consent}, quarantined {summary.quarantined}, "
+        f"skipped as erased {summary.skipped_suppressed}"
     )
 
 

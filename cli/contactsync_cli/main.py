@@ -17,10 +17,15 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from contactsync_api.crd import crd_yaml
 from contactsync_api.egress_crd import egress_crd_yaml
 from contactsync_api.manifest import ManifestError, load_contact_syncs
+from contactsync_api.workflows import RegionRunRequest, SubjectIds
+
+if TYPE_CHECKING:
+    from contactsync_worker.commands import ErasureTarget
 
 EXIT_INVALID = 2
 EXIT_UNAVAILABLE = 3
@@ -148,22 +153,20 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--keys-dir", type=Path, help="the region's keys, to check --checkpoint with --sqlite"
     )
-    erase = commands.add_parser("erase", help="erase one data subject (by email or uid)")
-    erase.add_argument("--email")
-    erase.add_argument("--uid")
-    erase.add_argument("--contactsync", required=True, metavar="NAMESPACE/NAME")
-    erase.add_argument("--region", required=True)
-    erase.add_argument("--temporal-address", default="localhost:7233")
-    erase.add_argument("--temporal-namespace", default="default")
-    erase.add_argument("--keys-dir", type=Path, required=True, help="the region's payload keys")
-    erase.add_argument(
-        "--tls-dir", type=Path, help="Temporal TLS files: ca.crt, and tls.crt/tls.key for mTLS"
+    request = _region_request_arguments()
+    commands.add_parser(
+        "erase",
+        parents=[request],
+        help="erase one data subject (by email, phone or uid) and keep them out of later syncs",
     )
-    erase.add_argument("--api-key-file", type=Path, help="a file holding a Temporal API key")
-    erase.add_argument(
-        "--plaintext",
-        action="store_true",
-        help="connect without TLS or an API key (development only; refused otherwise)",
+    suppression = commands.add_parser(
+        "suppression", help="the people erasures keep out of the region's syncs"
+    )
+    suppression_commands = suppression.add_subparsers(dest="suppression_command", required=True)
+    suppression_commands.add_parser(
+        "lift",
+        parents=[request],
+        help="let later syncs write an erased data subject again (signed, audited)",
     )
     uninstall = commands.add_parser(
         "uninstall",
@@ -183,6 +186,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     uninstall.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
     return parser
+
+
+def _region_request_arguments() -> argparse.ArgumentParser:
+    """What a signed request about one data subject needs: whom, where, and how to ask."""
+    request = argparse.ArgumentParser(add_help=False)
+    subject = request.add_argument_group("the data subject (any of them, each matched)")
+    subject.add_argument("--email")
+    subject.add_argument("--phone")
+    subject.add_argument("--uid")
+    request.add_argument("--contactsync", required=True, metavar="NAMESPACE/NAME")
+    request.add_argument("--region", required=True)
+    request.add_argument("--temporal-address", default="localhost:7233")
+    request.add_argument("--temporal-namespace", default="default")
+    request.add_argument(
+        "--keys-dir",
+        type=Path,
+        required=True,
+        help="the region's keys, requests.key included (it signs the request)",
+    )
+    request.add_argument(
+        "--tls-dir", type=Path, help="Temporal TLS files: ca.crt, and tls.crt/tls.key for mTLS"
+    )
+    request.add_argument("--api-key-file", type=Path, help="a file holding a Temporal API key")
+    request.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="connect without TLS or an API key (development only; refused otherwise)",
+    )
+    return request
 
 
 def _operator(args: argparse.Namespace) -> int:
@@ -234,12 +266,11 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _erase(args: argparse.Namespace) -> int:
-    from contactsync_api.workflows import RegionRunRequest
-    from contactsync_worker import commands
+def _subject_target(args: argparse.Namespace) -> tuple[ErasureTarget, SubjectIds]:
+    from contactsync_worker.commands import ErasureTarget
 
     namespace, _, name = args.contactsync.partition("/")
-    target = commands.ErasureTarget(
+    target = ErasureTarget(
         args.temporal_address,
         args.temporal_namespace,
         args.keys_dir,
@@ -248,14 +279,36 @@ def _erase(args: argparse.Namespace) -> int:
         api_key_file=args.api_key_file,
         plaintext=args.plaintext,
     )
+    return target, SubjectIds(email=args.email, phone=args.phone, uid=args.uid)
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from contactsync_worker import commands
+
     try:
-        result = asyncio.run(commands.erase(target, args.email, args.uid))
+        result = asyncio.run(commands.erase(*_subject_target(args)))
     except ValueError as exc:
         print(f"contactsync erase: {exc}", file=sys.stderr)
         return EXIT_INVALID
     print(
         f"erased {result.contacts_erased} contact(s); "
-        f"{result.destination_deletes} deletion(s) in destinations"
+        f"{result.destination_deletes} deletion(s) in destinations; "
+        f"{result.identifiers_suppressed} identifier(s) newly kept out of later syncs"
+    )
+    return 0
+
+
+def _lift_suppression(args: argparse.Namespace) -> int:
+    from contactsync_worker import commands
+
+    try:
+        result = asyncio.run(commands.lift_suppression(*_subject_target(args)))
+    except ValueError as exc:
+        print(f"contactsync suppression lift: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(
+        f"lifted the suppression of {result.identifiers_lifted} identifier(s) left by "
+        f"{result.erasures_lifted} erasure(s); the next sync reads every source whole"
     )
     return 0
 
@@ -273,6 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _audit_verify(args)
     if args.command == "erase":
         return _erase(args)
+    if args.command == "suppression":
+        return _lift_suppression(args)
     if args.command == "uninstall":
         return _uninstall(args)
     if args.command == "worker":

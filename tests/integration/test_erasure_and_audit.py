@@ -12,7 +12,7 @@ import pytest
 from temporalio.client import Client
 
 from contactsync_api import runtime
-from contactsync_api.workflows import RegionRunRequest
+from contactsync_api.workflows import RegionRunRequest, SubjectIds
 from contactsync_worker import commands
 from tests.carddav_sync import VCARD, carddav_region, cards, sync, vcard
 from tests.servers.radicale import RadicaleServer
@@ -64,7 +64,7 @@ async def test_erasure_removes_the_subject_everywhere_and_leaves_a_verifiable_re
             REGION,
             plaintext=True,  # the test Temporal has no TLS
         )
-        result = await commands.erase(target, "Erika@Example.org", None)
+        result = await commands.erase(target, SubjectIds(email="Erika@Example.org"))
         assert (result.contacts_erased, result.destination_deletes) == (1, 1)
         remaining = "".join((await cards(dav, destination)).values())
         assert "Erika" not in remaining

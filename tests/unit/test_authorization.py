@@ -1,6 +1,6 @@
-"""Signed purge and erasure requests: only this very run, signed with the region's request
-key and not expired, verifies. Pure logic; the workers' refusal is in
-tests/integration/test_keyless_clients.py."""
+"""Signed purge, erasure and suppression-lift requests: only this very run, signed with the
+region's request key and not expired, verifies. Pure logic; the workers' refusal is in
+tests/integration/test_keyless_clients.py and tests/integration/test_suppression.py."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contactsync_api.errors import Unauthorized
-from contactsync_api.workflows import RegionRunRequest
+from contactsync_api.workflows import RegionRunRequest, SubjectIds
 from contactsync_worker import authorization
-from contactsync_worker.authorization import ERASE, PURGE, public_key_text, sign
+from contactsync_worker.authorization import ERASE, LIFT, NO_SUBJECT, PURGE, public_key_text, sign
 
 SEED = secrets.token_bytes(32)
 PUBLIC = public_key_text(SEED)
@@ -22,41 +22,47 @@ NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 RUN = "contactsync/sales/phonebook/eu-central-1/purge/uid-1"
 
 
-def signed(
-    kind: str = PURGE, subject: tuple[str | None, str | None] = (None, None)
-) -> RegionRunRequest:
+ERIKA = SubjectIds(email="erika@example.org")
+MAX = SubjectIds(email="max@example.org")
+
+
+def signed(kind: str = PURGE, subject: SubjectIds = NO_SUBJECT) -> RegionRunRequest:
     return dataclasses.replace(REQUEST, authorization=sign(SEED, kind, REQUEST, RUN, NOW, subject))
 
 
 def test_a_request_signed_for_this_run_verifies() -> None:
     authorization.verify(PUBLIC, PURGE, signed(), RUN, NOW + timedelta(minutes=59))
-    erasure = signed(ERASE, ("erika@example.org", None))
-    authorization.verify(PUBLIC, ERASE, erasure, RUN, NOW, ("erika@example.org", None))
+    erasure = signed(ERASE, ERIKA)
+    authorization.verify(PUBLIC, ERASE, erasure, RUN, NOW, ERIKA)
+    by_phone = SubjectIds(phone="+49 30 1234567", uid="erika-1")
+    authorization.verify(PUBLIC, LIFT, signed(LIFT, by_phone), RUN, NOW, by_phone)
 
 
 @pytest.mark.parametrize(
     ("kind", "request_", "run", "subject", "now", "why"),
     [
-        (PURGE, REQUEST, RUN, (None, None), NOW, "not signed"),
-        (ERASE, signed(), RUN, (None, None), NOW, "does not match"),
+        (PURGE, REQUEST, RUN, NO_SUBJECT, NOW, "not signed"),
+        (ERASE, signed(), RUN, NO_SUBJECT, NOW, "does not match"),
         (
             PURGE,
             dataclasses.replace(signed(), region="us-east-1"),
             RUN,
-            (None, None),
+            NO_SUBJECT,
             NOW,
             "does not match",
         ),
-        (PURGE, signed(), RUN + "-again", (None, None), NOW, "does not match"),
+        (PURGE, signed(), RUN + "-again", NO_SUBJECT, NOW, "does not match"),
+        (ERASE, signed(ERASE, ERIKA), RUN, MAX, NOW, "does not match"),
         (
             ERASE,
-            signed(ERASE, ("erika@example.org", None)),
+            signed(ERASE, SubjectIds(phone="+4930111")),
             RUN,
-            ("max@example.org", None),
+            SubjectIds(phone="+4930222"),
             NOW,
             "does not match",
         ),
-        (PURGE, signed(), RUN, (None, None), NOW + timedelta(hours=1, seconds=1), "expired"),
+        (LIFT, signed(ERASE, ERIKA), RUN, ERIKA, NOW, "does not match"),
+        (PURGE, signed(), RUN, NO_SUBJECT, NOW + timedelta(hours=1, seconds=1), "expired"),
     ],
     ids=[
         "unsigned",
@@ -64,6 +70,8 @@ def test_a_request_signed_for_this_run_verifies() -> None:
         "another region",
         "another workflow run",
         "another data subject",
+        "another phone number",
+        "an erasure's signature used to lift a suppression",
         "expired",
     ],
 )
@@ -71,12 +79,39 @@ def test_anything_but_this_run_is_refused(
     kind: str,
     request_: RegionRunRequest,
     run: str,
-    subject: tuple[str | None, str | None],
+    subject: SubjectIds,
     now: datetime,
     why: str,
 ) -> None:
     with pytest.raises(Unauthorized, match=why):
         authorization.verify(PUBLIC, kind, request_, run, now, subject)
+
+
+def test_an_erasure_signed_before_phones_could_be_named_still_verifies() -> None:
+    # What a client of the earlier message format signed: no phone entry at all.
+    import base64
+    import json
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from contactsync_api.workflows import Authorization
+
+    not_after = int((NOW + timedelta(minutes=5)).timestamp())
+    fields = {
+        "kind": ERASE,
+        "scope": [REQUEST.namespace, REQUEST.contact_sync, REQUEST.region],
+        "workflowId": RUN,
+        "email": "erika@example.org",
+        "uid": None,
+        "notAfter": not_after,
+    }
+    message = b"contactsync-request-v1\n" + json.dumps(fields, sort_keys=True).encode()
+    signature = base64.b64encode(Ed25519PrivateKey.from_private_bytes(SEED).sign(message))
+    earlier = dataclasses.replace(
+        REQUEST, authorization=Authorization(not_after, signature.decode())
+    )
+
+    authorization.verify(PUBLIC, ERASE, earlier, RUN, NOW, ERIKA)
 
 
 def test_a_signature_made_with_another_key_is_refused() -> None:

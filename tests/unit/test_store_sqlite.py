@@ -18,11 +18,14 @@ import pytest
 from contactsync_worker.audit import AuditEvent
 from contactsync_worker.pseudonym import Pseudonymizer
 from contactsync_worker.store import (
+    PENDING_HASH,
     ItemKey,
     ItemWrite,
     PseudonymKeyMismatch,
     StateStore,
+    Suppression,
     WrittenRef,
+    _schema,
 )
 from contactsync_worker.store.sqlite import SqliteStore
 
@@ -332,4 +335,118 @@ class TestStateStore(StoreCase):
         second = await harness.open(clock)
 
         assert await second.get_checkpoint(SCOPE, "hr") == "t1"
-        assert await harness.rows("SELECT version FROM schema_migrations") == [(1,)]
+        versions = await harness.rows("SELECT version FROM schema_migrations ORDER BY version")
+        assert versions == [(version,) for version, _ in _schema.MIGRATIONS]
+
+    async def test_a_store_from_before_the_suppression_list_migrates_and_reads_sources_again(
+        self, harness: StoreHarness, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(_schema, "MIGRATIONS", _schema.MIGRATIONS[:1])
+        monkeypatch.setattr(_schema, "LATEST", 1)
+        old = await harness.open(clock)
+        await old.commit_checkpoint(SCOPE, "hr", "t1")
+        await old.upsert_items(SCOPE, "hr", writes(("e", "c-erika", "h1")), "r1")
+        await old.record_written(SCOPE, "phonebook", {"c-erika": "w1"})
+        await old.aclose()
+        monkeypatch.undo()
+
+        new = await harness.open(clock)
+
+        versions = await harness.rows("SELECT version FROM schema_migrations ORDER BY version")
+        assert versions == [(1,), (2,)]
+        # Every source is read whole once more, so each item's identities get indexed;
+        # contact ids and what was written stay, so nothing is created or rewritten.
+        assert await new.get_checkpoint(SCOPE, "hr") is None
+        [item] = (await new.get_items(SCOPE, "hr", ["e"])).values()
+        assert (item.contact_id, item.content_hash) == ("c-erika", PENDING_HASH)
+        assert await new.written_hashes(SCOPE, "phonebook", ["c-erika"]) == {"c-erika": "w1"}
+        assert await new.suppress(SCOPE, [Suppression("p", "email", "erasure-1", "k")]) == 1
+
+    async def test_erasure_finds_a_subject_by_any_identity_its_items_carry(
+        self, harness: StoreHarness, store: StateStore
+    ) -> None:
+        # Merged on uid only: the email and phone are indexed, never bound.
+        await store.bind_identities(SCOPE, {"uid-erika": "c-erika", "uid-max": "c-max"})
+        await store.upsert_items(
+            SCOPE, "hr", writes(("e", "c-erika", "h"), ("m", "c-max", "h")), "r1"
+        )
+        await store.index_carried(
+            SCOPE,
+            "hr",
+            {
+                "e": {"mail-erika": "email", "tel-erika": "phone", "uid-erika": "uid"},
+                "m": {"mail-max": "email", "uid-max": "uid"},
+            },
+        )
+
+        by_phone = await store.find_subject(SCOPE, ["tel-erika"])
+        assert by_phone.contact_ids == ("c-erika",)
+        assert by_phone.uids == ("uid-erika",)
+        assert (await store.find_subject(OTHER_SCOPE, ["tel-erika"])).empty
+
+        # Indexing again replaces what an item carried: an address it lost finds it no more.
+        await store.index_carried(SCOPE, "hr", {"e": {"uid-erika": "uid"}})
+        assert (await store.find_subject(SCOPE, ["mail-erika", "tel-erika"])).empty
+
+        await store.erase_subject(SCOPE, ["uid-erika"])
+        left = "SELECT item_id FROM item_identities ORDER BY item_id, pseudonym"
+        assert await harness.rows(left) == [("m",), ("m",)]
+        assert (await store.find_subject(SCOPE, ["mail-max"])).contact_ids == ("c-max",)
+
+    async def test_forgetting_items_forgets_what_they_carried(self, store: StateStore) -> None:
+        await store.upsert_items(SCOPE, "hr", writes(("e", "c-erika", "h")), "r1")
+        await store.index_carried(SCOPE, "hr", {"e": {"mail-erika": "email"}})
+
+        await store.forget_items(SCOPE, "hr", ["e"])
+        await store.upsert_items(SCOPE, "hr", writes(("e", "c-other", "h")), "r2")
+
+        assert (await store.find_subject(SCOPE, ["mail-erika"])).empty
+
+    async def test_a_suppression_keeps_its_first_erasure_and_is_lifted_by_whole_erasures(
+        self, store: StateStore
+    ) -> None:
+        first = [
+            Suppression("mail-erika", "email", "erasure-1", "k"),
+            Suppression("uid-erika", "uid", "erasure-1", "k"),
+        ]
+        again = [
+            Suppression("mail-erika", "email", "erasure-2", "k"),
+            Suppression("tel-erika", "phone", "erasure-2", "k"),
+        ]
+        assert await store.suppress(SCOPE, first) == 2
+        assert await store.suppress(SCOPE, again) == 1
+        assert await store.suppress(OTHER_SCOPE, first) == 2
+
+        found = await store.suppressions(SCOPE, ["mail-erika", "tel-erika", "mail-max"])
+        assert found == {"mail-erika": first[0], "tel-erika": again[1]}
+
+        # Lifting by the phone lifts erasure-2 only; the address stays erasure-1's.
+        assert await store.lift_suppressions(SCOPE, ["tel-erika"]) == [again[1]]
+        assert set(await store.suppressions(SCOPE, ["mail-erika", "uid-erika"])) == {
+            "mail-erika",
+            "uid-erika",
+        }
+        # Lifting by the address lifts everything erasure-1 suppressed, its uid too.
+        assert await store.lift_suppressions(SCOPE, ["mail-erika"]) == first
+        assert await store.suppressions(SCOPE, ["mail-erika", "uid-erika"]) == {}
+        assert await store.lift_suppressions(SCOPE, ["mail-erika"]) == []
+        assert len(await store.suppressions(OTHER_SCOPE, ["mail-erika", "uid-erika"])) == 2
+
+    async def test_suppressions_survive_purge_erasure_rekeying_and_reopening(
+        self, harness: StoreHarness, clock: FakeClock
+    ) -> None:
+        old, new = Pseudonymizer(b"a" * 32), Pseudonymizer(b"b" * 32)
+        store = await harness.open(clock)
+        await store.check_pseudonym_key(SCOPE, old.fingerprint)
+        entry = Suppression("mail-erika", "email", "erasure-1", old.fingerprint)
+        await store.suppress(SCOPE, [entry])
+        await store.upsert_items(SCOPE, "hr", writes(("e", "c-erika", "h")), "r1")
+        await store.index_carried(SCOPE, "hr", {"e": {"mail-erika": "email"}})
+
+        await store.erase_subject(SCOPE, ["mail-erika"])
+        await store.forget_sync_state(SCOPE)
+        assert await store.adopt_pseudonym_key(SCOPE, new.fingerprint, old.fingerprint)
+        await store.aclose()
+        reopened = await harness.open(clock)
+
+        assert await reopened.suppressions(SCOPE, ["mail-erika"]) == {"mail-erika": entry}

@@ -24,6 +24,7 @@ from contactsync_api.workflows import (
     ERASURE_WORKFLOW,
     PURGE_WORKFLOW,
     RETENTION_WORKFLOW,
+    SUPPRESSION_LIFT_WORKFLOW,
     SYNC_WORKFLOW,
     SyncInput,
     SyncSummary,
@@ -85,7 +86,13 @@ async def test_recorded_history_replays_on_current_workflow_code(path: Path) -> 
 
 def test_every_workflow_type_has_a_recorded_history() -> None:
     recorded = {started_type(load(path)) for path in RECORDED}
-    assert recorded == {SYNC_WORKFLOW, RETENTION_WORKFLOW, ERASURE_WORKFLOW, PURGE_WORKFLOW}
+    assert recorded == {
+        SYNC_WORKFLOW,
+        RETENTION_WORKFLOW,
+        ERASURE_WORKFLOW,
+        SUPPRESSION_LIFT_WORKFLOW,
+        PURGE_WORKFLOW,
+    }
     assert len(WORKFLOWS) == len(recorded), "a new workflow type needs a recorded history"
 
 

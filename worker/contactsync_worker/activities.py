@@ -28,9 +28,12 @@ from contactsync_api.workflows import (
     RemovalsInput,
     RemovalsResult,
     RetentionResult,
+    SubjectIds,
+    SuppressionLiftRequest,
+    SuppressionLiftResult,
 )
 from contactsync_worker import authorization, checkpoints, workflows
-from contactsync_worker.engine import pages, removals, subjects
+from contactsync_worker.engine import pages, removals, subjects, suppression
 from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.failures import application_error
 from contactsync_worker.health import BLOCKED_DELETES, PAGE_SECONDS, SOURCE_ERRORS, SYNCED
@@ -136,9 +139,21 @@ class RegionActivities:
     @activity.defn(name=workflows.ERASE_SUBJECT)
     async def erase_subject(self, erasure: ErasureRequest) -> ErasureResult:
         self._check(erasure.request)
-        self._authorized(authorization.ERASE, erasure.request, (erasure.email, erasure.uid))
+        self._authorized(authorization.ERASE, erasure.request, erasure.subject)
+        # The workflow id names the erasure in the suppression list and the audit trail:
+        # a random id, never the subject.
+        erasure_id = activity.info().workflow_id or ""
         return await self._translated(
-            lambda: subjects.erase(self.region, erasure.email, erasure.uid)
+            lambda: subjects.erase(self.region, erasure.subject, erasure_id)
+        )
+
+    @activity.defn(name=workflows.LIFT_SUPPRESSION)
+    async def lift_suppression(self, lift: SuppressionLiftRequest) -> SuppressionLiftResult:
+        self._check(lift.request)
+        self._authorized(authorization.LIFT, lift.request, lift.subject)
+        request_id = activity.info().workflow_id or ""
+        return await self._translated(
+            lambda: suppression.lift(self.region, lift.subject, request_id)
         )
 
     @activity.defn(name=workflows.PURGE_REGION)
@@ -151,9 +166,9 @@ class RegionActivities:
         self,
         kind: str,
         request: RegionRunRequest,
-        subject: tuple[str | None, str | None] = (None, None),
+        subject: SubjectIds = authorization.NO_SUBJECT,
     ) -> None:
-        """Destroy nothing on a request the region's request key did not sign for this run."""
+        """Act on no request the region's request key did not sign for this run."""
         try:
             authorization.verify(
                 self.region.requests_public_key,
@@ -174,6 +189,7 @@ class RegionActivities:
             self.apply_removals,
             self.apply_retention,
             self.erase_subject,
+            self.lift_suppression,
             self.purge_region,
         ]
 
@@ -193,6 +209,7 @@ def _count(summary: object) -> None:
         "deleted",
         "unchanged",
         "skipped_no_consent",
+        "skipped_suppressed",
         "quarantined",
     ):
         value = getattr(summary, outcome, 0)

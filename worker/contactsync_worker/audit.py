@@ -40,8 +40,11 @@ class AuditAction(StrEnum):
     UPDATED = "updated"
     DELETED = "deleted"
     SKIPPED_NO_CONSENT = "skipped_no_consent"
+    SKIPPED_SUPPRESSED = "skipped_suppressed"  # a record of someone an erasure suppressed
     QUARANTINED = "quarantined"
     ERASED = "erased"
+    SUPPRESSED = "suppressed"  # identity pseudonyms put on the suppression list, by erasure
+    SUPPRESSION_LIFTED = "suppression_lifted"  # by a signed lift request
     MASS_DELETE_BLOCKED = "mass_delete_blocked"
     RETENTION_PURGED = "retention_purged"  # state or data removed by the retention schedule
     AUDIT_PURGED = "audit_purged"  # old audit records removed; detail names the new anchor

@@ -1,12 +1,14 @@
-"""Who asked for a destructive run: purges and erasures carry a signed authorization.
+"""Who asked for a destructive or privileged run: purges, erasures and lifts of a suppression
+carry a signed authorization.
 
 The payload codec already keeps anyone without a region's payload keys from giving its
 workers input. Payload keys are widely held, though: every worker, the operator, a codec
 server for the Temporal Web UI. Destroying data needs more: the region's keys Secret holds
-``requests.key``, 32 random bytes (base64) that seed an Ed25519 key. The operator (purges)
-and ``contactsync erase`` sign with it; workers hold only the public key, which the operator
-writes into the region's config and never mounts the private one. A worker, or anyone who
-can merely read payloads, cannot ask for a purge or an erasure.
+``requests.key``, 32 random bytes (base64) that seed an Ed25519 key. The operator (purges),
+``contactsync erase`` and ``contactsync suppression lift`` sign with it; workers hold only the
+public key, which the operator writes into the region's config and never mounts the private
+one. A worker, or anyone who can merely read payloads, cannot ask for a purge, an erasure,
+or an erased person back.
 
 The signature covers what is destroyed (the kind, namespace/name/region, the subject), the
 workflow id it runs under and an expiry, so a request read from history cannot be replayed
@@ -26,11 +28,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from contactsync_api.errors import Unauthorized
-from contactsync_api.workflows import Authorization, RegionRunRequest
+from contactsync_api.workflows import Authorization, RegionRunRequest, SubjectIds
 from contactsync_worker.keyring import REQUESTS_KEY, decode_secret_key
 
 PURGE = "purge"
 ERASE = "erase"
+LIFT = "lift-suppression"
+NO_SUBJECT = SubjectIds()  # purges name no one
 # Long enough for a purge to wait for workers that are starting, short enough that a request
 # copied out of history is useless by the time anyone could reuse it.
 VALIDITY = timedelta(hours=1)
@@ -54,7 +58,7 @@ def sign(
     request: RegionRunRequest,
     workflow_id: str,
     now: datetime,
-    subject: tuple[str | None, str | None] = (None, None),
+    subject: SubjectIds = NO_SUBJECT,
 ) -> Authorization:
     not_after = int((now + VALIDITY).timestamp())
     message = _message(kind, request, workflow_id, subject, not_after)
@@ -68,7 +72,7 @@ def verify(
     request: RegionRunRequest,
     workflow_id: str,
     now: datetime,
-    subject: tuple[str | None, str | None] = (None, None),
+    subject: SubjectIds = NO_SUBJECT,
 ) -> None:
     """Raise Unauthorized unless ``request`` carries a current signature of this very run."""
     if public_key is None:
@@ -100,16 +104,18 @@ def _message(
     kind: str,
     request: RegionRunRequest,
     workflow_id: str,
-    subject: tuple[str | None, str | None],
+    subject: SubjectIds,
     not_after: int,
 ) -> bytes:
-    email, uid = subject
-    fields = {
+    fields: dict[str, object] = {
         "kind": kind,
         "scope": [request.namespace, request.contact_sync, request.region],
         "workflowId": workflow_id,
-        "email": email,
-        "uid": uid,
+        "email": subject.email,
+        "uid": subject.uid,
         "notAfter": not_after,
     }
+    if subject.phone is not None:
+        # Only when named: an erasure signed before phones could be named still verifies.
+        fields["phone"] = subject.phone
     return b"contactsync-request-v1\n" + json.dumps(fields, sort_keys=True).encode()

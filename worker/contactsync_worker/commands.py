@@ -1,36 +1,47 @@
-"""Commands people run against a region: verify the audit trail, erase a data subject.
+"""Commands people run against a region: verify the audit trail, erase a data subject, lift
+the suppression an erasure left.
 
 ``contactsync audit verify`` reads the region's store the way its worker does (the same
 environment, e.g. ``kubectl exec`` into a worker pod), or a local SQLite file.
-``contactsync erase`` starts an ErasureWorkflow on the region's task queue; the address
-it carries is encrypted by the region's payload codec before it leaves this process.
+``contactsync erase`` starts an ErasureWorkflow on the region's task queue, and
+``contactsync suppression lift`` a SuppressionLiftWorkflow; the values naming the subject
+are encrypted by the region's payload codec before they leave this process.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from temporalio.client import Client
 
 from contactsync_api import runtime
 from contactsync_api.workflows import (
     ERASURE_WORKFLOW,
+    SUPPRESSION_LIFT_WORKFLOW,
     ErasureRequest,
     ErasureResult,
     RegionRunRequest,
+    SubjectIds,
+    SuppressionLiftRequest,
+    SuppressionLiftResult,
 )
 from contactsync_worker import authorization, checkpoints
 from contactsync_worker.audit import VerifyResult, verify_chain
 from contactsync_worker.checkpoints import Checkpoint, CheckpointError, checkpoint_key
 from contactsync_worker.codec import data_converter
+from contactsync_worker.contacts import identifiers
 from contactsync_worker.keyring import REQUESTS_KEY, Keyring
 from contactsync_worker.pseudonym_keys import load_pseudonym_keys
 from contactsync_worker.store import StateStore
 from contactsync_worker.store.sqlite import SqliteStore
+
+R = TypeVar("R")
 
 
 def describe(scope: str, result: VerifyResult) -> str:
@@ -145,21 +156,61 @@ class ErasureTarget:
         return runtime.task_queue(region.namespace, region.contact_sync, region.region)
 
 
-async def erase(target: ErasureTarget, email: str | None, uid: str | None) -> ErasureResult:
+async def erase(target: ErasureTarget, subject: SubjectIds) -> ErasureResult:
+    """Erase the subject everywhere in the region, and suppress them in later syncs."""
+
+    def request(region: RegionRunRequest) -> ErasureRequest:
+        return ErasureRequest(region, email=subject.email, uid=subject.uid, phone=subject.phone)
+
+    return await _signed_run(
+        target, authorization.ERASE, "erasure", subject, ERASURE_WORKFLOW, request, ErasureResult
+    )
+
+
+async def lift_suppression(target: ErasureTarget, subject: SubjectIds) -> SuppressionLiftResult:
+    """Lift what erasures of the subject suppressed: the next sync writes them again."""
+
+    def request(region: RegionRunRequest) -> SuppressionLiftRequest:
+        return SuppressionLiftRequest(
+            region, email=subject.email, uid=subject.uid, phone=subject.phone
+        )
+
+    return await _signed_run(
+        target,
+        authorization.LIFT,
+        "suppression-lift",
+        subject,
+        SUPPRESSION_LIFT_WORKFLOW,
+        request,
+        SuppressionLiftResult,
+    )
+
+
+async def _signed_run(
+    target: ErasureTarget,
+    kind: str,
+    label: str,
+    subject: SubjectIds,
+    workflow: str,
+    request: Callable[[RegionRunRequest], object],
+    result_type: type[R],
+) -> R:
+    """Run one workflow on the region's task queue, signed with the region's request key;
+    the subject's values leave this process encrypted by the region's payload codec."""
     from contactsync_worker.main import temporal_api_key, temporal_tls
 
-    if not email and not uid:
-        raise ValueError("name the data subject by --email or --uid")
+    if not identifiers.named(subject):
+        raise ValueError("name the data subject by --email, --phone or --uid")
     if target.tls_dir is None and target.api_key_file is None and not target.plaintext:
         raise ValueError(
             "no TLS and no API key for Temporal: pass --tls-dir or --api-key-file, or "
-            "--plaintext to send the erasure request in plain text (development only)"
+            "--plaintext to send the request in plain text (development only)"
         )
     seed = authorization.request_key(target.keys_dir)
     if seed is None:
         raise ValueError(
-            f"{target.keys_dir} holds no {REQUESTS_KEY}: erasures are signed with the region's "
-            "request key (from its keys Secret), and workers refuse unsigned ones"
+            f"{target.keys_dir} holds no {REQUESTS_KEY}: erasures and lifts are signed with the "
+            "region's request key (from its keys Secret), and workers refuse unsigned ones"
         )
     tls = temporal_tls(target.tls_dir)
     api_key = temporal_api_key(target.api_key_file)
@@ -171,15 +222,14 @@ async def erase(target: ErasureTarget, email: str | None, uid: str | None) -> Er
         data_converter=data_converter(Keyring.from_directory(target.keys_dir)),
     )
     # The workflow id names no one: a random suffix, never the address.
-    workflow_id = f"{target.task_queue}/erasure/{uuid.uuid4().hex}"
-    signed = authorization.sign(
-        seed, authorization.ERASE, target.region, workflow_id, datetime.now(UTC), (email, uid)
-    )
-    result: ErasureResult = await client.execute_workflow(
-        ERASURE_WORKFLOW,
-        ErasureRequest(dataclasses.replace(target.region, authorization=signed), email, uid),
+    workflow_id = f"{target.task_queue}/{label}/{uuid.uuid4().hex}"
+    signed = authorization.sign(seed, kind, target.region, workflow_id, datetime.now(UTC), subject)
+    region = dataclasses.replace(target.region, authorization=signed)
+    result: R = await client.execute_workflow(
+        workflow,
+        request(region),
         id=workflow_id,
         task_queue=target.task_queue,
-        result_type=ErasureResult,
+        result_type=result_type,
     )
     return result

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 SYNCED = Counter(
     "contactsync_worker_contacts_total",
     "Contacts handled, by outcome: created, updated, deleted, unchanged, skipped_no_consent, "
-    "quarantined.",
+    "skipped_suppressed, quarantined.",
     ["outcome"],
 )
 BLOCKED_DELETES = Counter(

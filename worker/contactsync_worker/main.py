@@ -177,6 +177,7 @@ async def run(
         settings.secrets_dir,
         checkpoint_key=checkpoint_key(keys.secret, settings.region),
         requests_public_key=requests_public_key(settings),
+        previous_pseudonyms=keys.previous,
     )
     await check_temporal_egress(settings)
     client = await connect(settings, keyring)

@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
         ERASURE_WORKFLOW,
         PURGE_WORKFLOW,
         RETENTION_WORKFLOW,
+        SUPPRESSION_LIFT_WORKFLOW,
         SYNC_WORKFLOW,
         ErasureRequest,
         ErasureResult,
@@ -30,6 +31,8 @@ with workflow.unsafe.imports_passed_through():
         RemovalsInput,
         RemovalsResult,
         RetentionResult,
+        SuppressionLiftRequest,
+        SuppressionLiftResult,
         SyncInput,
         SyncProgress,
         SyncSummary,
@@ -41,6 +44,7 @@ SYNC_PAGE = "sync_page"
 APPLY_REMOVALS = "apply_removals"
 APPLY_RETENTION = "apply_retention"
 ERASE_SUBJECT = "erase_subject"
+LIFT_SUPPRESSION = "lift_suppression"
 PURGE_REGION = "purge_region"
 
 # Pages per workflow run before continue-as-new: history grows by a few events a page.
@@ -236,6 +240,23 @@ class ErasureWorkflow:
         return result
 
 
+@workflow.defn(name=SUPPRESSION_LIFT_WORKFLOW)
+class SuppressionLiftWorkflow:
+    """Lifts the suppression erasures left on a data subject, so later syncs write them."""
+
+    @workflow.run
+    async def run(self, lift: SuppressionLiftRequest) -> SuppressionLiftResult:
+        result: SuppressionLiftResult = await workflow.execute_activity(
+            LIFT_SUPPRESSION,
+            lift,
+            result_type=SuppressionLiftResult,
+            start_to_close_timeout=PAGE_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=WRITE_RETRY,
+        )
+        return result
+
+
 @workflow.defn(name=PURGE_WORKFLOW)
 class PurgeWorkflow:
     """Deletes everything this ContactSync wrote in the region (deletionPolicy: Purge)."""
@@ -253,4 +274,10 @@ class PurgeWorkflow:
         return result
 
 
-WORKFLOWS = [ContactSyncWorkflow, RetentionWorkflow, ErasureWorkflow, PurgeWorkflow]
+WORKFLOWS = [
+    ContactSyncWorkflow,
+    RetentionWorkflow,
+    ErasureWorkflow,
+    SuppressionLiftWorkflow,
+    PurgeWorkflow,
+]

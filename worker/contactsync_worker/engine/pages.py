@@ -1,4 +1,5 @@
-"""One page of one source: fetch, consent, identify, merge, write, remember, audit.
+"""One page of one source: fetch, skip the suppressed, consent, identify, merge, write,
+remember, audit.
 
 The sync token a page carries is committed only after the writes of that page, so a
 crash between the two repeats the writes (idempotent) rather than losing changes.
@@ -13,7 +14,8 @@ from contactsync_api.workflows import SyncSummary
 from contactsync_worker.audit import AuditAction, AuditEvent
 from contactsync_worker.contacts.consent import may_write
 from contactsync_worker.contacts.model import Contact, Quarantined
-from contactsync_worker.engine import removals
+from contactsync_worker.engine import carried, removals, suppression
+from contactsync_worker.engine.contact_ids import new_contact_id
 from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.engine.writes import current_contributions, delete_everywhere, write_merged
 from contactsync_worker.store import PENDING_HASH, ItemState, ItemWrite
@@ -33,12 +35,6 @@ class PageOutcome:
     snapshot: bool
 
 
-def new_contact_id(region: RegionRuntime, contact: Contact) -> str:
-    """A stable id for a contact seen for the first time: the same record always gets the
-    same id, so a retried page creates nothing twice."""
-    return "cs-" + region.pseudonyms.subject(f"{contact.source}\x00{contact.item_id}")[:32]
-
-
 async def sync_page(
     region: RegionRuntime, run: str, source: str, cursor: str | None, deleted_before: int = 0
 ) -> PageOutcome:
@@ -47,10 +43,14 @@ async def sync_page(
     checkpoint = await store.get_checkpoint(scope, source) if cursor is None else None
     page = await region.source(source).fetch(cursor, checkpoint)
     events = _quarantined(source, page.quarantined)
+    screened = await suppression.screen(region, source, page.contacts)
+    events += screened.events
 
-    allowed = [c for c in page.contacts if may_write(c, region.config.consent)]
-    refused = [c for c in page.contacts if not may_write(c, region.config.consent)]
+    allowed = [c for c in screened.kept if may_write(c, region.config.consent)]
+    refused = [c for c in screened.kept if not may_write(c, region.config.consent)]
     states = await store.get_items(scope, source, [c.item_id for c in page.contacts])
+    # Written before, and now carrying a suppressed value: it leaves like a removed record.
+    suppressed = [c.item_id for c in screened.skipped if c.item_id in states]
     # Consent withdrawn (or never given) for something written before: it leaves like a
     # contact gone from the source, after the same grace period.
     withdrawn = [c.item_id for c in refused if c.item_id in states]
@@ -65,7 +65,7 @@ async def sync_page(
     summary, set_aside = await _write_changed(region, run, source, changed, states, deleted_before)
     events += _quarantined(source, set_aside)
     await store.mark_seen(scope, source, [c.item_id for c in unchanged], run)
-    removed = [*page.removed, *withdrawn]
+    removed = [*page.removed, *withdrawn, *suppressed]
     if removed:
         await store.mark_removed(scope, source, removed)
     if events:
@@ -78,6 +78,7 @@ async def sync_page(
         deleted=summary.deleted,
         unchanged=summary.unchanged + len(unchanged),
         skipped_no_consent=len(refused),
+        skipped_suppressed=len(screened.skipped),
         quarantined=len(page.quarantined) + len(set_aside),
         pages=1,
     )
@@ -182,6 +183,7 @@ async def _write_changed(
     await store.upsert_items(
         scope, source, [ItemWrite(c.item_id, assignments[c.item_id], PENDING) for c in changed], run
     )
+    await carried.index(region, source, changed)
     live = affected - merged_away
     contributions = await current_contributions(region, sorted(live), changed)
     orphaned = {i for i, contacts in contributions.items() if not contacts}

@@ -36,12 +36,23 @@ class RegionRuntime:
     checkpoint_key: bytes = b""  # signs audit checkpoints; empty: none are made
     # Verifies purge and erasure requests (base64 Ed25519); None: every one is refused.
     requests_public_key: str | None = None
+    # The key a rotation moves away from: suppressions made under it still match, and move
+    # to the current key as syncs meet them (contactsync_worker.engine.suppression).
+    previous_pseudonyms: Pseudonymizer | None = None
     _sources: dict[str, SourceAdapter] = field(default_factory=dict)
     _destinations: dict[str, DestinationAdapter] = field(default_factory=dict)
 
     @property
     def scope(self) -> str:
         return f"{self.config.contact_sync}/{self.config.region.name}"
+
+    @property
+    def pseudonym_keys(self) -> tuple[Pseudonymizer, ...]:
+        """The current key, then the previous one while a rotation may still need it."""
+        previous = self.previous_pseudonyms
+        if previous is None or previous.fingerprint == self.pseudonyms.fingerprint:
+            return (self.pseudonyms,)
+        return (self.pseudonyms, previous)
 
     @property
     def source_order(self) -> list[str]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from contactsync_api.durations import to_timedelta
-from contactsync_api.workflows import ErasureResult, PurgeResult, RetentionResult
+from contactsync_api.fields import IdentityKey
+from contactsync_api.workflows import ErasureResult, PurgeResult, RetentionResult, SubjectIds
 from contactsync_worker.audit import AuditAction, AuditEvent
+from contactsync_worker.contacts import identifiers
+from contactsync_worker.engine import suppression
 from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.engine.removals import apply_removals
 from contactsync_worker.engine.writes import delete_everywhere
@@ -12,21 +15,25 @@ from contactsync_worker.engine.writes import delete_everywhere
 BATCH = 500
 
 
-async def erase(region: RegionRuntime, email: str | None, uid: str | None) -> ErasureResult:
-    """Remove the person everywhere this region wrote them, and every state row about them.
+async def erase(region: RegionRuntime, subject: SubjectIds, erasure: str) -> ErasureResult:
+    """Suppress the person in later syncs, then remove them everywhere this region wrote
+    them, with every state row about them. ``erasure`` is the request's id.
 
-    The audit record names the subject by pseudonym only, so the chain stays whole and
+    Found by any identity value the request names, whatever ``spec.identity`` merges on.
+    The audit records name the subject by pseudonym only, so the chain stays whole and
     says that an erasure happened without saying of whom."""
-    values = ([f"email:{email.strip().lower()}"] if email else []) + (
-        [f"uid:{uid.strip()}"] if uid else []
-    )
+    values = identifiers.named(subject)
     pseudonyms = region.pseudonyms.identities(values)
     found = await region.store.find_subject(region.scope, pseudonyms)
+    # Suppressed first, so a sync running meanwhile stops writing them before they go.
+    entries = dict.fromkeys(found.uids, str(IdentityKey.UID))
+    entries |= {p: identifiers.kind(v) for v, p in zip(values, pseudonyms, strict=True)}
+    suppressed = await suppression.suppress(region, entries, erasure) if entries else 0
     if found.empty:
         await region.store.append_audit(
             region.scope, [AuditEvent(AuditAction.ERASED, detail={"found": False})]
         )
-        return ErasureResult()
+        return ErasureResult(identifiers_suppressed=suppressed)
     deleted = await delete_everywhere(region, found.contact_ids)
     await region.store.erase_subject(region.scope, pseudonyms)
     events = [
@@ -34,7 +41,11 @@ async def erase(region: RegionRuntime, email: str | None, uid: str | None) -> Er
         for i in found.contact_ids
     ]
     await region.store.append_audit(region.scope, events)
-    return ErasureResult(contacts_erased=len(found.contact_ids), destination_deletes=deleted)
+    return ErasureResult(
+        contacts_erased=len(found.contact_ids),
+        destination_deletes=deleted,
+        identifiers_suppressed=suppressed,
+    )
 
 
 async def purge(region: RegionRuntime) -> PurgeResult:

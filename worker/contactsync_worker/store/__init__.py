@@ -81,10 +81,22 @@ class SubjectRows:
     identities: tuple[str, ...] = ()  # all identity pseudonyms bound to those contacts
     items: tuple[ItemState, ...] = ()
     written: tuple[WrittenRef, ...] = ()
+    uids: tuple[str, ...] = ()  # uid pseudonyms its items carry, whatever spec.identity says
 
     @property
     def empty(self) -> bool:
         return not self.contact_ids
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """One entry of the suppression list: an identity pseudonym an erasure left behind, so
+    later syncs skip every record that carries it. No contact data: the value is keyed."""
+
+    pseudonym: str
+    kind: str  # email, phone or uid: which key the value was, never the value
+    erasure: str  # the erasure's request id; lifting any entry lifts all of its request
+    key: str  # fingerprint of the pseudonym key it was made with
 
 
 @dataclass(frozen=True)
@@ -157,7 +169,8 @@ class StateStore(Protocol):
 
     async def forget_sync_state(self, scope: str) -> int:
         """Drop the scope's sync tokens, items, identities and written records (after a
-        purge: a ContactSync created again under the name starts from nothing)."""
+        purge: a ContactSync created again under the name starts from nothing). The audit
+        chain and the suppression list stay: an erased person stays erased."""
         ...
 
     async def contributors(
@@ -229,11 +242,36 @@ class StateStore(Protocol):
         self, scope: str, destination: str, contact_ids: Collection[str]
     ) -> int: ...
 
+    async def index_carried(
+        self, scope: str, source: str, carried: Mapping[str, Mapping[str, str]]
+    ) -> None:
+        """item_id → {pseudonym: kind} of every identity value the item carries (all keys,
+        not only spec.identity's), replacing what was indexed for those items: what an
+        erasure finds people by."""
+        ...
+
     # Erasure: the caller deletes ``find_subject(...).written`` downstream, then erases here.
-    async def find_subject(self, scope: str, pseudonyms: Collection[str]) -> SubjectRows: ...
+    async def find_subject(self, scope: str, pseudonyms: Collection[str]) -> SubjectRows:
+        """The contacts bound to, or whose items carry, any of ``pseudonyms``."""
+        ...
 
     async def erase_subject(self, scope: str, pseudonyms: Collection[str]) -> SubjectRows:
         """Delete every row of the subjects found by ``pseudonyms``; returns what was deleted."""
+        ...
+
+    # Suppression list: survives purges, re-keying and erasure, and goes only when lifted.
+    async def suppress(self, scope: str, entries: Sequence[Suppression]) -> int:
+        """Add entries (a pseudonym already suppressed keeps its first entry); returns how
+        many were new."""
+        ...
+
+    async def suppressions(
+        self, scope: str, pseudonyms: Collection[str]
+    ) -> dict[str, Suppression]: ...
+
+    async def lift_suppressions(self, scope: str, pseudonyms: Collection[str]) -> list[Suppression]:
+        """Delete every entry of each erasure that suppressed any of ``pseudonyms``; returns
+        the entries deleted."""
         ...
 
     # Audit chain (format and verification: ``contactsync_worker.audit``).
@@ -267,5 +305,6 @@ __all__ = [
     "StateStore",
     "StoreSchemaTooNew",
     "SubjectRows",
+    "Suppression",
     "WrittenRef",
 ]

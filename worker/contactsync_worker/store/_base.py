@@ -1,8 +1,8 @@
 """The StateStore behaviour on any SQL backend: each method is one transaction of queries.
 
 Backends provide the transaction (:meth:`SqlStore._transaction`); the queries live in
-``_items``, ``_links`` and ``_chain`` and are the same for SQLite and PostgreSQL, which is
-what keeps the two stores behaving alike.
+``_items``, ``_links``, ``_suppressions`` and ``_chain`` and are the same for SQLite and
+PostgreSQL, which is what keeps the two stores behaving alike.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ from contactsync_worker.store import (
     ItemState,
     ItemWrite,
     SubjectRows,
+    Suppression,
     _chain,
     _items,
     _links,
+    _suppressions,
 )
 from contactsync_worker.store._sql import Tx
 
@@ -181,11 +183,28 @@ class SqlStore(ABC):
     ) -> int:
         return await self._write(_links.forget_written, scope, destination, contact_ids)
 
+    async def index_carried(
+        self, scope: str, source: str, carried: Mapping[str, Mapping[str, str]]
+    ) -> None:
+        if carried:
+            await self._write(_links.index_carried, scope, source, carried)
+
     async def find_subject(self, scope: str, pseudonyms: Collection[str]) -> SubjectRows:
         return await self._read(_links.find_subject, scope, pseudonyms)
 
     async def erase_subject(self, scope: str, pseudonyms: Collection[str]) -> SubjectRows:
         return await self._write(_links.erase_subject, scope, pseudonyms)
+
+    async def suppress(self, scope: str, entries: Sequence[Suppression]) -> int:
+        if not entries:
+            return 0
+        return await self._write(_suppressions.suppress, scope, entries, self._clock())
+
+    async def suppressions(self, scope: str, pseudonyms: Collection[str]) -> dict[str, Suppression]:
+        return await self._read(_suppressions.suppressions, scope, pseudonyms)
+
+    async def lift_suppressions(self, scope: str, pseudonyms: Collection[str]) -> list[Suppression]:
+        return await self._write(_suppressions.lift, scope, pseudonyms)
 
     async def append_audit(self, scope: str, events: Sequence[AuditEvent]) -> list[AuditRecord]:
         if not events:

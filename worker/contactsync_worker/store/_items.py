@@ -57,7 +57,10 @@ async def adopt_pseudonym_key(tx: Tx, scope: str, fingerprint: str, previous: st
     # reads every source whole and binds each item's identities under the new key. Items
     # keep their contact ids, so nothing is created twice; unchanged content is not
     # rewritten (the destinations' hashes still match).
+    # The suppression list stays: its entries move to the new key as that read meets the
+    # records they match (contactsync_worker.engine.suppression).
     await tx.execute("DELETE FROM identities WHERE scope = ?", (scope,))
+    await tx.execute("DELETE FROM item_identities WHERE scope = ?", (scope,))
     await tx.execute("DELETE FROM checkpoints WHERE scope = ?", (scope,))
     await tx.execute("UPDATE items SET content_hash = ? WHERE scope = ?", (PENDING_HASH, scope))
     await tx.execute(
@@ -191,6 +194,10 @@ async def removed_items(
 async def forget_items(tx: Tx, scope: str, source: str, item_ids: Collection[str]) -> int:
     deleted = 0
     for chunk in chunks(item_ids):
+        await tx.execute(
+            "DELETE FROM item_identities WHERE scope = ? AND source = ? AND item_id IN (?)",
+            (scope, source, chunk),
+        )
         deleted += await tx.execute(
             "DELETE FROM items WHERE scope = ? AND source = ? AND item_id IN (?)",
             (scope, source, chunk),
@@ -200,9 +207,9 @@ async def forget_items(tx: Tx, scope: str, source: str, item_ids: Collection[str
 
 async def forget_sync_state(tx: Tx, scope: str) -> int:
     """Everything a scope's syncs learnt: sync tokens, items, identities, what was written.
-    The audit trail stays (its retention is its own)."""
+    The audit trail stays (its retention is its own), and so does the suppression list."""
     forgotten = 0
-    for table in ("checkpoints", "items", "identities", "written"):
+    for table in ("checkpoints", "items", "item_identities", "identities", "written"):
         forgotten += await tx.execute(f"DELETE FROM {table} WHERE scope = ?", (scope,))  # noqa: S608 - fixed names
     return forgotten
 

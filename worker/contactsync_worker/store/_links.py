@@ -120,8 +120,56 @@ async def forget_written(tx: Tx, scope: str, destination: str, contact_ids: Coll
     return deleted
 
 
+async def index_carried(
+    tx: Tx, scope: str, source: str, carried: Mapping[str, Mapping[str, str]]
+) -> None:
+    for chunk in chunks(carried):
+        await tx.execute(
+            "DELETE FROM item_identities WHERE scope = ? AND source = ? AND item_id IN (?)",
+            (scope, source, chunk),
+        )
+    await tx.executemany(
+        """INSERT INTO item_identities (scope, source, item_id, pseudonym, kind)
+           VALUES (?, ?, ?, ?, ?)""",
+        [
+            (scope, source, item_id, pseudonym, kind)
+            for item_id, identities in carried.items()
+            for pseudonym, kind in identities.items()
+        ],
+    )
+
+
+async def contacts_carrying(tx: Tx, scope: str, pseudonyms: Collection[str]) -> set[str]:
+    """Contacts with an item that carries any of ``pseudonyms``, under any identity key."""
+    found: set[str] = set()
+    for chunk in chunks(pseudonyms):
+        rows = await tx.fetchall(
+            """SELECT DISTINCT i.contact_id FROM item_identities k JOIN items i
+                 ON i.scope = k.scope AND i.source = k.source AND i.item_id = k.item_id
+               WHERE k.scope = ? AND k.pseudonym IN (?)""",
+            (scope, chunk),
+        )
+        found.update(row[0] for row in rows)
+    return found
+
+
+async def carried_of(tx: Tx, scope: str, contact_ids: Collection[str], kind: str) -> list[str]:
+    """The pseudonyms of one kind that the items of ``contact_ids`` carry."""
+    found: set[str] = set()
+    for chunk in chunks(contact_ids):
+        rows = await tx.fetchall(
+            """SELECT DISTINCT k.pseudonym FROM item_identities k JOIN items i
+                 ON i.scope = k.scope AND i.source = k.source AND i.item_id = k.item_id
+               WHERE i.scope = ? AND i.contact_id IN (?) AND k.kind = ?""",
+            (scope, chunk, kind),
+        )
+        found.update(row[0] for row in rows)
+    return sorted(found)
+
+
 async def find_subject(tx: Tx, scope: str, pseudonyms: Collection[str]) -> SubjectRows:
-    contact_ids = sorted(set((await lookup_identities(tx, scope, pseudonyms)).values()))
+    bound = set((await lookup_identities(tx, scope, pseudonyms)).values())
+    contact_ids = sorted(bound | await contacts_carrying(tx, scope, pseudonyms))
     if not contact_ids:
         return SubjectRows()
     # Every identity of those contacts, not only the ones asked about: erasing by email
@@ -140,6 +188,7 @@ async def find_subject(tx: Tx, scope: str, pseudonyms: Collection[str]) -> Subje
         identities=tuple(sorted(p for ps in identities.values() for p in ps)),
         items=tuple(await items_of_contacts(tx, scope, contact_ids)),
         written=tuple(sorted(written, key=lambda w: (w.destination, w.contact_id))),
+        uids=tuple(await carried_of(tx, scope, contact_ids, "uid")),
     )
 
 
@@ -153,6 +202,11 @@ async def erase_subject(tx: Tx, scope: str, pseudonyms: Collection[str]) -> Subj
 
 _ERASE = (
     "DELETE FROM identities WHERE scope = ? AND contact_id IN (?)",
+    # Before the items it joins on.
+    """DELETE FROM item_identities WHERE scope = ? AND EXISTS (
+         SELECT 1 FROM items i
+         WHERE i.scope = item_identities.scope AND i.source = item_identities.source
+           AND i.item_id = item_identities.item_id AND i.contact_id IN (?))""",
     "DELETE FROM items WHERE scope = ? AND contact_id IN (?)",
     "DELETE FROM written WHERE scope = ? AND contact_id IN (?)",
 )

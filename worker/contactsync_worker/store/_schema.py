@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from contactsync_worker.store import StoreSchemaTooNew
+from contactsync_worker.store import PENDING_HASH, StoreSchemaTooNew
 from contactsync_worker.store._sql import Tx
 
 
@@ -91,7 +91,30 @@ def _v1(d: Dialect) -> list[str]:
     ]
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[Dialect], list[str]]], ...] = ((1, _v1),)
+def _v2(d: Dialect) -> list[str]:
+    return [
+        # Every identity value each item carries, under every key: an erasure finds a person
+        # by any of them, whatever spec.identity merges on.
+        """CREATE TABLE item_identities (
+             scope TEXT NOT NULL, source TEXT NOT NULL, item_id TEXT NOT NULL,
+             pseudonym TEXT NOT NULL, kind TEXT NOT NULL,
+             PRIMARY KEY (scope, source, item_id, pseudonym))""",
+        "CREATE INDEX item_identities_by_pseudonym ON item_identities (scope, pseudonym)",
+        f"""CREATE TABLE suppressions (
+             scope TEXT NOT NULL, pseudonym TEXT NOT NULL, kind TEXT NOT NULL,
+             erasure TEXT NOT NULL, pseudonym_key TEXT NOT NULL,
+             suppressed_at {d.timestamp} NOT NULL,
+             PRIMARY KEY (scope, pseudonym))""",
+        "CREATE INDEX suppressions_by_erasure ON suppressions (scope, erasure)",
+        # Items synced before have nothing in item_identities: the next sync reads every
+        # source whole (as after a pseudonym-key rotation) and indexes them. Nothing is
+        # rewritten downstream: the destinations' hashes still match.
+        "DELETE FROM checkpoints",
+        f"UPDATE items SET content_hash = '{PENDING_HASH}'",  # noqa: S608 - a constant
+    ]
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Dialect], list[str]]], ...] = ((1, _v1), (2, _v2))
 LATEST = MIGRATIONS[-1][0]
 
 
