@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from contactsync_api.workflows import SyncSummary
 from contactsync_worker.audit import AuditAction, AuditEvent
-from contactsync_worker.contacts.consent import may_write
+from contactsync_worker.contacts.consent import judge
 from contactsync_worker.contacts.model import Contact, Quarantined
 from contactsync_worker.engine import removals
 from contactsync_worker.engine.region import RegionRuntime
@@ -40,25 +41,35 @@ def new_contact_id(region: RegionRuntime, contact: Contact) -> str:
 
 
 async def sync_page(
-    region: RegionRuntime, run: str, source: str, cursor: str | None, deleted_before: int = 0
+    region: RegionRuntime,
+    run: str,
+    source: str,
+    cursor: str | None,
+    deleted_before: int = 0,
+    at: datetime | None = None,
 ) -> PageOutcome:
-    """``deleted_before``: what the run deleted before this page, for the mass-delete guard."""
+    """``deleted_before``: what the run deleted before this page, for the mass-delete guard;
+    ``at``: the run's time, which consent is judged at (now when not given)."""
     store, scope = region.store, region.scope
     checkpoint = await store.get_checkpoint(scope, source) if cursor is None else None
     page = await region.source(source).fetch(cursor, checkpoint)
     events = _quarantined(source, page.quarantined)
 
-    allowed = [c for c in page.contacts if may_write(c, region.config.consent)]
-    refused = [c for c in page.contacts if not may_write(c, region.config.consent)]
+    at = at or datetime.now(UTC)
+    judged = [(c, judge(c.consent, region.config.consent, at)) for c in page.contacts]
+    allowed = [c for c, verdict in judged if verdict.allows]
+    refused = [(c, verdict) for c, verdict in judged if not verdict.allows]
     states = await store.get_items(scope, source, [c.item_id for c in page.contacts])
     # Consent withdrawn (or never given) for something written before: it leaves like a
     # contact gone from the source, after the same grace period.
-    withdrawn = [c.item_id for c in refused if c.item_id in states]
+    withdrawn = [c.item_id for c, _ in refused if c.item_id in states]
     events += [
         AuditEvent(
-            AuditAction.SKIPPED_NO_CONSENT, source=source, detail={"withdrawn": c.item_id in states}
+            AuditAction.SKIPPED_NO_CONSENT,
+            source=source,
+            detail={"consent": str(verdict), "written": c.item_id in states},
         )
-        for c in refused
+        for c, verdict in refused
     ]
 
     changed, unchanged = await _split_changed(region, allowed, states)
