@@ -14,7 +14,7 @@ from contactsync_api.workflows import SyncSummary
 from contactsync_worker.audit import AuditAction, AuditEvent
 from contactsync_worker.contacts.consent import judge
 from contactsync_worker.contacts.model import Contact, Quarantined
-from contactsync_worker.engine import removals
+from contactsync_worker.engine import removals, withdrawals
 from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.engine.writes import current_contributions, delete_everywhere, write_merged
 from contactsync_worker.store import PENDING_HASH, ItemState, ItemWrite
@@ -60,25 +60,21 @@ async def sync_page(
     allowed = [c for c, verdict in judged if verdict.allows]
     refused = [(c, verdict) for c, verdict in judged if not verdict.allows]
     states = await store.get_items(scope, source, [c.item_id for c in page.contacts])
-    # Consent withdrawn (or never given) for something written before: it leaves like a
-    # contact gone from the source, after the same grace period.
-    withdrawn = [c.item_id for c, _ in refused if c.item_id in states]
-    events += [
-        AuditEvent(
-            AuditAction.SKIPPED_NO_CONSENT,
-            source=source,
-            detail={"consent": str(verdict), "written": c.item_id in states},
-        )
-        for c, verdict in refused
-    ]
+    # Refused now but written before: out of every destination in this run, no grace.
+    withdrawn = await withdrawals.remove_refused(
+        region, source, refused, states, deleted_before, allowed
+    )
+    events += withdrawals.skipped(region, source, refused, states)
 
     changed, unchanged = await _split_changed(region, allowed, states)
-    summary, set_aside = await _write_changed(region, run, source, changed, states, deleted_before)
+    summary, set_aside = await _write_changed(
+        region, run, source, changed, states, deleted_before + withdrawn.deleted
+    )
+    summary = summary.plus(withdrawn)
     events += _quarantined(source, set_aside)
     await store.mark_seen(scope, source, [c.item_id for c in unchanged], run)
-    removed = [*page.removed, *withdrawn]
-    if removed:
-        await store.mark_removed(scope, source, removed)
+    if page.removed:
+        await store.mark_removed(scope, source, page.removed)
     if events:
         await store.append_audit(scope, events)
     if page.complete and page.checkpoint is not None:
