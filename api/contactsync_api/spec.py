@@ -13,6 +13,14 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 
+from contactsync_api.consent import (
+    ALWAYS_WITHDRAWN,
+    DEFAULT_GRANTED,
+    EXPIRY_KEY,
+    WORD_PATTERN,
+    ascii_lower,
+    cel_list,
+)
 from contactsync_api.cron import CRON_HELP, cron_rule
 from contactsync_api.durations import to_timedelta
 from contactsync_api.egress import RegionEgress
@@ -351,30 +359,120 @@ class ConsentMode(StrEnum):
     NOT_REQUIRED = "NotRequired"
 
 
-class ConsentSpec(SpecModel):
-    """Which contacts may be written: those who consented, unless another lawful basis applies."""
+ConsentWord = Annotated[str, StringConstraints(pattern=WORD_PATTERN, max_length=64)]
+_ALWAYS_NO = cel_list(ALWAYS_WITHDRAWN)
+# CEL: is {word} one of the withdrawnValues? (Absent only in the CRD's default, which the API
+# server checks before it fills in the defaults inside it.)
+_IN_WITHDRAWN = (
+    "(has(self.withdrawnValues) && "
+    "self.withdrawnValues.exists(w, w.lowerAscii() == {word}.lowerAscii()))"
+)
+
+
+def _words_for_no(spec: ConsentSpec) -> set[str]:
+    return {ascii_lower(word) for word in (*ALWAYS_WITHDRAWN, *spec.withdrawn_values)}
+
+
+def _yes_is_never_no(spec: ConsentSpec) -> bool:
+    return not {ascii_lower(word) for word in spec.granted_values} & _words_for_no(spec)
+
+
+def _purposes_are_not_words(spec: ConsentSpec) -> bool:
+    words = _words_for_no(spec) | {ascii_lower(w) for w in spec.granted_values} | {EXPIRY_KEY}
+    return not {ascii_lower(purpose) for purpose in spec.purposes} & words
+
+
+class ConsentSpec(RuledModel, SpecModel):
+    """Which contacts may be written: those who consented, unless another lawful basis applies.
+
+    How consent values are read (words, purposes, ``purpose=granted;until=2027-01-01``) is
+    in docs/worker.md; the words that always mean no are in ``contactsync_api.consent``."""
+
+    rules = (
+        Rule(
+            cel=(
+                "!has(self.grantedValues) || self.grantedValues.all(g, "
+                f"!(g.lowerAscii() in {_ALWAYS_NO}) && !{_IN_WITHDRAWN.format(word='g')})"
+            ),
+            message=(
+                "consent.grantedValues: a word cannot mean both yes and no; these always mean "
+                f"no: {', '.join(ALWAYS_WITHDRAWN)}, and so do the withdrawnValues"
+            ),
+            holds=_yes_is_never_no,
+            field_path=".grantedValues",
+        ),
+        Rule(
+            cel=(
+                f"!has(self.purposes) || self.purposes.all(p, p.lowerAscii() != '{EXPIRY_KEY}' "
+                f"&& !(p.lowerAscii() in {_ALWAYS_NO}) && !{_IN_WITHDRAWN.format(word='p')} "
+                "&& !(has(self.grantedValues) && "
+                "self.grantedValues.exists(g, g.lowerAscii() == p.lowerAscii())))"
+            ),
+            message=(
+                f"consent.purposes: a purpose cannot be '{EXPIRY_KEY}' or a word that means yes "
+                "or no (grantedValues, withdrawnValues, or one that always means no): a "
+                "recorded value naming it would be read as that word"
+            ),
+            holds=_purposes_are_not_words,
+            field_path=".purposes",
+        ),
+    )
 
     mode: ConsentMode = Field(
         default=ConsentMode.REQUIRED,
         description=(
-            "Required: only contacts whose consent property lists every purpose are written, "
-            "and a contact is removed downstream when consent is withdrawn. NotRequired: "
-            "another lawful basis covers the processing; record it in your records of processing."
+            "Required: a contact is written only while its consent property grants every "
+            "purpose listed (or consent as a whole when none are), and one written before is "
+            "removed downstream by the first run that reads it without consent (withdrawn, "
+            "expired, missing), whatever retention.removedContacts says. NotRequired: another "
+            "lawful basis covers the processing; record it in your records of processing."
         ),
     )
     property: Annotated[
         str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]*$", max_length=64)
     ] = Field(
         default="X-CONSENT",
-        description="vCard property, LDAP attribute or column holding the consented purposes.",
+        description=(
+            "vCard property, LDAP attribute, CSV column or JSON Lines key holding consent: "
+            "words (granted, withdrawn), purposes, or purpose=granted;until=2027-01-01, "
+            "separated by , or ;."
+        ),
     )
-    purposes: Annotated[
-        list[Annotated[str, StringConstraints(min_length=1, max_length=64)]], Field(max_length=16)
-    ] = Field(
+    purposes: Annotated[list[ConsentWord], Field(max_length=16)] = Field(
         default=[],
-        description="Purposes every written contact must have consented to, e.g. [directory].",
+        description=(
+            "Purposes every written contact must have granted by name, e.g. [directory] "
+            "(a purpose on its own, or purpose=granted). Empty: a word of grantedValues on "
+            "its own is needed; a record that only names purposes does not consent as a whole."
+        ),
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
+    granted_values: Annotated[list[ConsentWord], Field(min_length=1, max_length=16)] = Field(
+        default=list(DEFAULT_GRANTED),
+        description=(
+            "Words that grant consent: on their own for consent as a whole, or after "
+            "purpose= for one purpose. Compared trimmed, ignoring case."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    withdrawn_values: Annotated[list[ConsentWord], Field(max_length=16)] = Field(
+        default=[],
+        description=(
+            "Words that withdraw consent besides those that always do: "
+            f"{', '.join(ALWAYS_WITHDRAWN)}. Compared trimmed, ignoring case."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+
+    def check_invariants(self) -> None:
+        """The API server refuses a word twice in a list (list type set)."""
+        for path, words in (
+            (".grantedValues", self.granted_values),
+            (".withdrawnValues", self.withdrawn_values),
+        ):
+            for index, word in enumerate(words):
+                if word in words[:index]:
+                    raise RuleViolation(f"duplicate value {word!r}", f"{path}[{index}]")
 
 
 class DeletesSpec(SpecModel):

@@ -84,6 +84,9 @@ class SyncProgress:
     source_is_snapshot: bool = False  # the current source's run so far lists it whole
     source_quarantined: bool = False  # and set records aside, so absence proves nothing
     source_pages: int = 0  # pages of the current source read so far in this run
+    # When the run started (ISO 8601, the workflow's clock): consent is judged at this time on
+    # every page, so a grant that ends while the run goes on ends for none of its pages.
+    started_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ class PageInput:
     source: str
     cursor: str | None = None
     deleted_before: int = 0  # deletions earlier in this run: the guard counts them too
+    started_at: str = ""  # SyncProgress.started_at; empty: the activity's own clock
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def describe_resource(resource: ContactSync, report: Report) -> None:
             report(f"    destination {destination.name} ({_kind(destination)}) <- {feeds}")
     report(f"  fields kept: {', '.join(spec.fields)}; identity: {', '.join(spec.identity)}")
     consent = spec.consent
-    purposes = ", ".join(consent.purposes) or "any purpose"
+    purposes = ", ".join(consent.purposes) or "consent as a whole"
     report(f"  consent: {consent.mode} ({purposes}, read from {consent.property})")
     deletes, retention = spec.deletes, spec.retention
     report(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +15,8 @@ import pytest
 
 from contactsync_api.errors import DestinationUnavailable, SourceUnavailable
 from contactsync_api.fields import ContactField as F
+from contactsync_api.spec import ConsentSpec
+from contactsync_worker.contacts.consent import ConsentVerdict, judge
 from contactsync_worker.contacts.model import Contact, FieldPolicy
 from contactsync_worker.contacts.vcard import parse_vcard
 from contactsync_worker.destinations import Record
@@ -230,7 +233,9 @@ async def test_consent_is_read_from_radicale_cards(
     )
     assert (await dav.put(f"{book}consent.vcf", content=card, headers=VCARD)).status_code == 201
     page = await source.fetch(cursor=None, checkpoint=None)
-    assert page.contacts[0].consent == frozenset({"directory", "phonebook", "newsletter"})
+    assert page.contacts[0].consent == ("directory", "phonebook,newsletter")
+    every = ConsentSpec(purposes=["directory", "phonebook", "newsletter"])
+    assert judge(page.contacts[0].consent, every, datetime.now(UTC)) is ConsentVerdict.GRANTED
 
 
 async def test_fetch_items_returns_the_current_cards_of_the_given_hrefs(

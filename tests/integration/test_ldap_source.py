@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from contactsync_api.endpoints.ldap import LdapSourceSpec
 from contactsync_api.errors import CursorExpired, SourceUnavailable
 from contactsync_api.fields import ContactField as F
 from contactsync_api.fields import IdentityKey
+from contactsync_api.spec import ConsentSpec
+from contactsync_worker.contacts.consent import ConsentVerdict, judge
 from contactsync_worker.contacts.model import FieldPolicy, Page
 from contactsync_worker.sources.ldap import MAX_ENTRY_BYTES, MAX_RESPONSE_BYTES, LdapSource
 from tests.servers.https import HttpsServer, running_https_server
@@ -173,17 +176,30 @@ async def test_only_the_attributes_the_policy_needs_are_fetched(
 async def test_consent_is_read_from_the_consent_attribute(
     slapd_server: SlapdServer, ou: str, secrets_dir: Path
 ) -> None:
-    base = slapd_server.add_people(people(3), ou=ou)
+    base = slapd_server.add_people(people(4), ou=ou)
     modify(slapd_server, f"uid=user0,{base}", {CONSENT: ["directory, newsletter"]})
     modify(slapd_server, f"uid=user1,{base}", {CONSENT: ["directory", "research"]})
+    modify(slapd_server, f"uid=user2,{base}", {CONSENT: ["directory", "Revoked"]})
 
     [page] = await read_all(source(slapd_server.url, base, secrets_dir))
 
     consent = {c.fields[F.GIVEN_NAME]: c.consent for c in page.contacts}
-    assert consent == {
-        "Given0": frozenset({"directory", "newsletter"}),
-        "Given1": frozenset({"directory", "research"}),
-        "Given2": None,
+    assert {name: sorted(values or ()) for name, values in consent.items()} == {
+        "Given0": ["directory, newsletter"],
+        "Given1": ["directory", "research"],
+        "Given2": ["Revoked", "directory"],
+        "Given3": [],
+    }
+    assert consent["Given3"] is None
+    directory = ConsentSpec(purposes=["directory"])
+    verdicts = {
+        name: judge(values, directory, datetime.now(UTC)) for name, values in consent.items()
+    }
+    assert verdicts == {
+        "Given0": ConsentVerdict.GRANTED,
+        "Given1": ConsentVerdict.GRANTED,
+        "Given2": ConsentVerdict.WITHDRAWN,  # a no among the values is a no
+        "Given3": ConsentVerdict.MISSING,
     }
 
 

@@ -7,6 +7,7 @@ import json
 import os
 import tempfile
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,9 @@ from contactsync_api.endpoints.files import FileSourceSpec
 from contactsync_api.errors import CursorExpired, SourceUnavailable
 from contactsync_api.fields import ContactField as F
 from contactsync_api.fields import IdentityKey
+from contactsync_api.spec import ConsentSpec
+from contactsync_worker.contacts.consent import ConsentVerdict as V
+from contactsync_worker.contacts.consent import judge
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page, Quarantined
 from contactsync_worker.sources.file_records import MAX_RECORD_BYTES, RawRecord, RecordMapper
 from contactsync_worker.sources.files import CsvSource, JsonLinesSource
@@ -84,9 +88,9 @@ async def test_csv_columns_map_to_canonical_fields_with_multi_values_split_on_se
         F.PHONES: ("+49 30 1234",),
         F.ADDRESSES: (";;Hauptstraße 1\\, Berlin;;;;", ";;Zweiter Weg 2;Köln;NRW;50667;DE"),
     }
-    assert first.consent == frozenset({"directory", "newsletter"})
+    assert first.consent == ("directory;newsletter",)
     assert second.fields == {F.FULL_NAME: "李雷", F.EMAILS: ("li@example.test",)}
-    assert second.consent is None
+    assert second.consent == ("",)  # an empty cell: judged as no consent recorded
 
 
 async def test_csv_columns_outside_the_allowlist_appear_nowhere(tmp_path: Path) -> None:
@@ -215,11 +219,43 @@ async def test_jsonl_objects_map_to_canonical_fields(tmp_path: Path) -> None:
             F.EMAILS: ("zoe@example.test",),
             F.PHONES: ("+46 8 123",),
         },
-        consent=frozenset({"directory", "newsletter"}),
+        consent=("directory", "newsletter"),
     )
     assert (second.item_id, second.uid) == ("u-2", "u-2")
-    assert second.consent == frozenset({"directory", "research"})
+    assert second.consent == ("directory, research",)
     assert NOTE_MARKER not in repr(page)
+
+
+async def test_consent_that_says_no_is_no_in_csv_and_json_lines(tmp_path: Path) -> None:
+    said = {
+        "yes": V.GRANTED,
+        "no": V.WITHDRAWN,
+        "OPT-OUT": V.WITHDRAWN,
+        "0": V.WITHDRAWN,
+        "granted;until=2026-01-01": V.EXPIRED,
+        "pending": V.NOT_GRANTED,
+    }
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text(
+        "id,emails,x-consent\n"
+        + "".join(f'{n},p{n}@example.test,"{v}"\n' for n, v in enumerate(said))
+    )
+    json_said = [(True, V.GRANTED), (False, V.WITHDRAWN), (1, V.GRANTED), (0, V.WITHDRAWN)]
+    jsonl_path = write_jsonl(
+        tmp_path / "people.jsonl",
+        *({"id": n, "X-CONSENT": value} for n, (value, _) in enumerate(json_said)),
+    )
+
+    csv_page = await only_page(csv_source(csv_path))
+    jsonl_page = await only_page(jsonl_source(jsonl_path))
+
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    assert [judge(c.consent, ConsentSpec(), at) for c in csv_page.contacts] == list(said.values())
+    assert [judge(c.consent, ConsentSpec(), at) for c in jsonl_page.contacts] == [
+        verdict for _, verdict in json_said
+    ]
+    assert not csv_page.quarantined
+    assert not jsonl_page.quarantined
 
 
 async def test_jsonl_keys_outside_the_allowlist_are_dropped_while_decoding(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from contactsync_api.fields import ContactField as F
 from contactsync_api.fields import IdentityKey
+from contactsync_api.spec import ConsentSpec
+from contactsync_worker.contacts.consent import ConsentVerdict, judge
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
 from contactsync_worker.contacts.vcard import (
     MalformedVCard,
@@ -22,6 +25,7 @@ CORPUS = Path(__file__).parents[1] / "corpus" / "vcards"
 WELL_FORMED = sorted(p for p in CORPUS.glob("*.vcf") if not p.name.startswith("broken-"))
 BROKEN = sorted(CORPUS.glob("broken-*.vcf"))
 EVERYTHING = FieldPolicy(allowed=frozenset(F), consent_property="X-CONSENT")
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
 PNG = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5E"
     "rkJggg=="
@@ -288,20 +292,55 @@ def test_a_disallowed_field_is_dropped_even_when_its_property_feeds_an_allowed_o
 # --- consent -----------------------------------------------------------------------------
 
 
-def test_consent_purposes_from_every_occurrence_of_the_property() -> None:
+def test_consent_values_from_every_occurrence_of_the_property() -> None:
     erin = corpus("erin-x-properties.vcf")
-    assert erin.consent == frozenset({"directory", "newsletter", "phonebook"})
+    assert erin.consent == ("directory,newsletter", "phonebook")
+    every = ConsentSpec(purposes=["directory", "newsletter", "phonebook"])
+    assert judge(erin.consent, every, NOW) is ConsentVerdict.GRANTED
 
 
-def test_consent_absent_is_none_and_empty_is_no_purpose() -> None:
+def test_consent_absent_is_none_and_empty_is_missing() -> None:
     assert corpus("alice-liddell-v3.vcf").consent is None
-    assert parse(card("FN:A", "X-CONSENT:")).consent == frozenset()
+    empty = parse(card("FN:A", "X-CONSENT:")).consent
+    assert empty == ("",)
+    assert judge(empty, ConsentSpec(), NOW) is ConsentVerdict.MISSING
 
 
 def test_consent_property_name_is_case_insensitive_and_escaped_commas_separate() -> None:
     policy = FieldPolicy(allowed=frozenset({F.FULL_NAME}), consent_property="x-consent")
     contact = parse(card("FN:A", "x-Consent:directory\\, phonebook , "), policy)
-    assert contact.consent == frozenset({"directory", "phonebook"})
+    assert contact.consent == ("directory, phonebook , ",)
+    both = ConsentSpec(purposes=["directory", "phonebook"])
+    assert judge(contact.consent, both, NOW) is ConsentVerdict.GRANTED
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "X-CONSENT:withdrawn",
+        "X-CONSENT:Opt-Out",
+        "X-CONSENT;TYPE=text:revoked",
+        "X-CONSENT:directory\\,withdrawn",
+        "X-CONSENT:directory=withdrawn",
+    ],
+)
+def test_consent_that_says_no_is_read_as_no(line: str) -> None:
+    consent = parse(card("FN:A", line)).consent
+    assert judge(consent, ConsentSpec(purposes=["directory"]), NOW) is ConsentVerdict.WITHDRAWN
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "X-CONSENT:directory=granted\\;until=2027-01-01",
+        "X-CONSENT:directory=granted;until=2027-01-01",
+    ],
+)
+def test_structured_consent_reads_with_or_without_escaped_semicolons(line: str) -> None:
+    consent = parse(card("FN:A", line)).consent
+    policy = ConsentSpec(purposes=["directory"])
+    assert judge(consent, policy, NOW) is ConsentVerdict.GRANTED
+    assert judge(consent, policy, datetime(2027, 1, 1, tzinfo=UTC)) is ConsentVerdict.EXPIRED
 
 
 # --- malformed cards ---------------------------------------------------------------------

@@ -100,7 +100,12 @@ class RegionActivities:
             with PAGE_SECONDS.time():
                 outcome = await self._translated(
                     lambda: pages.sync_page(
-                        self.region, page.run_id, page.source, page.cursor, page.deleted_before
+                        self.region,
+                        page.run_id,
+                        page.source,
+                        page.cursor,
+                        page.deleted_before,
+                        _instant(page.started_at),
                     )
                 )
         except ApplicationError as exc:
@@ -192,6 +197,11 @@ class RegionActivities:
             self.lift_suppression,
             self.purge_region,
         ]
+
+
+def _instant(text: str) -> datetime | None:
+    """A workflow's ISO 8601 time; None when it sent none (a run begun by an older worker)."""
+    return datetime.fromisoformat(text) if text else None
 
 
 async def _heartbeat() -> None:

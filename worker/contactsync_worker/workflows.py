@@ -99,7 +99,9 @@ class ContactSyncWorkflow:
     @workflow.run
     async def run(self, sync: SyncInput) -> SyncSummary:
         request = sync.request
-        progress = sync.progress or SyncProgress(run_id=workflow.info().workflow_id)
+        progress = sync.progress or SyncProgress(
+            run_id=workflow.info().workflow_id, started_at=workflow.now().isoformat()
+        )
         plan = await workflow.execute_activity(
             PLAN_REGION,
             request,
@@ -157,7 +159,14 @@ class ContactSyncWorkflow:
             try:
                 page = await workflow.execute_activity(
                     SYNC_PAGE,
-                    PageInput(request, progress.run_id, source, cursor, progress.totals.deleted),
+                    PageInput(
+                        request,
+                        progress.run_id,
+                        source,
+                        cursor,
+                        progress.totals.deleted,
+                        progress.started_at,
+                    ),
                     result_type=PageResult,
                     start_to_close_timeout=PAGE_TIMEOUT,
                     heartbeat_timeout=HEARTBEAT_TIMEOUT,

@@ -39,7 +39,9 @@ class Contact:
     item_id: str  # stable id within the source: vCard href/UID, LDAP DN, file row key
     fields: Mapping[ContactField, FieldValue]
     uid: str | None = None  # the record's own UID, when it has one (identity key "uid")
-    consent: frozenset[str] | None = None  # purposes consented to; None: no consent recorded
+    # The consent property's values as recorded, one per occurrence (contacts.consent reads
+    # them under the spec's vocabulary); None: the record has no consent property.
+    consent: tuple[str, ...] | None = None
 
     def identity(self, keys: tuple[IdentityKey, ...]) -> tuple[str, ...]:
         """Normalized identity values in the order of ``keys``, e.g. email:a@b or uid:x."""

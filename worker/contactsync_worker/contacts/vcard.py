@@ -20,7 +20,6 @@ from urllib.parse import unquote_to_bytes
 
 from contactsync_api.fields import ContactField as F
 from contactsync_api.fields import IdentityKey
-from contactsync_worker.contacts.consent import parse_purposes
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
 from contactsync_worker.contacts.photo import InvalidPhoto, parse_data_uri
 
@@ -396,7 +395,7 @@ def parse_vcard(data: str | bytes, policy: FieldPolicy, *, source: str, item_id:
     lines = card_lines(data)
     out = _Fields(policy.allowed)
     uid: str | None = None
-    consent: set[str] | None = None
+    consent: list[str] | None = None
     consent_name = policy.consent_property.upper() if policy.consent_property else None
     for line in lines:
         if line.name == "VERSION" and line.raw.strip().decode("ascii", "replace") not in (
@@ -404,8 +403,7 @@ def parse_vcard(data: str | bytes, policy: FieldPolicy, *, source: str, item_id:
         ):
             raise MalformedVCard(f"{line.where}: unsupported vCard version")
         if line.name == consent_name:
-            consent = consent or set()
-            consent.update(parse_purposes(unescape(line.text())) or ())
+            consent = [*(consent or ()), unescape(line.text())]
         if line.name == "UID" and uid is None and IdentityKey.UID in policy.identity:
             uid = unescape(line.text()).strip() or None
         reader = _READERS.get(line.name)
@@ -416,7 +414,7 @@ def parse_vcard(data: str | bytes, policy: FieldPolicy, *, source: str, item_id:
         item_id=item_id,
         fields=out.result(),
         uid=uid,
-        consent=frozenset(consent) if consent is not None else None,
+        consent=tuple(consent) if consent is not None else None,
     )
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from contactsync_api.workflows import SyncSummary
 from contactsync_worker.audit import AuditAction, AuditEvent
-from contactsync_worker.contacts.consent import may_write
+from contactsync_worker.contacts.consent import judge
 from contactsync_worker.contacts.model import Contact, Quarantined
-from contactsync_worker.engine import carried, removals, suppression
+from contactsync_worker.engine import carried, removals, suppression, withdrawals
 from contactsync_worker.engine.contact_ids import new_contact_id
 from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.engine.writes import current_contributions, delete_everywhere, write_merged
@@ -36,9 +37,15 @@ class PageOutcome:
 
 
 async def sync_page(
-    region: RegionRuntime, run: str, source: str, cursor: str | None, deleted_before: int = 0
+    region: RegionRuntime,
+    run: str,
+    source: str,
+    cursor: str | None,
+    deleted_before: int = 0,
+    at: datetime | None = None,
 ) -> PageOutcome:
-    """``deleted_before``: what the run deleted before this page, for the mass-delete guard."""
+    """``deleted_before``: what the run deleted before this page, for the mass-delete guard;
+    ``at``: the run's time, which consent is judged at (now when not given)."""
     store, scope = region.store, region.scope
     checkpoint = await store.get_checkpoint(scope, source) if cursor is None else None
     page = await region.source(source).fetch(cursor, checkpoint)
@@ -46,26 +53,27 @@ async def sync_page(
     screened = await suppression.screen(region, source, page.contacts)
     events += screened.events
 
-    allowed = [c for c in screened.kept if may_write(c, region.config.consent)]
-    refused = [c for c in screened.kept if not may_write(c, region.config.consent)]
+    at = at or datetime.now(UTC)
+    judged = [(c, judge(c.consent, region.config.consent, at)) for c in screened.kept]
+    allowed = [c for c, verdict in judged if verdict.allows]
+    refused = [(c, verdict) for c, verdict in judged if not verdict.allows]
     states = await store.get_items(scope, source, [c.item_id for c in page.contacts])
     # Written before, and now carrying a suppressed value: it leaves like a removed record.
     suppressed = [c.item_id for c in screened.skipped if c.item_id in states]
-    # Consent withdrawn (or never given) for something written before: it leaves like a
-    # contact gone from the source, after the same grace period.
-    withdrawn = [c.item_id for c in refused if c.item_id in states]
-    events += [
-        AuditEvent(
-            AuditAction.SKIPPED_NO_CONSENT, source=source, detail={"withdrawn": c.item_id in states}
-        )
-        for c in refused
-    ]
+    # Refused now but written before: out of every destination in this run, no grace.
+    withdrawn = await withdrawals.remove_refused(
+        region, source, refused, states, deleted_before, allowed
+    )
+    events += withdrawals.skipped(region, source, refused, states)
 
     changed, unchanged = await _split_changed(region, allowed, states)
-    summary, set_aside = await _write_changed(region, run, source, changed, states, deleted_before)
+    summary, set_aside = await _write_changed(
+        region, run, source, changed, states, deleted_before + withdrawn.deleted
+    )
+    summary = summary.plus(withdrawn)
     events += _quarantined(source, set_aside)
     await store.mark_seen(scope, source, [c.item_id for c in unchanged], run)
-    removed = [*page.removed, *withdrawn, *suppressed]
+    removed = [*page.removed, *suppressed]
     if removed:
         await store.mark_removed(scope, source, removed)
     if events:

@@ -1,16 +1,19 @@
 """Contacts that left their sources: held for the grace period, then deleted downstream
-under the mass-delete guard, which deletes nothing when a run would delete too much."""
+under the mass-delete guard, which deletes nothing when a run would delete too much.
+``settle`` is what taking records out of their contacts means, grace or not."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from contactsync_api.durations import to_timedelta
 from contactsync_api.errors import MassDeleteBlocked
 from contactsync_api.workflows import SyncSummary
 from contactsync_worker.audit import AuditAction, AuditEvent
+from contactsync_worker.contacts.model import Contact
 from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.engine.writes import current_contributions, delete_everywhere, write_merged
 from contactsync_worker.store import ItemKey, ItemState
@@ -58,9 +61,7 @@ async def apply_removals(
     snapshot_sources: tuple[str, ...],
     deleted_before: int = 0,
 ) -> SyncSummary:
-    """Mark what the run did not see, then act on every removal whose grace has passed:
-    a contact another source still provides is rewritten without it; one no source
-    provides any more is deleted downstream, unless that would trip the guard."""
+    """Mark what the run did not see, then act on every removal whose grace has passed."""
     if run is not None:
         await mark_unseen(region, run, snapshot_sources)
     grace = to_timedelta(region.config.retention.removed_contacts)
@@ -68,23 +69,40 @@ async def apply_removals(
     held = len(await _removed(region, timedelta(0))) - len(due) if grace else 0
     if not due:
         return SyncSummary(held=held)
+    settled = await settle(region, due, deleted_before, delete=region.config.deletes.propagate)
+    return replace(settled, held=held)
+
+
+async def settle(
+    region: RegionRuntime,
+    items: list[ItemState],
+    deleted_before: int = 0,
+    *,
+    delete: bool,
+    fresh: Iterable[Contact] = (),
+    reasons: Mapping[str, str] | None = None,
+) -> SyncSummary:
+    """Take ``items``, already marked removed, out of their contacts: a contact another
+    source still provides is rewritten without them; one no source provides any more is
+    deleted downstream (when ``delete``), unless that would trip the guard. Then the store
+    forgets the items. ``fresh``: records of the current page, used as they are;
+    ``reasons``: contact_id → why, for the audit."""
     store, scope = region.store, region.scope
-    contact_ids = sorted({i.contact_id for i in due})
-    contributions = await current_contributions(region, contact_ids, [])
+    contact_ids = sorted({i.contact_id for i in items})
+    contributions = await current_contributions(region, contact_ids, fresh)
     survivors = {i: c for i, c in contributions.items() if c}
     gone = [i for i in contact_ids if i not in survivors]
-    propagate = region.config.deletes.propagate
-    if gone and propagate:
-        await check_guard(region, gone, deleted_before)
-    summary = await write_merged(region, survivors)
+    if gone and delete:
+        await check_deletions(region, gone, deleted_before)
+    summary = await write_merged(region, survivors, reasons)
     deleted = 0
-    if gone and propagate:
-        deleted = await delete_everywhere(region, gone)
-    for source in {i.source for i in due}:
-        await store.forget_items(scope, source, [i.item_id for i in due if i.source == source])
+    if gone and delete:
+        deleted = await delete_everywhere(region, gone, reasons)
+    for source in {i.source for i in items}:
+        await store.forget_items(scope, source, [i.item_id for i in items if i.source == source])
     identities = await store.identities_of(scope, gone)
     await store.unbind_identities(scope, [p for ps in identities.values() for p in ps])
-    return SyncSummary(created=summary.created, updated=summary.updated, deleted=deleted, held=held)
+    return SyncSummary(created=summary.created, updated=summary.updated, deleted=deleted)
 
 
 async def guard(
@@ -113,9 +131,17 @@ async def guard(
 async def check_guard(
     region: RegionRuntime, contact_ids: list[str], deleted_before: int = 0
 ) -> None:
-    """Raise MassDeleteBlocked, deleting nothing, when these deletions trip the guard."""
-    if not region.config.deletes.propagate:
-        return
+    """Raise MassDeleteBlocked, deleting nothing, when these deletions trip the guard (only
+    when deletions propagate: otherwise there are none)."""
+    if region.config.deletes.propagate:
+        await check_deletions(region, contact_ids, deleted_before)
+
+
+async def check_deletions(
+    region: RegionRuntime, contact_ids: list[str], deleted_before: int = 0
+) -> None:
+    """Raise MassDeleteBlocked, deleting nothing, when deleting ``contact_ids`` trips the
+    guard, whether or not source deletions propagate."""
     blocked = [v for v in await guard(region, contact_ids, deleted_before) if v.blocked]
     if blocked:
         await _refuse(region, blocked)

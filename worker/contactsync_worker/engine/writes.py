@@ -45,12 +45,15 @@ async def current_contributions(
 
 
 async def write_merged(
-    region: RegionRuntime, contributions: Mapping[str, list[Contact]]
+    region: RegionRuntime,
+    contributions: Mapping[str, list[Contact]],
+    reasons: Mapping[str, str] | None = None,
 ) -> SyncSummary:
     """Upsert each contact's merged record into every destination fed by its sources.
 
     A destination gets the merge of only the sources it receives. Records whose hash equals
-    what was last written there are not sent at all.
+    what was last written there are not sent at all. ``reasons``: contact_id → why it is
+    rewritten, for the audit (none: its sources changed).
     """
     created = updated = unchanged = 0
     fields = list(region.config.fields)
@@ -85,6 +88,7 @@ async def write_merged(
                 AuditAction.UPDATED if record.contact_id in written else AuditAction.CREATED,
                 region.pseudonyms.subject(record.contact_id),
                 destination=destination.name,
+                detail=_why(reasons, record.contact_id),
             )
             for record in changed
         ]
@@ -107,8 +111,13 @@ async def write_merged(
     return SyncSummary(created=created, updated=updated, unchanged=unchanged)
 
 
-async def delete_everywhere(region: RegionRuntime, contact_ids: Collection[str]) -> int:
-    """Delete contacts from every destination that holds them, audit, and forget them there."""
+async def delete_everywhere(
+    region: RegionRuntime,
+    contact_ids: Collection[str],
+    reasons: Mapping[str, str] | None = None,
+) -> int:
+    """Delete contacts from every destination that holds them, audit, and forget them there.
+    ``reasons``: contact_id → why it is deleted, for the audit."""
     deleted = 0
     for destination in region.config.destinations:
         held = await region.store.written_hashes(region.scope, destination.name, contact_ids)
@@ -118,7 +127,10 @@ async def delete_everywhere(region: RegionRuntime, contact_ids: Collection[str])
         deleted += result.deleted
         events = [
             AuditEvent(
-                AuditAction.DELETED, region.pseudonyms.subject(i), destination=destination.name
+                AuditAction.DELETED,
+                region.pseudonyms.subject(i),
+                destination=destination.name,
+                detail=_why(reasons, i),
             )
             for i in sorted(held)
         ]
@@ -126,3 +138,8 @@ async def delete_everywhere(region: RegionRuntime, contact_ids: Collection[str])
             region.scope, destination.name, list(held), events
         )
     return deleted
+
+
+def _why(reasons: Mapping[str, str] | None, contact_id: str) -> dict[str, str]:
+    reason = (reasons or {}).get(contact_id)
+    return {"reason": reason} if reason else {}

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from contactsync_api.fields import ContactField, IdentityKey
-from contactsync_worker.contacts.consent import parse_purposes
 from contactsync_worker.contacts.model import (
     MULTI_VALUED,
     Contact,
@@ -37,7 +36,6 @@ SINGLE_KEYS = frozenset(str(f) for f in ContactField if f not in MULTI_VALUED)
 
 Value = str | tuple[str, ...]
 
-_PURPOSE_SEPARATOR = re.compile(r"[,;]")
 _UNESCAPED_SEMICOLON = re.compile(r"(?<!\\);")
 _ADR_COMPONENTS = 7
 
@@ -128,13 +126,12 @@ class RecordMapper:
             )
         return "sha256:" + hashlib.sha256(identity[0].encode()).hexdigest()[:32]
 
-    def _consent(self, values: Mapping[str, Value]) -> frozenset[str] | None:
+    def _consent(self, values: Mapping[str, Value]) -> tuple[str, ...] | None:
         prop = self._policy.consent_property
         raw = values.get(prop) if prop else None
         if raw is None:
             return None
-        parts = raw if isinstance(raw, tuple) else (raw,)
-        return parse_purposes([p for part in parts for p in _PURPOSE_SEPARATOR.split(part)]) or None
+        return raw if isinstance(raw, tuple) else (raw,)
 
 
 def _single(value: Value | None, key: str) -> str | None:

@@ -106,6 +106,8 @@ def _json_values(raw: bytes, wanted: frozenset[str]) -> Mapping[str, Value]:
 def _json_value(key: str, value: object) -> Value:
     if key in ID_KEYS and isinstance(value, int) and not isinstance(value, bool):
         return str(value)
+    if _is_consent_key(key) and isinstance(value, int):
+        return json.dumps(value)  # true, false, 1, 0: words of the consent vocabulary
     if isinstance(value, str):
         return value
     multi = key in MULTI_KEYS or (key not in ID_KEYS and key not in SINGLE_KEYS)
@@ -113,3 +115,8 @@ def _json_value(key: str, value: object) -> Value:
         return tuple(value)
     expected = "a string or a list of strings" if multi else "a string"
     raise RecordError(f"{key} must be {expected}")
+
+
+def _is_consent_key(key: str) -> bool:
+    """The one wanted key that is neither a field nor an id is the consent property."""
+    return key not in ID_KEYS and key not in SINGLE_KEYS and key not in MULTI_KEYS

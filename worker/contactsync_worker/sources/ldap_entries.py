@@ -36,7 +36,6 @@ import re
 from collections.abc import Mapping
 
 from contactsync_api.fields import ContactField, IdentityKey
-from contactsync_worker.contacts.consent import parse_purposes
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue, Quarantined
 
 ENTRY_UUID = "entryUUID"
@@ -124,11 +123,11 @@ class EntryMapper:
                 fields[field] = value
         return fields
 
-    def _consent(self, attributes: Attributes) -> frozenset[str] | None:
+    def _consent(self, attributes: Attributes) -> tuple[str, ...] | None:
         prop = self._policy.consent_property
         if not prop or prop.lower() not in attributes:
             return None
-        return parse_purposes(_texts(attributes, prop)) or None
+        return tuple(_texts(attributes, prop)) or None
 
 
 def _field_value(

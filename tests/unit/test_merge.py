@@ -1,45 +1,15 @@
-"""Consent decisions and merging records of one person from several sources."""
+"""Merging records of one person from several sources."""
 
 from __future__ import annotations
 
-import pytest
-
 from contactsync_api.fields import ContactField as F
 from contactsync_api.fields import IdentityKey
-from contactsync_api.spec import ConsentMode, ConsentSpec
-from contactsync_worker.contacts.consent import may_write, parse_purposes
 from contactsync_worker.contacts.merge import merge_fields, merged_uid
 from contactsync_worker.contacts.model import Contact
 
 
-def contact(
-    source: str, item: str, consent: frozenset[str] | None = None, **fields: object
-) -> Contact:
-    return Contact(source, item, {F(k): v for k, v in fields.items()}, consent=consent)  # type: ignore[misc]
-
-
-@pytest.mark.parametrize(
-    ("mode", "purposes", "recorded", "allowed"),
-    [
-        (ConsentMode.NOT_REQUIRED, [], None, True),
-        (ConsentMode.REQUIRED, [], None, False),
-        (ConsentMode.REQUIRED, [], frozenset(), False),
-        (ConsentMode.REQUIRED, [], frozenset({"directory"}), True),
-        (ConsentMode.REQUIRED, ["directory"], frozenset({"directory", "newsletter"}), True),
-        (ConsentMode.REQUIRED, ["directory", "events"], frozenset({"directory"}), False),
-    ],
-)
-def test_consent(
-    mode: ConsentMode, purposes: list[str], recorded: frozenset[str] | None, allowed: bool
-) -> None:
-    policy = ConsentSpec(mode=mode, purposes=purposes)
-    assert may_write(contact("s", "1", recorded), policy) is allowed
-
-
-def test_purposes_parse_from_text_or_lists() -> None:
-    assert parse_purposes("Directory, newsletter") == frozenset({"directory", "newsletter"})
-    assert parse_purposes(["a", "b,c"]) == frozenset({"a", "b", "c"})
-    assert parse_purposes(None) is None
+def contact(source: str, item: str, **fields: object) -> Contact:
+    return Contact(source, item, {F(k): v for k, v in fields.items()})  # type: ignore[misc]
 
 
 def test_scalars_follow_source_order_and_lists_are_united() -> None:
