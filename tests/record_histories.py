@@ -305,12 +305,13 @@ async def mass_delete_region(recorder: Recorder) -> None:
 
 
 async def unreachable_region(recorder: Recorder) -> None:
-    """(d) a source nobody listens on, retried twice quickly: SourceUnavailable."""
+    """(d) a source nobody listens on, retried twice quickly: SourceUnreachable (recorded
+    before the type had a name of its own: SourceUnavailable)."""
     fast = {"CONTACTSYNC_SOURCE_ATTEMPTS": "2", "CONTACTSYNC_SOURCE_RETRY_SECONDS": "0.2"}
     dead = f"http://127.0.0.1:{free_port()}/nobody/book/"
     async with recorder.region("unreachable", extra_env=fast, source_book=dead) as (files, _, _):
         await recorder.run_failing(
-            files, "source-unavailable", SyncInput(REQUEST), "SourceUnavailable"
+            files, "source-unavailable", SyncInput(REQUEST), "SourceUnreachable"
         )
 
 

@@ -22,7 +22,13 @@ class ErrorType(StrEnum):
     CURSOR_EXPIRED = "CursorExpired"
     MASS_DELETE_BLOCKED = "MassDeleteBlocked"
     SOURCE_UNAVAILABLE = "SourceUnavailable"
+    SOURCE_UNREACHABLE = "SourceUnreachable"
+    SOURCE_AUTHENTICATION_REFUSED = "SourceAuthenticationRefused"
+    SOURCE_NOT_FOUND = "SourceNotFound"
     DESTINATION_UNAVAILABLE = "DestinationUnavailable"
+    DESTINATION_UNREACHABLE = "DestinationUnreachable"
+    DESTINATION_AUTHENTICATION_REFUSED = "DestinationAuthenticationRefused"
+    DESTINATION_NOT_FOUND = "DestinationNotFound"
     STORE_UNAVAILABLE = "StoreUnavailable"
     UNAUTHORIZED = "Unauthorized"
     # Outside the vocabulary: an error no adapter translated (a bug, a library's own error),
@@ -56,8 +62,28 @@ class ConfigurationError(ContactSyncError, ValueError):
 
 
 class SourceUnavailable(ContactSyncError, RuntimeError):
-    """The source cannot be read now (network, auth, server error). Retry later; never a
-    reason to delete anything downstream."""
+    """The source cannot be read now (a server error, an answer that cannot be used). Retry
+    later; never a reason to delete anything downstream.
+
+    Every other way a source fails to be read is a subclass, so whoever catches this one
+    (to keep deletions safe) catches them all.
+    """
+
+
+class SourceUnreachable(SourceUnavailable):
+    """No connection to the source: its name does not resolve, nobody answers on the port,
+    or the TLS handshake fails. Retry later."""
+
+
+class SourceAuthenticationRefused(SourceUnavailable):
+    """The source refused the credentials, or what they may read (HTTP 401 or 403, LDAP
+    invalidCredentials or insufficientAccessRights). A retry sends the same credentials:
+    fix the Secret or the account."""
+
+
+class SourceNotFound(SourceUnavailable):
+    """What the spec names is not there: an address book or file answering HTTP 404, a
+    missing local file, an LDAP base DN that does not exist."""
 
 
 class CursorExpired(SourceUnavailable):
@@ -69,7 +95,23 @@ class CursorExpired(SourceUnavailable):
 
 
 class DestinationUnavailable(ContactSyncError, RuntimeError):
-    """The destination cannot be written now. Retry later."""
+    """The destination cannot be written now (a server error, a conflict). Retry later.
+
+    Every other way a destination fails to be written is a subclass."""
+
+
+class DestinationUnreachable(DestinationUnavailable):
+    """No connection to the destination (name, port, TLS handshake). Retry later."""
+
+
+class DestinationAuthenticationRefused(DestinationUnavailable):
+    """The destination refused the credentials, or what they may write (HTTP 401 or 403,
+    a PostgreSQL login or privilege refused). Fix the Secret or the account."""
+
+
+class DestinationNotFound(DestinationUnavailable):
+    """What the spec names is not there: an address book answering HTTP 404, a PostgreSQL
+    database that does not exist."""
 
 
 class StoreUnavailable(ContactSyncError, RuntimeError):
@@ -102,7 +144,17 @@ ERRORS: Mapping[type[ContactSyncError], Classification] = MappingProxyType(
         MassDeleteBlocked: Classification(ErrorType.MASS_DELETE_BLOCKED, retryable=False),
         Unauthorized: Classification(ErrorType.UNAUTHORIZED, retryable=False),
         SourceUnavailable: Classification(ErrorType.SOURCE_UNAVAILABLE, retryable=True),
+        SourceUnreachable: Classification(ErrorType.SOURCE_UNREACHABLE, retryable=True),
+        SourceAuthenticationRefused: Classification(
+            ErrorType.SOURCE_AUTHENTICATION_REFUSED, retryable=False
+        ),
+        SourceNotFound: Classification(ErrorType.SOURCE_NOT_FOUND, retryable=False),
         DestinationUnavailable: Classification(ErrorType.DESTINATION_UNAVAILABLE, retryable=True),
+        DestinationUnreachable: Classification(ErrorType.DESTINATION_UNREACHABLE, retryable=True),
+        DestinationAuthenticationRefused: Classification(
+            ErrorType.DESTINATION_AUTHENTICATION_REFUSED, retryable=False
+        ),
+        DestinationNotFound: Classification(ErrorType.DESTINATION_NOT_FOUND, retryable=False),
         StoreUnavailable: Classification(ErrorType.STORE_UNAVAILABLE, retryable=True),
     }
 )
@@ -118,3 +170,33 @@ def classify(error: BaseException) -> Classification:
         if issubclass(cls, ContactSyncError) and cls in ERRORS:
             return ERRORS[cls]
     return UNEXPECTED
+
+
+@dataclass(frozen=True)
+class EndpointErrors:
+    """The errors of one side, sources or destinations, by what went wrong. Code that serves
+    both sides (WebDAV, the HTTP and PostgreSQL failure readers) raises through it, so a
+    refused login is a SourceAuthenticationRefused on one side and a
+    DestinationAuthenticationRefused on the other."""
+
+    unavailable: type[ContactSyncError]
+    unreachable: type[ContactSyncError]
+    authentication_refused: type[ContactSyncError]
+    not_found: type[ContactSyncError]
+
+    @property
+    def types(self) -> frozenset[ErrorType]:
+        """The ErrorTypes of this side, as ERRORS names them."""
+        classes = (self.unavailable, self.unreachable, self.authentication_refused, self.not_found)
+        return frozenset(ERRORS[cls].type for cls in classes)
+
+
+SOURCE_ERRORS = EndpointErrors(
+    SourceUnavailable, SourceUnreachable, SourceAuthenticationRefused, SourceNotFound
+)
+DESTINATION_ERRORS = EndpointErrors(
+    DestinationUnavailable,
+    DestinationUnreachable,
+    DestinationAuthenticationRefused,
+    DestinationNotFound,
+)

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, PlainSerializer, WithJsonSchema
 
+from contactsync_api.errors import ErrorType
 from contactsync_api.reasons import Reason
 from contactsync_api.values import SpecModel
 
@@ -32,6 +33,7 @@ class ConditionType(StrEnum):
 # another controller added, must not make the whole status invalid.
 OpenConditionType = Annotated[ConditionType, WithJsonSchema({"type": "string"})]
 OpenReason = Annotated[Reason, WithJsonSchema({"type": "string"})]
+OpenErrorType = Annotated[ErrorType, WithJsonSchema({"type": "string"})]
 
 
 class ConditionStatus(StrEnum):
@@ -85,6 +87,15 @@ class LastSync(SpecModel):
     )
     quarantined: int = Field(
         default=0, description="Malformed records set aside, by source and id."
+    )
+    failure_type: OpenErrorType | None = Field(
+        default=None,
+        description=(
+            "What made the run fail, if it did, as the worker named it: "
+            "SourceAuthenticationRefused, SourceNotFound, SourceUnreachable, "
+            "ConfigurationError, MassDeleteBlocked, ... (the error types in docs/worker.md). "
+            "Also the reason of the Warning Event that reports the run."
+        ),
     )
     message: str | None = Field(default=None, description="Why the run failed, if it did.")
     audit_checkpoint: str | None = Field(

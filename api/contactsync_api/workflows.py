@@ -72,6 +72,16 @@ class SyncSummary:
 
 
 @dataclass(frozen=True)
+class SourceFailure:
+    """Why a source's step failed: the type its page failed with (an ErrorType's value) and
+    the worker's message, which names no contact."""
+
+    source: str
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
 class SyncProgress:
     """Where a sync run stands; carried across continue-as-new so history stays bounded."""
 
@@ -81,6 +91,7 @@ class SyncProgress:
     totals: SyncSummary = SyncSummary()
     completed_sources: tuple[str, ...] = ()
     failed_sources: tuple[str, ...] = ()
+    failures: tuple[SourceFailure, ...] = ()  # why each failed source failed
     source_is_snapshot: bool = False  # the current source's run so far lists it whole
     source_quarantined: bool = False  # and set records aside, so absence proves nothing
     source_pages: int = 0  # pages of the current source read so far in this run

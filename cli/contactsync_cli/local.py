@@ -196,9 +196,12 @@ async def _sync_once(
 
 
 def _cause(error: WorkflowFailureError) -> str:
+    """The worker's words, after the type it gave them (once: messages do not repeat it)."""
     cause: BaseException | None = error.cause
     while cause is not None and not isinstance(cause, ApplicationError):
         cause = cause.__cause__
+    if isinstance(cause, ApplicationError) and cause.type:
+        return f"{cause.type}: {cause.message}"
     return str(cause or error)
 
 

@@ -128,6 +128,7 @@ def _last_sync(run: ObservedRun | None) -> LastSync | None:
         workflow_id=run.workflow_id,
         started_at=run.started_at,
         finished_at=run.closed_at,
+        failure_type=run.failure_type,
         message=run.failure,
     )
     summary = run.summary

@@ -19,7 +19,7 @@ from contactsync_api.manifest import ManifestError, parse_contact_sync
 from contactsync_api.reasons import Reason
 from contactsync_api.spec import GROUP, PLURAL, VERSION
 from contactsync_api.status import serialized
-from contactsync_operator import kube, metrics, naming
+from contactsync_operator import kube, metrics, naming, run_events
 from contactsync_operator.cleanup import cleanup
 from contactsync_operator.conditions import deletion_waits, spec_refused
 from contactsync_operator.default_egress import DefaultPolicyError
@@ -102,7 +102,8 @@ async def reconcile(
         raise
     written = serialized(result.status)
     patch.status.update(written)
-    for kind, reason, message in result.events:
+    runs = run_events.failed_runs(status.get("regions") or [], written.get("regions") or [])
+    for kind, reason, message in [*result.events, *runs]:
         (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)
     for problem in result.outcome.problems:
         metrics.ERRORS.labels(problem.reason).inc()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from contactsync_api.errors import SourceUnavailable
+from contactsync_api.errors import SOURCE_ERRORS, SourceUnavailable
 from contactsync_worker.transport import http_client
 from contactsync_worker.webdav import DavSession
 from tests.servers.https import HttpsServer, Route, running_https_server
@@ -29,7 +29,7 @@ def session(server: HttpsServer, path: str) -> DavSession:
         return http_client(f"{server.url}{path}", allow_insecure=False, ca_bundle=server.ca_bundle)
 
     return DavSession(
-        f"{server.url}{path}", client, None, SourceUnavailable, "CardDAV source 'team'", MIB
+        f"{server.url}{path}", client, None, SOURCE_ERRORS, "CardDAV source 'team'", MIB
     )
 
 

@@ -1,5 +1,6 @@
 """File sources over real HTTPS on loopback: verified TLS with the CA from a Secret, Bearer
-tokens from a Secret, and every failure a SourceUnavailable that deletes nothing."""
+tokens from a Secret (read for each download, so a rotated one is used), and every failure a
+SourceUnavailable that deletes nothing, named for what it is: refused, not found, unreachable."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from contactsync_api.endpoints.files import FileSourceSpec
-from contactsync_api.errors import SourceUnavailable
+from contactsync_api.errors import (
+    SourceAuthenticationRefused,
+    SourceNotFound,
+    SourceUnavailable,
+    SourceUnreachable,
+)
 from contactsync_api.fields import ContactField as F
 from contactsync_worker.contacts.model import FieldPolicy
 from contactsync_worker.sources.files import CsvSource, JsonLinesSource
@@ -111,7 +117,7 @@ async def test_without_the_ca_bundle_the_server_is_untrusted(
         "remote", spec(f"{server.url}/people.csv", ca=False), POLICY, secrets_dir=secrets_dir
     )
 
-    with pytest.raises(SourceUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+    with pytest.raises(SourceUnreachable, match="CERTIFICATE_VERIFY_FAILED"):
         await source.fetch(None, None)
 
 
@@ -121,7 +127,7 @@ async def test_the_token_is_sent_as_bearer(server: HttpsServer, secrets_dir: Pat
     without = CsvSource("private", spec(url), POLICY, secrets_dir=secrets_dir)
 
     assert len((await with_token.fetch(None, None)).contacts) == 2
-    with pytest.raises(SourceUnavailable, match="HTTP 401") as refused:
+    with pytest.raises(SourceAuthenticationRefused, match="HTTP 401") as refused:
         await without.fetch(None, None)
 
     assert server.received("/private.csv")[0].headers["authorization"] == f"Bearer {TOKEN}"
@@ -133,7 +139,7 @@ async def test_an_http_error_is_unavailable_not_empty(
 ) -> None:
     source = CsvSource("remote", spec(f"{server.url}/gone.csv"), POLICY, secrets_dir=secrets_dir)
 
-    with pytest.raises(SourceUnavailable, match="HTTP 404"):
+    with pytest.raises(SourceNotFound, match="HTTP 404"):
         await source.fetch(None, None)
 
 
@@ -141,9 +147,32 @@ async def test_a_server_that_is_down_is_unavailable(secrets_dir: Path) -> None:
     url = f"https://127.0.0.1:{free_port()}/people.csv"
     source = CsvSource("remote", spec(url), POLICY, secrets_dir=secrets_dir)
 
-    with pytest.raises(SourceUnavailable, match="ConnectError") as error:
+    with pytest.raises(SourceUnreachable, match="ConnectError") as error:
         await source.fetch(None, None)
     assert error.value.__cause__ is not None
+
+
+async def test_a_rotated_token_is_sent_by_the_same_source(
+    server: HttpsServer, secrets_dir: Path
+) -> None:
+    (secrets_dir / "rotating-token").mkdir()
+    (secrets_dir / "rotating-token" / "token").write_text("first-token\n")
+    server.routes["/rotating.csv"] = Route(body=CSV.encode(), bearer="first-token")
+    document = {
+        "url": f"{server.url}/rotating.csv",
+        "caBundleSecretRef": {"name": "files-ca", "key": "ca.crt"},
+        "credentialsSecretRef": {"name": "rotating-token"},
+    }
+    source = CsvSource(
+        "rotating", FileSourceSpec.model_validate(document), POLICY, secrets_dir=secrets_dir
+    )
+    assert len((await source.fetch(None, None)).contacts) == 2
+
+    server.routes["/rotating.csv"] = Route(body=CSV.encode(), bearer="second-token")
+    (secrets_dir / "rotating-token" / "token").write_text("second-token\n")
+
+    assert len((await source.fetch(None, None)).contacts) == 2
+    assert server.received("/rotating.csv")[-1].headers["authorization"] == "Bearer second-token"
 
 
 async def test_a_redirect_to_http_is_refused_and_the_token_stays_home(

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 
 from tests.carddav_sync import carddav_region, cards, sync
 from tests.servers.radicale import RadicaleServer
@@ -79,5 +80,8 @@ async def test_contacts_folded_by_merges_count_against_the_guard(
         people_csv(tmp_path / "people.csv", *pairs)
         with pytest.raises(WorkflowFailureError) as failed:
             await sync(files)
-        assert "MassDeleteBlocked" in str(failed.value.cause)
+        blocked = failed.value.cause
+        assert isinstance(blocked, ApplicationError)
+        assert blocked.type == "MassDeleteBlocked"
+        assert blocked.message.startswith("this sync would delete "), "named once, by its type"
         assert len(await cards(dav, book)) == PEOPLE, "nothing deleted"

@@ -80,8 +80,9 @@ async def test_a_policy_that_does_not_cover_the_server_refuses_it_and_deletes_no
         with pytest.raises(WorkflowFailureError) as failed:
             await handle.result()
         refused = run_error(failed.value)
-        assert refused.type == "SourceUnavailable"
-        assert "team" in refused.message
+        assert refused.type == "ConfigurationError", "the policy refused it: not retried"
+        assert "egress to 127.0.0.1 port" in refused.message
+        assert refused.message.endswith("nothing was deleted on account of source team")
         [page] = await activity_failures(client, handle.id)
     assert len(await cards(dav, destination)) == 3, "a refused source is not an empty one"
     assert page.type == "ConfigurationError"

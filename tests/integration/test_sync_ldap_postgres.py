@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from psycopg import sql
 from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 
 from contactsync_api.spec import RegionConfig
 from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput
@@ -188,9 +189,13 @@ async def test_a_source_that_keeps_paging_fails_its_step_and_deletes_nothing(
                 id=f"sync-{uuid.uuid4().hex}",
                 task_queue=files.task_queue,
             )
-    message = str(failed.value.cause)
-    assert "SourceUnavailable" in message
-    assert "hr" in message
+    failure = failed.value.cause
+    assert isinstance(failure, ApplicationError)
+    assert failure.type == "SourceUnavailable"
+    assert failure.message == (
+        "source hr is not done after 3 pages in one run; nothing was deleted on account of "
+        "source hr"
+    )
     with psycopg.connect(postgres_server.dsn) as db:
         written = db.execute(
             sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("public", table))

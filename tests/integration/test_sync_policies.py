@@ -123,7 +123,7 @@ async def test_unreachable_source_fails_its_step_and_deletes_nothing(
         with pytest.raises(WorkflowFailureError) as failed:
             await sync(files)
         unavailable = application_error(failed.value)
-        assert unavailable.type == "SourceUnavailable"
+        assert unavailable.type == "SourceUnreachable"
         assert "team" in unavailable.message
     assert len(await cards(dav, destination)) == 3, "an unreachable source is not an empty one"
 
@@ -224,8 +224,8 @@ async def test_a_destination_that_is_down_fails_the_run_as_itself_not_as_the_sou
     temporal_server: TemporalDevServer,
     dav: httpx.AsyncClient,
 ) -> None:
-    """The source reads fine; the PostgreSQL destination refuses connections. The run must
-    say DestinationUnavailable, without the database's own words, not blame the source."""
+    """The source reads fine; nothing answers at the PostgreSQL destination's port. The run
+    must say DestinationUnreachable, without the database's own words, not blame the source."""
     down = {
         "name": "phonebook",
         "region": "local",
@@ -243,6 +243,6 @@ async def test_a_destination_that_is_down_fails_the_run_as_itself_not_as_the_sou
         with pytest.raises(WorkflowFailureError) as failed:
             await sync(files)
     refused = application_error(failed.value)
-    assert refused.type == "DestinationUnavailable"
+    assert refused.type == "DestinationUnreachable"
     assert "team" not in refused.message, "the source is not blamed"
     assert "Connection refused" not in refused.message

@@ -66,6 +66,24 @@ class PostgresServer:
             **tls,
         )
 
+    def login_role(self, role: str, password: str) -> str:
+        """Create ``role``, or change its password, with the right to create schemas in the
+        test database; return its connection string (as ``dsn`` builds it)."""
+        with psycopg.connect(_superuser_conninfo(self.port), autocommit=True) as conn:
+            found = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            verb = "ALTER" if found else "CREATE"
+            conn.execute(
+                sql.SQL(f"{verb} ROLE {{}} LOGIN PASSWORD {{}}").format(
+                    sql.Identifier(role), sql.Literal(password)
+                )
+            )
+            conn.execute(
+                sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
+                    sql.Identifier(self.dbname), sql.Identifier(role)
+                )
+            )
+        return make_conninfo(self.dsn, user=role, password=password)
+
 
 def postgres_bin_dir() -> Path:
     """The bin dir of the newest PostgreSQL major under /usr/lib/postgresql, else PATH."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import uuid
 from collections.abc import Iterator
@@ -60,6 +61,16 @@ class RadicaleServer:
     username: str
     password: str
     process: ManagedProcess
+    htpasswd: Path | None = None  # the users file, read by Radicale at every login
+
+    def set_password(self, username: str, password: str) -> RadicaleServer:
+        """Add ``username``, or change its password, and return the server as that user sees
+        it. Radicale reads the users file at every login: no restart."""
+        assert self.htpasswd is not None
+        users = dict(line.split(":", 1) for line in self.htpasswd.read_text().splitlines())
+        users[username] = password
+        self.htpasswd.write_text("".join(f"{user}:{pw}\n" for user, pw in users.items()))
+        return dataclasses.replace(self, username=username, password=password)
 
     def client(self) -> httpx.Client:
         """An HTTP client logged in as the test user; close it (or use ``with``)."""
@@ -107,6 +118,7 @@ def running_radicale(workdir: Path, host: str = "127.0.0.1") -> Iterator[Radical
             username=USERNAME,
             password=PASSWORD,
             process=process,
+            htpasswd=htpasswd,
         )
     finally:
         process.stop()

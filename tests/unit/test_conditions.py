@@ -159,13 +159,29 @@ def test_last_run_counts_and_a_blocked_run_are_reported() -> None:
         NOW,
         NOW,
         "FAILED",
-        failure="MassDeleteBlocked: 5 of 10 contacts",
+        failure="this sync would delete 5 of 10 contacts",
         failure_type=ErrorType.MASS_DELETE_BLOCKED,
     )
-    assert (
-        status_of(running(resource(), last=blocked))["regions"][0]["lastSync"]["result"]
-        == "Blocked"
+    last = status_of(running(resource(), last=blocked))["regions"][0]["lastSync"]
+    assert (last["result"], last["failureType"]) == ("Blocked", "MassDeleteBlocked")
+
+
+def test_a_failed_run_shows_the_type_the_worker_gave_it() -> None:
+    refused = ObservedRun(
+        "wf-3",
+        NOW,
+        NOW,
+        "FAILED",
+        failure="CardDAV source 'team' at dav.example: authentication failed (HTTP 401)",
+        failure_type=ErrorType.SOURCE_AUTHENTICATION_REFUSED,
     )
+    last = status_of(running(resource(), last=refused))["regions"][0]["lastSync"]
+    assert (last["result"], last["failureType"]) == ("Failed", "SourceAuthenticationRefused")
+    assert last["message"].startswith("CardDAV source 'team'")
+    timed_out = ObservedRun("wf-4", NOW, NOW, "TIMED_OUT")
+    last = status_of(running(resource(), last=timed_out))["regions"][0]["lastSync"]
+    assert last["result"] == "Failed"
+    assert "failureType" not in last, "Temporal gave it no type"
 
 
 def test_a_spec_the_model_refuses_is_degraded_and_stalled_for_a_person() -> None:

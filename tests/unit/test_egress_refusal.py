@@ -12,6 +12,7 @@ import pytest
 
 from contactsync_api.egress import RegionEgress
 from contactsync_worker.egress import refusal
+from contactsync_worker.failures import reported
 from contactsync_worker.main import check_temporal_egress
 from contactsync_worker.settings import WorkerConfigError, WorkerSettings
 from contactsync_worker.transport import (
@@ -163,12 +164,15 @@ async def test_a_temporal_frontend_the_region_names_is_held_to_the_policy() -> N
     await check_temporal_egress(worker_settings("10.1.2.3:7233"))
 
 
-def test_a_refusal_is_logged_by_the_worker_itself(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_refusal_is_logged_once_by_the_worker_itself(caplog: pytest.LogCaptureFixture) -> None:
     """The SDK's record of a failed activity keeps only the error's type (contactsync_worker
-    .logs): the worker's own record is where an operator reads which host and policy."""
-    with (
-        caplog.at_level("WARNING", logger="contactsync_worker.transport"),
-        pytest.raises(EgressRefused),
-    ):
+    .logs): the worker's own record, written where the activity hands the refusal to
+    Temporal, is where an operator reads which host and policy."""
+    with caplog.at_level("INFO"), pytest.raises(EgressRefused) as refused:
         check_egress_now("127.0.0.1", 389, PUBLIC)
-    assert "egress to 127.0.0.1 port 389 refused" in caplog.text
+    assert caplog.records == [], "nothing is logged where the refusal is raised"
+    with caplog.at_level("INFO"):
+        reported(refused.value, "page of source directory")
+    [line] = caplog.records
+    assert "egress to 127.0.0.1 port 389 refused" in line.getMessage()
+    assert line.levelname == "WARNING"

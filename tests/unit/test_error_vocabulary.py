@@ -9,31 +9,45 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowFailureError
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ApplicationErrorCategory,
+    RetryState,
+)
 
 from contactsync_api import errors
 from contactsync_api.errors import (
+    DESTINATION_ERRORS,
     ERRORS,
     NON_RETRYABLE,
+    SOURCE_ERRORS,
     ConfigurationError,
     ContactSyncError,
     CursorExpired,
+    DestinationAuthenticationRefused,
+    DestinationNotFound,
     DestinationUnavailable,
+    DestinationUnreachable,
+    EndpointErrors,
     ErrorType,
     MassDeleteBlocked,
+    SourceAuthenticationRefused,
+    SourceNotFound,
     SourceUnavailable,
+    SourceUnreachable,
     StoreUnavailable,
     Unauthorized,
     classify,
 )
-from contactsync_api.workflows import RegionRunPlan
+from contactsync_api.workflows import RegionRunPlan, SourceFailure, SyncProgress
 from contactsync_operator.temporal import worker_failure
 from contactsync_worker.credentials import CredentialsError
 from contactsync_worker.destinations.carddav import DestinationConflict
 from contactsync_worker.failures import application_error
 from contactsync_worker.store import PseudonymKeyMismatch
 from contactsync_worker.transport import EgressRefused, InsecureTransportError
-from contactsync_worker.workflows import WRITE_RETRY, source_retry
+from contactsync_worker.workflows import RUN_STOPPERS, WRITE_RETRY, source_retry, sources_failed
 
 HISTORIES = Path(__file__).parents[1] / "histories"
 WORKER_GUIDE = Path(__file__).parents[2] / "docs" / "worker.md"
@@ -49,7 +63,13 @@ EXPECTED: list[tuple[type[ContactSyncError], str, bool]] = [
     (MassDeleteBlocked, "MassDeleteBlocked", False),
     (Unauthorized, "Unauthorized", False),
     (SourceUnavailable, "SourceUnavailable", True),
+    (SourceUnreachable, "SourceUnreachable", True),
+    (SourceAuthenticationRefused, "SourceAuthenticationRefused", False),
+    (SourceNotFound, "SourceNotFound", False),
     (DestinationUnavailable, "DestinationUnavailable", True),
+    (DestinationUnreachable, "DestinationUnreachable", True),
+    (DestinationAuthenticationRefused, "DestinationAuthenticationRefused", False),
+    (DestinationNotFound, "DestinationNotFound", False),
     (DestinationConflict, "DestinationUnavailable", True),
     (StoreUnavailable, "StoreUnavailable", True),
 ]
@@ -176,3 +196,63 @@ def test_the_operator_reads_a_type_it_does_not_know_as_unexpected() -> None:
 def test_the_worker_guide_explains_every_error_type() -> None:
     guide = WORKER_GUIDE.read_text()
     assert [t for t in ErrorType if f"| `{t}` |" not in guide] == []
+
+
+@pytest.mark.parametrize("side", [SOURCE_ERRORS, DESTINATION_ERRORS], ids=["source", "destination"])
+def test_every_way_a_side_fails_is_still_unavailable_to_code_that_keeps_deletes_safe(
+    side: EndpointErrors,
+) -> None:
+    """Whoever catches SourceUnavailable (so that a source that could not be read is never
+    taken for one whose contacts were all deleted) catches a refusal or a 404 as well."""
+    for cls in (side.unreachable, side.authentication_refused, side.not_found):
+        assert issubclass(cls, side.unavailable)
+    assert len(side.types) == 4, "each way has a type of its own"
+
+
+def test_a_failed_destination_stops_the_run_and_a_failed_source_only_its_step() -> None:
+    assert DESTINATION_ERRORS.types <= RUN_STOPPERS
+    assert not SOURCE_ERRORS.types & RUN_STOPPERS
+
+
+def test_an_expected_outcome_is_benign_to_temporal_and_a_crash_is_not() -> None:
+    """The SDK logs a benign failure at DEBUG, without the traceback an expected outcome
+    does not need; the worker logs it once itself (contactsync_worker.failures)."""
+    assert application_error(MassDeleteBlocked("x")).category is ApplicationErrorCategory.BENIGN
+    assert application_error(KeyError("x")).category is ApplicationErrorCategory.UNSPECIFIED
+
+
+def run_with(*failures: SourceFailure) -> SyncProgress:
+    return SyncProgress(
+        run_id="r", failed_sources=tuple(f.source for f in failures), failures=failures
+    )
+
+
+def test_a_run_whose_source_refused_the_login_fails_with_that_type_and_its_words() -> None:
+    refused = SourceFailure(
+        "team", "SourceAuthenticationRefused", "CardDAV source 'team': authentication failed"
+    )
+    failure = sources_failed(run_with(refused))
+    assert (failure.type, failure.non_retryable) == ("SourceAuthenticationRefused", True)
+    assert failure.message == (
+        "CardDAV source 'team': authentication failed; "
+        "nothing was deleted on account of source team"
+    )
+
+
+def test_a_run_whose_sources_failed_differently_names_the_first_type_and_every_reason() -> None:
+    failure = sources_failed(
+        run_with(
+            SourceFailure("hr", "SourceNotFound", "LDAP source 'hr': no such base"),
+            SourceFailure("team", "SourceUnreachable", "CardDAV source 'team': refused"),
+        )
+    )
+    assert failure.type == "SourceNotFound"
+    assert "no such base" in failure.message
+    assert "refused" in failure.message
+    assert failure.message.endswith("nothing was deleted on account of sources hr, team")
+
+
+def test_progress_carried_over_without_reasons_still_fails_as_unavailable() -> None:
+    failure = sources_failed(SyncProgress(run_id="r", failed_sources=("hr",)))
+    assert failure.type == "SourceUnavailable"
+    assert not failure.message.startswith("SourceUnavailable")

@@ -53,7 +53,7 @@ MASS_DELETE_BLOCKED = ObservedRun(
     NOW,
     NOW,
     "FAILED",
-    failure="MassDeleteBlocked: 5 of 10 contacts",
+    failure="this sync would delete 5 of 10 contacts",
     failure_type=ErrorType.MASS_DELETE_BLOCKED,
 )
 

@@ -1,5 +1,6 @@
 """The activities: thin wrappers that run the engine inside the region and translate its
-errors into Temporal ApplicationErrors with types a user can search for.
+errors into Temporal ApplicationErrors with types a user can search for, logging each once
+(``contactsync_worker.failures``).
 
 Each returns counts, cursors and pseudonymous ids only. Failure messages are encoded by
 the payload codec as well, and carry no contact data by construction.
@@ -16,7 +17,7 @@ from typing import TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from contactsync_api.errors import ConfigurationError, ErrorType, Unauthorized
+from contactsync_api.errors import SOURCE_ERRORS, ConfigurationError, ErrorType, Unauthorized
 from contactsync_api.workflows import (
     ErasureRequest,
     ErasureResult,
@@ -31,12 +32,13 @@ from contactsync_api.workflows import (
     SubjectIds,
     SuppressionLiftRequest,
     SuppressionLiftResult,
+    SyncSummary,
 )
-from contactsync_worker import authorization, checkpoints, workflows
+from contactsync_worker import authorization, checkpoints, health, workflows
 from contactsync_worker.engine import pages, removals, subjects, suppression
 from contactsync_worker.engine.region import RegionRuntime
-from contactsync_worker.failures import application_error
-from contactsync_worker.health import BLOCKED_DELETES, PAGE_SECONDS, SOURCE_ERRORS, SYNCED
+from contactsync_worker.failures import reported
+from contactsync_worker.health import BLOCKED_DELETES, PAGE_SECONDS, SYNCED
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,20 +63,19 @@ class RegionActivities:
     def _check(self, request: RegionRunRequest) -> None:
         expected = f"{request.namespace}/{request.contact_sync}/{request.region}"
         if expected != self.region.scope:
-            raise application_error(
-                ConfigurationError(
-                    f"ConfigurationError: this worker serves {self.region.scope}, not {expected}"
-                )
-            )
+            wrong = ConfigurationError(f"this worker serves {self.region.scope}, not {expected}")
+            raise reported(wrong, f"request for {expected}")
 
-    async def _translated(self, work: Callable[[], Awaitable[T]]) -> T:
+    async def _translated(self, work: Callable[[], Awaitable[T]], doing: str) -> T:
+        """``work``'s result; its error as the failure Temporal records, logged once.
+        ``doing`` names the work in that line."""
         beating = asyncio.create_task(_heartbeat())
         try:
             return await work()
         except ApplicationError:
             raise  # already typed by whoever raised it
         except Exception as exc:
-            failure = application_error(exc)
+            failure = reported(exc, doing)
             if failure.type == ErrorType.MASS_DELETE_BLOCKED:
                 BLOCKED_DELETES.inc()
             raise failure from exc
@@ -106,13 +107,15 @@ class RegionActivities:
                         page.cursor,
                         page.deleted_before,
                         _instant(page.started_at),
-                    )
+                    ),
+                    f"page of source {page.source}",
                 )
         except ApplicationError as exc:
-            if exc.type == ErrorType.SOURCE_UNAVAILABLE:
-                SOURCE_ERRORS.labels(page.source).inc()
+            if exc.type in SOURCE_ERRORS.types:
+                health.SOURCE_ERRORS.labels(page.source).inc()
             raise
         _count(outcome.summary)
+        _skipped(page.source, outcome.summary)
         return PageResult(outcome.summary, outcome.cursor, outcome.complete, outcome.snapshot)
 
     @activity.defn(name=workflows.APPLY_REMOVALS)
@@ -121,7 +124,8 @@ class RegionActivities:
         summary = await self._translated(
             lambda: removals.apply_removals(
                 self.region, removal.run_id, removal.completed_sources, removal.deleted_before
-            )
+            ),
+            f"removals of {self.region.scope}",
         )
         _count(summary)
         return RemovalsResult(summary, await self._checkpoint())
@@ -131,7 +135,9 @@ class RegionActivities:
         region = self.region
         if not region.checkpoint_key:
             return ""
-        head = await self._translated(lambda: region.store.audit_head(region.scope))
+        head = await self._translated(
+            lambda: region.store.audit_head(region.scope), f"audit checkpoint of {region.scope}"
+        )
         token = checkpoints.sign(region.checkpoint_key, region.scope, head).token
         log.info("audit checkpoint of %s: %s", region.scope, token)
         return token
@@ -139,7 +145,9 @@ class RegionActivities:
     @activity.defn(name=workflows.APPLY_RETENTION)
     async def apply_retention(self, request: RegionRunRequest) -> RetentionResult:
         self._check(request)
-        return await self._translated(lambda: subjects.retention(self.region))
+        return await self._translated(
+            lambda: subjects.retention(self.region), f"retention of {self.region.scope}"
+        )
 
     @activity.defn(name=workflows.ERASE_SUBJECT)
     async def erase_subject(self, erasure: ErasureRequest) -> ErasureResult:
@@ -149,7 +157,8 @@ class RegionActivities:
         # a random id, never the subject.
         erasure_id = activity.info().workflow_id or ""
         return await self._translated(
-            lambda: subjects.erase(self.region, erasure.subject, erasure_id)
+            lambda: subjects.erase(self.region, erasure.subject, erasure_id),
+            f"erasure in {self.region.scope}",
         )
 
     @activity.defn(name=workflows.LIFT_SUPPRESSION)
@@ -158,14 +167,17 @@ class RegionActivities:
         self._authorized(authorization.LIFT, lift.request, lift.subject)
         request_id = activity.info().workflow_id or ""
         return await self._translated(
-            lambda: suppression.lift(self.region, lift.subject, request_id)
+            lambda: suppression.lift(self.region, lift.subject, request_id),
+            f"lift of a suppression in {self.region.scope}",
         )
 
     @activity.defn(name=workflows.PURGE_REGION)
     async def purge_region(self, request: RegionRunRequest) -> PurgeResult:
         self._check(request)
         self._authorized(authorization.PURGE, request)
-        return await self._translated(lambda: subjects.purge(self.region))
+        return await self._translated(
+            lambda: subjects.purge(self.region), f"purge of {self.region.scope}"
+        )
 
     def _authorized(
         self,
@@ -184,8 +196,7 @@ class RegionActivities:
                 subject,
             )
         except Unauthorized as exc:
-            log.warning("refused a %s request on %s: %s", kind, self.region.scope, exc)
-            raise application_error(exc) from exc
+            raise reported(exc, f"{kind} request on {self.region.scope}") from exc
 
     def all(self) -> list[Callable[..., object]]:
         return [
@@ -210,6 +221,17 @@ async def _heartbeat() -> None:
     while True:
         activity.heartbeat()
         await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
+
+
+def _skipped(source: str, summary: SyncSummary) -> None:
+    """One line a page for the records consent kept out: counts, since an item id can name
+    a person (a CardDAV href); the audit trail holds each."""
+    if summary.skipped_no_consent:
+        log.info(
+            "page of source %s: %d record(s) without the required consent not written",
+            source,
+            summary.skipped_no_consent,
+        )
 
 
 def _count(summary: object) -> None:

@@ -86,16 +86,22 @@ async def open_store(settings: WorkerSettings) -> StateStore:
     store = settings.config.region.store
     if store is not None and store.postgres is not None:
         spec = store.postgres
-        ref = spec.dsn_secret_ref
-        dsn = credentials.read_secret(ref.name, ref.key, secrets_dir=settings.secrets_dir)
-        bundle = credentials.ca_bundle_for(
-            spec.ca_bundle_secret_ref, secrets_dir=settings.secrets_dir
-        )
-        try:
-            conninfo = postgres_conninfo(
+
+        async def conninfo() -> str:
+            """Read for every connection, so a rotated password needs no restart."""
+            ref = spec.dsn_secret_ref
+            dsn = credentials.read_secret(ref.name, ref.key, secrets_dir=settings.secrets_dir)
+            bundle = credentials.ca_bundle_for(
+                spec.ca_bundle_secret_ref, secrets_dir=settings.secrets_dir
+            )
+            info = postgres_conninfo(
                 dsn.reveal(), allow_insecure=spec.allow_insecure, ca_bundle=bundle
             )
-            await check_egress_postgres(conninfo, settings.config.egress)
+            await check_egress_postgres(info, settings.config.egress)
+            return info
+
+        try:
+            await conninfo()  # a worker that cannot use its store does not start
         except InsecureTransportError as exc:
             raise WorkerConfigError(f"state store: {exc}") from None
         return await PostgresStore.open(conninfo)

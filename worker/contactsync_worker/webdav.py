@@ -2,8 +2,12 @@
 
 Request bodies (RFC 6578 sync-collection, RFC 6352 multiget and query), a multistatus
 reader, href handling, and one HTTP session that turns every transport failure and
-unexpected status into the adapter's own "unavailable" error, keeping the cause.
+unexpected status into its side's error (``contactsync_worker.endpoint_failures``: a server
+not reached, credentials refused, a collection not found, or unavailable), keeping the cause.
 Messages carry the host and the status, never a URL path, credentials or card content.
+
+The login is read from the mounted Secret for every request, so a rotated password is used
+by the next request of the running worker.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import NoReturn
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
@@ -19,8 +24,10 @@ import httpx
 from defusedxml import DefusedXmlException
 
 from contactsync_api.endpoints.carddav import CardDavSpec
-from contactsync_worker import credentials, transport
+from contactsync_api.errors import EndpointErrors
+from contactsync_worker import credentials, endpoint_failures, transport
 from contactsync_worker.adapter_context import AdapterContext
+from contactsync_worker.credentials import CredentialsError, UsernamePassword
 
 DAV = "DAV:"
 CARDDAV = "urn:ietf:params:xml:ns:carddav"
@@ -29,6 +36,8 @@ VCARD_CONTENT_TYPE = "text/vcard; charset=utf-8"
 
 ClientSource = httpx.AsyncClient | Callable[[], httpx.AsyncClient]
 Login = tuple[str, str]  # username, password of HTTP Basic authentication
+# A fixed login, or how to read it (from the mounted Secret) for each request.
+Credentials = Login | Callable[[], UsernamePassword]
 
 
 class InvalidDavResponse(ValueError):
@@ -168,14 +177,18 @@ def collection_url(url: str) -> str:
     return parts._replace(netloc=netloc, path=path, query="", fragment="").geturl()
 
 
-def dav_access(spec: CardDavSpec, context: AdapterContext) -> tuple[Login | None, ClientSource]:
-    """The login and the client factory of an address book, as its spec and Secrets say."""
-    login = None
+def dav_access(
+    spec: CardDavSpec, context: AdapterContext
+) -> tuple[Credentials | None, ClientSource]:
+    """How to read the login, and the client factory, of an address book as its spec and
+    Secrets say."""
+    login: Credentials | None = None
     if spec.credentials_secret_ref is not None:
-        secret = credentials.username_password(
-            spec.credentials_secret_ref.name, secrets_dir=context.secrets_dir
+        login = partial(
+            credentials.username_password,
+            spec.credentials_secret_ref.name,
+            secrets_dir=context.secrets_dir,
         )
-        login = (secret.username, secret.password.reveal())
     bundle = credentials.ca_bundle_for(spec.ca_bundle_secret_ref, secrets_dir=context.secrets_dir)
 
     def client() -> httpx.AsyncClient:
@@ -192,14 +205,14 @@ MAX_RESPONSE_BYTES = 256 * 2**20
 
 
 class DavSession:
-    """HTTP to one collection with one kind of error: every failure becomes ``unavailable``."""
+    """HTTP to one collection; every failure becomes an error of ``errors``, its side's."""
 
     def __init__(
         self,
         url: str,
         client: ClientSource,
-        credentials: tuple[str, str] | None,
-        unavailable: type[RuntimeError],
+        credentials: Credentials | None,
+        errors: EndpointErrors,
         label: str,
         max_response_bytes: int | None = None,
     ) -> None:
@@ -209,8 +222,8 @@ class DavSession:
         # A client passed in belongs to the caller; one we make from a factory is ours to close.
         self._factory = None if isinstance(client, httpx.AsyncClient) else client
         self._client = client if isinstance(client, httpx.AsyncClient) else None
-        self._auth = httpx.BasicAuth(*credentials) if credentials else None
-        self._unavailable = unavailable
+        self._auth = _basic_auth(credentials)
+        self._errors = errors
         self.label = f"{label} at {urlsplit(self.url).netloc}"
 
     def member_url(self, path: str) -> str:
@@ -234,15 +247,18 @@ class DavSession:
                 async for chunk in response.aiter_bytes():
                     content += chunk
                     if len(content) > self._max_bytes:
-                        raise self._unavailable(
+                        raise self._errors.unavailable(
                             f"{self.label}: {method} response is larger than "
                             f"{self._max_bytes // 2**20} MiB; refused, as from a server that "
                             "would never stop sending"
                         )
         except httpx.HTTPError as exc:
-            raise self._unavailable(
+            failure = endpoint_failures.http_transport(self._errors, exc)
+            raise failure(
                 f"{self.label}: {method} request failed ({type(exc).__name__}: {exc})"
             ) from exc
+        except CredentialsError as exc:  # read for this request: say whose they are
+            raise CredentialsError(f"{self.label}: {exc}") from exc
         # The body is read (and decoded) already: hand it on without its transfer encodings.
         kept = [
             (name, value)
@@ -263,7 +279,7 @@ class DavSession:
         try:
             return parse_multistatus(response.content)
         except InvalidDavResponse as exc:
-            raise self._unavailable(f"{self.label}: invalid response: {exc}") from exc
+            raise self._errors.unavailable(f"{self.label}: invalid response: {exc}") from exc
 
     def fail(self, response: httpx.Response, what: str) -> NoReturn:
         status = response.status_code
@@ -272,7 +288,8 @@ class DavSession:
             403: "access denied",
             404: "collection not found",
         }.get(status, "server error" if status >= 500 else "unexpected response")
-        raise self._unavailable(f"{self.label}: {what}: {reason} (HTTP {status})")
+        failure = endpoint_failures.http_status(self._errors, status)
+        raise failure(f"{self.label}: {what}: {reason} (HTTP {status})")
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -284,3 +301,11 @@ class DavSession:
         if self._factory is not None and self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _basic_auth(credentials: Credentials | None) -> httpx.Auth | None:
+    if credentials is None:
+        return None
+    if callable(credentials):
+        return transport.BasicAuthFromSecret(credentials)
+    return httpx.BasicAuth(*credentials)

@@ -14,7 +14,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from contactsync_api.errors import NON_RETRYABLE, ErrorType
+    from contactsync_api.errors import DESTINATION_ERRORS, NON_RETRYABLE, ErrorType
     from contactsync_api.workflows import (
         ERASURE_WORKFLOW,
         PURGE_WORKFLOW,
@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         RemovalsInput,
         RemovalsResult,
         RetentionResult,
+        SourceFailure,
         SuppressionLiftRequest,
         SuppressionLiftResult,
         SyncInput,
@@ -73,13 +74,13 @@ WRITE_RETRY = RetryPolicy(
     non_retryable_error_types=NON_RETRYABLE_TYPES,
 )
 PAGE_TIMEOUT = timedelta(minutes=10)
-# Page failures that are not about the source being read: they fail the run under their own
-# type instead of being reported as that source's SourceUnavailable.
+# Page failures that are not about the source being read: they stop the run under their own
+# type instead of failing that source's step.
 RUN_STOPPERS = frozenset(
     {
         ErrorType.MASS_DELETE_BLOCKED,
-        ErrorType.DESTINATION_UNAVAILABLE,
         ErrorType.STORE_UNAVAILABLE,
+        *DESTINATION_ERRORS.types,
     }
 )
 # A worker that dies mid-page (kill -9, node loss) stops heartbeating; after this long the
@@ -125,12 +126,7 @@ class ContactSyncWorkflow:
             progress.totals.plus(removals.summary), audit_checkpoint=removals.checkpoint
         )
         if progress.failed_sources:
-            raise ApplicationError(
-                f"SourceUnavailable: sources {', '.join(progress.failed_sources)} could not be "
-                "read; nothing was deleted on their account",
-                type=ErrorType.SOURCE_UNAVAILABLE.value,
-                non_retryable=True,
-            )
+            raise sources_failed(progress)
         return totals
 
     async def _read_source(
@@ -189,9 +185,9 @@ class ContactSyncWorkflow:
                     restarts += 1
                     cursor, snapshot, quarantined = None, False, False
                     continue
-                # Unreachable or failing: this source's step fails, the others go on, and
-                # nothing is deleted on its account.
-                return replace(progress, failed_sources=(*progress.failed_sources, source))
+                # Unreachable, refused, missing or failing: this source's step fails, the
+                # others go on, and nothing is deleted on its account.
+                return source_failed(progress, why(source, failure))
             self.pages += 1
             pages_read += 1
             progress = replace(progress, totals=progress.totals.plus(page.summary))
@@ -210,9 +206,52 @@ class ContactSyncWorkflow:
                     source,
                     pages_read,
                 )
-                return replace(
-                    progress, cursor=None, failed_sources=(*progress.failed_sources, source)
+                endless = SourceFailure(
+                    source,
+                    ErrorType.SOURCE_UNAVAILABLE.value,
+                    f"source {source} is not done after {pages_read} pages in one run",
                 )
+                return source_failed(replace(progress, cursor=None), endless)
+
+
+def why(source: str, failure: ActivityError) -> SourceFailure:
+    """What made a source's step fail: the type and words the worker gave, or Temporal's
+    (a page that timed out)."""
+    cause = failure.cause
+    if isinstance(cause, ApplicationError):
+        return SourceFailure(source, cause.type or ErrorType.UNEXPECTED.value, cause.message)
+    return SourceFailure(
+        source, ErrorType.SOURCE_UNAVAILABLE.value, f"source {source}: {cause or failure}"
+    )
+
+
+def source_failed(progress: SyncProgress, failure: SourceFailure) -> SyncProgress:
+    return replace(
+        progress,
+        failed_sources=(*progress.failed_sources, failure.source),
+        failures=(*progress.failures, failure),
+    )
+
+
+def sources_failed(progress: SyncProgress) -> ApplicationError:
+    """The run's failure when sources failed their steps: the type of the first failure, so
+    status says what it was (refused, not found, unreachable, misconfigured), and each one's
+    words."""
+    names = ", ".join(progress.failed_sources)
+    failures = progress.failures
+    if not failures:  # carried over from a worker that did not record why
+        return ApplicationError(
+            f"sources {names} could not be read; nothing was deleted on their account",
+            type=ErrorType.SOURCE_UNAVAILABLE.value,
+            non_retryable=True,
+        )
+    reasons = "; ".join(f.message for f in failures)
+    which = "source" if len(progress.failed_sources) == 1 else "sources"
+    return ApplicationError(
+        f"{reasons}; nothing was deleted on account of {which} {names}",
+        type=failures[0].type,
+        non_retryable=True,
+    )
 
 
 @workflow.defn(name=RETENTION_WORKFLOW)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from contactsync_api.endpoints.carddav import CardDavSpec
-from contactsync_api.errors import DestinationUnavailable
+from contactsync_api.errors import DESTINATION_ERRORS, DestinationUnavailable
 from contactsync_api.fields import ContactField
 from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import FieldValue
@@ -38,6 +38,7 @@ from contactsync_worker.destinations import (
 from contactsync_worker.webdav import (
     VCARD_CONTENT_TYPE,
     ClientSource,
+    Credentials,
     DavSession,
     dav_access,
     multiget_body,
@@ -78,13 +79,13 @@ class CardDavDestination:
         url: str,
         *,
         name: str,
-        credentials: tuple[str, str] | None,
+        credentials: Credentials | None,
         client: ClientSource,
         vcard_version: Version = "3.0",
     ) -> None:
         self._version: Version = vcard_version
         self._dav = DavSession(
-            url, client, credentials, DestinationUnavailable, f"CardDAV destination {name!r}"
+            url, client, credentials, DESTINATION_ERRORS, f"CardDAV destination {name!r}"
         )
 
     @classmethod

@@ -15,7 +15,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -25,9 +25,14 @@ from psycopg.rows import TupleRow
 
 from contactsync_api.egress import RegionEgress
 from contactsync_api.endpoints.postgres import PostgresDestinationSpec
-from contactsync_api.errors import DestinationUnavailable
+from contactsync_api.errors import (
+    DESTINATION_ERRORS,
+    ConfigurationError,
+    DestinationAuthenticationRefused,
+    DestinationUnavailable,
+)
 from contactsync_api.fields import ContactField
-from contactsync_worker import credentials
+from contactsync_worker import credentials, endpoint_failures
 from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import MULTI_VALUED, FieldValue
 from contactsync_worker.destinations import (
@@ -70,7 +75,7 @@ class PostgresDestination(DestinationAdapter):
 
     def __init__(
         self,
-        dsn: str,
+        dsn: str | Callable[[], str],
         *,
         schema: str = "public",
         table: str = "contacts",
@@ -93,15 +98,19 @@ class PostgresDestination(DestinationAdapter):
         cls, name: str, spec: PostgresDestinationSpec, context: AdapterContext
     ) -> PostgresDestination:
         """The destination a region's configuration declares (the ``postgres`` kind); the
-        connection string is read from its Secret and held to TLS by ``postgres_conninfo``.
-        Messages name the table, so ``name`` is not needed."""
+        connection string is read from its Secret for every connection (a rotated password
+        is used by the next one) and held to TLS by ``postgres_conninfo``. Messages name the
+        table, so ``name`` is not needed."""
         secrets_dir = context.secrets_dir
-        ref = spec.dsn_secret_ref
-        dsn = credentials.read_secret(ref.name, ref.key, secrets_dir=secrets_dir)
-        bundle = credentials.ca_bundle_for(spec.ca_bundle_secret_ref, secrets_dir=secrets_dir)
-        conninfo = postgres_conninfo(
-            dsn.reveal(), allow_insecure=spec.allow_insecure, ca_bundle=bundle
-        )
+
+        def conninfo() -> str:
+            ref = spec.dsn_secret_ref
+            dsn = credentials.read_secret(ref.name, ref.key, secrets_dir=secrets_dir)
+            bundle = credentials.ca_bundle_for(spec.ca_bundle_secret_ref, secrets_dir=secrets_dir)
+            return postgres_conninfo(
+                dsn.reveal(), allow_insecure=spec.allow_insecure, ca_bundle=bundle
+            )
+
         return cls(conninfo, schema=spec.schema_name, table=spec.table, egress=context.egress)
 
     def __repr__(self) -> str:
@@ -162,17 +171,34 @@ class PostgresDestination(DestinationAdapter):
                 yield await self._open()
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 raise self._unavailable(exc) from exc
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise DestinationAuthenticationRefused(
+                    f"PostgreSQL destination {self._where}: the role may not do this "
+                    f"({type(exc).__name__})"
+                ) from exc
 
     async def _open(self) -> tuple[psycopg.AsyncConnection[TupleRow], _Layout]:
         if self._conn is None or self._conn.closed:
             self._layout = None
-            await check_egress_postgres(self._dsn, self._egress)
-            self._conn = await psycopg.AsyncConnection.connect(
-                self._dsn, autocommit=True, connect_timeout=self._connect_timeout
-            )
+            self._conn = await self._connect()
         if self._layout is None:
             self._layout = await self._ensure_table(self._conn)
         return self._conn, self._layout
+
+    async def _connect(self) -> psycopg.AsyncConnection[TupleRow]:
+        try:
+            dsn = self._dsn() if callable(self._dsn) else self._dsn
+        except ConfigurationError as exc:  # a Secret key missing, a DSN without TLS
+            raise type(exc)(f"PostgreSQL destination {self._where}: {exc}") from exc
+        await check_egress_postgres(dsn, self._egress)
+        try:
+            return await psycopg.AsyncConnection.connect(
+                dsn, autocommit=True, connect_timeout=self._connect_timeout
+            )
+        except psycopg.OperationalError as exc:
+            failure, why = endpoint_failures.postgres_connect(DESTINATION_ERRORS, str(exc))
+            # The cause keeps psycopg's detail; this message names only the table.
+            raise failure(f"PostgreSQL destination {self._where}: cannot connect: {why}") from exc
 
     def _unavailable(self, exc: Exception) -> DestinationUnavailable:
         conn = self._conn

@@ -166,8 +166,8 @@ async def _refuse(region: RegionRuntime, blocked: list[GuardVerdict]) -> None:
         f"({v.planned * 100 // v.held}%, limit {v.limit_percent}%)"
         for v in blocked
     )
-    log.error("MassDeleteBlocked: %s", words)
+    # The activity that runs this logs the refusal, once, with its type.
     raise MassDeleteBlocked(
-        f"MassDeleteBlocked: this sync would delete {words}; nothing was deleted. If the "
+        f"this sync would delete {words}; nothing was deleted. If the "
         "sources really lost these contacts, raise spec.deletes.maxDeletePercent for one run"
     )

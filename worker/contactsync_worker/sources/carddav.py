@@ -15,13 +15,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from contactsync_api.endpoints.carddav import CardDavSpec
-from contactsync_api.errors import SourceUnavailable
+from contactsync_api.errors import SOURCE_ERRORS, SourceUnavailable
 from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page, Quarantined
 from contactsync_worker.contacts.vcard import MalformedVCard, parse_vcard
 from contactsync_worker.webdav import (
     XML_HEADERS,
     ClientSource,
+    Credentials,
     DavResponse,
     DavSession,
     Multistatus,
@@ -75,14 +76,12 @@ class CardDavSource:
         policy: FieldPolicy,
         *,
         name: str,
-        credentials: tuple[str, str] | None,
+        credentials: Credentials | None,
         client: ClientSource,
     ) -> None:
         self._name = name
         self._policy = policy
-        self._dav = DavSession(
-            url, client, credentials, SourceUnavailable, f"CardDAV source {name!r}"
-        )
+        self._dav = DavSession(url, client, credentials, SOURCE_ERRORS, f"CardDAV source {name!r}")
 
     @classmethod
     def from_spec(cls, name: str, spec: CardDavSpec, context: AdapterContext) -> CardDavSource:

@@ -66,8 +66,8 @@ import httpx
 from contactsync_api import runtime
 from contactsync_api.egress import RegionEgress
 from contactsync_api.endpoints.files import FileSourceSpec
-from contactsync_api.errors import CursorExpired, SourceUnavailable
-from contactsync_worker import credentials
+from contactsync_api.errors import SOURCE_ERRORS, CursorExpired, SourceNotFound, SourceUnavailable
+from contactsync_worker import credentials, endpoint_failures
 from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
 from contactsync_worker.sources.csv_records import read_header
@@ -283,6 +283,10 @@ class _FileSource:
             with path.open("rb") as file:
                 for chunk in iter(partial(file.read, _COPY_CHUNK), b""):
                     self._append(spool, chunk)
+        except FileNotFoundError as exc:
+            raise SourceNotFound(
+                f"{self.kind} source {self.name!r}: cannot read {str(path)!r}: no such file"
+            ) from exc
         except OSError as exc:  # the spool's own errors arrive as SourceUnavailable
             raise SourceUnavailable(
                 f"{self.kind} source {self.name!r}: cannot read {str(path)!r} "
@@ -294,16 +298,8 @@ class _FileSource:
         ca_bundle = credentials.ca_bundle_for(
             config.ca_bundle_secret_ref, secrets_dir=self._secrets_dir
         )
-        auth = (
-            BearerAuth(
-                credentials.bearer_token(
-                    config.credentials_secret_ref.name, secrets_dir=self._secrets_dir
-                )
-            )
-            if config.credentials_secret_ref
-            else None
-        )
         prefix = f"{self.kind} source {self.name!r}"
+        auth = self._auth(prefix)
         client = http_client(
             url,
             allow_insecure=config.allow_insecure,
@@ -318,18 +314,28 @@ class _FileSource:
                 async for chunk in response.aiter_bytes():
                     await asyncio.to_thread(self._append, spool, chunk)
         except httpx.HTTPStatusError as exc:
-            raise SourceUnavailable(
-                f"{prefix}: the server answered HTTP {exc.response.status_code}"
-            ) from exc
+            status = exc.response.status_code
+            failure = endpoint_failures.http_status(SOURCE_ERRORS, status)
+            raise failure(f"{prefix}: the server answered HTTP {status}") from exc
         except httpx.HTTPError as exc:
             # Messages of transport errors carry the OS or TLS reason, not the URL.
-            raise SourceUnavailable(
-                f"{prefix}: cannot fetch the file ({type(exc).__name__}: {exc})"
-            ) from exc
+            failure = endpoint_failures.http_transport(SOURCE_ERRORS, exc)
+            raise failure(f"{prefix}: cannot fetch the file ({type(exc).__name__}: {exc})") from exc
         except EgressRefused:
             raise  # the platform's policy, not the server: a configuration error, not retried
         except InsecureTransportError as exc:
             raise SourceUnavailable(f"{prefix}: {exc}") from exc
+
+    def _auth(self, prefix: str) -> BearerAuth | None:
+        """The token, read from its Secret for each download: a rotated one is used by the
+        next run of the running worker."""
+        ref = self._config.credentials_secret_ref
+        if ref is None:
+            return None
+        try:
+            return BearerAuth(credentials.bearer_token(ref.name, secrets_dir=self._secrets_dir))
+        except credentials.CredentialsError as exc:
+            raise credentials.CredentialsError(f"{prefix}: {exc}") from exc
 
     def _append(self, spool: Spool, chunk: bytes | None) -> None:
         """Add ``chunk`` to the copy, or with None finish it; refuse past ``max_bytes``."""

@@ -12,6 +12,13 @@ connection between pages of a run; a cursor the adapter did not issue (another w
 a lost connection) raises :class:`CursorExpired` and the run starts again.
 ldap3 is synchronous: every call runs in a thread so the event loop stays free.
 
+Failures say what they are: a server not reached (its name, its port, the TLS handshake) is
+SourceUnreachable, a bind or search the server refuses for the account (invalidCredentials,
+insufficientAccessRights) SourceAuthenticationRefused, a base DN that does not exist
+SourceNotFound; each is a SourceUnavailable, so nothing is deleted on its account. The bind
+DN and password are read from their Secret for every connection, so a rotated password is
+used by the next run.
+
 What a server may send is bounded, so that a hostile or broken one cannot exhaust the
 worker; past a bound the page is refused as SourceUnavailable, and nothing is deleted:
 
@@ -41,7 +48,14 @@ from ldap3.utils.dn import parse_dn
 
 from contactsync_api.egress import RegionEgress
 from contactsync_api.endpoints.ldap import LdapSourceSpec
-from contactsync_api.errors import CursorExpired, SourceUnavailable
+from contactsync_api.errors import (
+    ContactSyncError,
+    CursorExpired,
+    SourceAuthenticationRefused,
+    SourceNotFound,
+    SourceUnavailable,
+    SourceUnreachable,
+)
 from contactsync_worker import credentials
 from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
@@ -60,8 +74,12 @@ MAX_RESPONSE_BYTES = 32 * 2**20
 # OpenLDAP takes no request over 4 MiB by default, so no entry written through it is larger.
 MAX_ENTRY_BYTES = 4 * 2**20
 _FETCH_CHUNK = 50  # entryUUIDs per OR-filter in fetch_items
+# Result codes (RFC 4511 §4.1.9).
 _SUCCESS = 0
 _NO_SUCH_OBJECT = 32
+# inappropriateAuthentication, invalidCredentials, insufficientAccessRights, and
+# unwillingToPerform, which servers answer to a bind their policy refuses.
+_REFUSED = frozenset({48, 49, 50, 53})
 
 _Entries = list[tuple[str, Attributes]]
 
@@ -230,7 +248,7 @@ class LdapSource:
         if result.get("result") != _SUCCESS:
             # sizeLimitExceeded and the like land here too: a partial snapshot would
             # make the missing entries look deleted.
-            raise SourceUnavailable(
+            raise _search_failure(result.get("result"))(
                 f"LDAP source {self.name!r}: search failed ({result.get('description')})"
             )
         entries = _entries(conn.ldap)
@@ -244,14 +262,19 @@ class LdapSource:
 
     def _connect(self) -> _Connection:
         config = self._config
-        ca_bundle = credentials.ca_bundle_for(
-            config.ca_bundle_secret_ref, secrets_dir=self._secrets_dir
-        )
-        bind = (
-            credentials.ldap_bind(config.credentials_secret_ref.name, secrets_dir=self._secrets_dir)
-            if config.credentials_secret_ref
-            else None
-        )
+        try:
+            ca_bundle = credentials.ca_bundle_for(
+                config.ca_bundle_secret_ref, secrets_dir=self._secrets_dir
+            )
+            bind = (
+                credentials.ldap_bind(
+                    config.credentials_secret_ref.name, secrets_dir=self._secrets_dir
+                )
+                if config.credentials_secret_ref
+                else None
+            )
+        except credentials.CredentialsError as exc:
+            raise credentials.CredentialsError(f"LDAP source {self.name!r}: {exc}") from exc
         # Always our Tls: ldap3's start_tls() without one would not verify the server.
         tls = ldap_tls(
             config.url,
@@ -279,15 +302,11 @@ class LdapSource:
         )
         bounds = ReceiveBounds(self._max_response_bytes, self._max_entry_bytes)
         try:
-            conn.open()
-            if config.start_tls and not server.ssl and not conn.start_tls(read_server_info=False):
-                raise SourceUnavailable(
-                    f"LDAP source {self.name!r}: StartTLS refused "
-                    f"({(conn.result or {}).get('description')})"
-                )
+            self._open(conn, server)
             bounds.install(conn)
             if not conn.bind():
-                raise SourceUnavailable(
+                refused = conn.result.get("result") in _REFUSED
+                raise (SourceAuthenticationRefused if refused else SourceUnavailable)(
                     f"LDAP source {self.name!r}: bind refused ({conn.result.get('description')})"
                 )
         except LDAPException as exc:
@@ -300,6 +319,22 @@ class LdapSource:
             # ldap3's Connection repr prints the password; it is not needed after the bind.
             conn.password = None
         return _Connection(conn, bounds)
+
+    def _open(self, conn: Any, server: Any) -> None:
+        """Connect, and secure the connection as the spec says; what fails here never
+        reached the directory (the name, the port, the TLS handshake)."""
+        try:
+            conn.open()
+            secure = self._config.start_tls and not server.ssl
+            if secure and not conn.start_tls(read_server_info=False):
+                raise SourceUnreachable(
+                    f"LDAP source {self.name!r}: StartTLS refused "
+                    f"({(conn.result or {}).get('description')})"
+                )
+        except LDAPException as exc:
+            raise SourceUnreachable(
+                f"LDAP source {self.name!r}: cannot connect ({type(exc).__name__}: {exc})"
+            ) from exc
 
     def _close(self) -> None:
         conn, self._conn, self._next_cursor = self._conn, None, None
@@ -322,6 +357,15 @@ class LdapSource:
         except LDAPInvalidDnError:
             return False
         return len(entry) >= len(base) and entry[len(entry) - len(base) :] == base
+
+
+def _search_failure(code: object) -> type[ContactSyncError]:
+    """What a search the server answered with result ``code`` is."""
+    if code == _NO_SUCH_OBJECT:
+        return SourceNotFound  # the base DN: a missing entry below it is simply not listed
+    if code in _REFUSED:
+        return SourceAuthenticationRefused
+    return SourceUnavailable
 
 
 def _entries(conn: Any) -> list[tuple[str, Attributes]]:

@@ -4,14 +4,16 @@ Tables live in their own schema (default ``contactsync``), created on first use.
 connection per store, one transaction at a time on it: activities of one worker queue
 briefly, and several workers (or stores) use several connections. Appenders to the same
 audit chain serialize on the chain head row (``SELECT … FOR UPDATE``). A broken connection
-is dropped and the next call reconnects; connection and server trouble surfaces as
-:class:`~contactsync_api.errors.StoreUnavailable`, never with the DSN in the message.
+is dropped and the next call reconnects, with the connection string as it is then (read
+from the mounted Secret: a rotated password is used without a restart); connection and
+server trouble surfaces as :class:`~contactsync_api.errors.StoreUnavailable`, never with the
+DSN in the message.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import psycopg
@@ -58,7 +60,11 @@ class PostgresStore(SqlStore):
     """A :class:`~contactsync_worker.store.StateStore` in one schema of a PostgreSQL database."""
 
     def __init__(
-        self, dsn: str, *, schema: str = DEFAULT_SCHEMA, clock: Clock = system_clock
+        self,
+        dsn: str | Callable[[], Awaitable[str]],
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        clock: Clock = system_clock,
     ) -> None:
         super().__init__(clock)
         self._dsn = dsn
@@ -71,7 +77,11 @@ class PostgresStore(SqlStore):
 
     @classmethod
     async def open(
-        cls, dsn: str, *, schema: str = DEFAULT_SCHEMA, clock: Clock = system_clock
+        cls,
+        dsn: str | Callable[[], Awaitable[str]],
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        clock: Clock = system_clock,
     ) -> PostgresStore:
         """Connect, create the schema and tables if missing, and migrate."""
         store = cls(dsn, schema=schema, clock=clock)
@@ -87,9 +97,10 @@ class PostgresStore(SqlStore):
     async def _connection(self) -> psycopg.AsyncConnection[TupleRow]:
         if self._conn is not None and not self._conn.closed:
             return self._conn
+        dsn = self._dsn if isinstance(self._dsn, str) else await self._dsn()
         try:
             conn = await psycopg.AsyncConnection.connect(
-                self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+                dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
             )
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(
