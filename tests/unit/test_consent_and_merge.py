@@ -10,6 +10,7 @@ from contactsync_api.spec import ConsentMode, ConsentSpec
 from contactsync_worker.contacts.consent import may_write, parse_purposes
 from contactsync_worker.contacts.merge import merge_fields, merged_uid
 from contactsync_worker.contacts.model import Contact
+from contactsync_worker.contacts.typed import Typed
 
 
 def contact(
@@ -61,8 +62,8 @@ def test_scalars_follow_source_order_and_lists_are_united() -> None:
     assert merged == {
         F.FULL_NAME: "Erika Mustermann",
         F.TITLE: "CTO",
-        F.EMAILS: ("Erika@Example.org", "e@home.example"),
-        F.PHONES: ("+49 30 123",),
+        F.EMAILS: (Typed("Erika@Example.org"), Typed("e@home.example")),
+        F.PHONES: (Typed("+49 30 123"),),
     }
 
 

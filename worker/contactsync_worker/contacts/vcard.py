@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import quopri
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,6 +24,13 @@ from contactsync_api.fields import IdentityKey
 from contactsync_worker.contacts.consent import parse_purposes
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
 from contactsync_worker.contacts.photo import InvalidPhoto, parse_data_uri
+from contactsync_worker.contacts.typed import Typed, as_typed, texts
+from contactsync_worker.contacts.vcard_types import (
+    LABEL_PROPERTY,
+    grouped_label,
+    read_typed,
+    type_parameters,
+)
 
 Version = Literal["3.0", "4.0"]
 SUPPORTED_VERSIONS = frozenset({"2.1", "3.0", "4.0"})
@@ -36,7 +44,7 @@ class MalformedVCard(ValueError):
 # --- content lines -----------------------------------------------------------------------
 
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
-_NAME = re.compile(r"(?:[A-Za-z0-9-]+\.)?([A-Za-z0-9-]+)")  # optional group, then the name
+_NAME = re.compile(r"(?:([A-Za-z0-9-]+)\.)?([A-Za-z0-9-]+)")  # optional group, then the name
 _ENCODINGS = frozenset({"QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"})
 
 
@@ -49,6 +57,7 @@ class ContentLine:
     params: Mapping[str, tuple[str, ...]]  # upper-case names; 2.1's bare values filed by kind
     raw: bytes
     eight_bit_charset: bool  # input came as bytes, so a CHARSET parameter applies to them
+    group: str | None = None  # upper case: Apple's "item1." ties a value to its X-ABLabel
 
     @property
     def where(self) -> str:
@@ -142,7 +151,7 @@ def _content_line(number: int, line: bytes, eight_bit: bool) -> ContentLine:
     match = _NAME.fullmatch(parts[0].strip())
     if match is None:
         raise MalformedVCard(f"line {number}: invalid property name")
-    name = match.group(1).upper()
+    group, name = match.group(1), match.group(2).upper()
     params: dict[str, list[str]] = {}
     for part in parts[1:]:
         key, sep, value = part.partition("=")
@@ -156,7 +165,9 @@ def _content_line(number: int, line: bytes, eight_bit: bool) -> ContentLine:
             piece.strip().strip('"') for piece in _split_outside_quotes(value, ",")
         )
     frozen = {key: tuple(values) for key, values in params.items()}
-    return ContentLine(number, name, frozen, line[index + 1 :], eight_bit)
+    return ContentLine(
+        number, name, frozen, line[index + 1 :], eight_bit, group.upper() if group else None
+    )
 
 
 def _split_outside_quotes(text: str, separator: str) -> list[str]:
@@ -230,12 +241,17 @@ def address_components(text: str) -> list[list[str]]:
 
 
 class _Fields:
-    """Collects values for allowed fields only; the first value of a single field wins."""
+    """Collects values for allowed fields only; the first value of a single field wins.
 
-    def __init__(self, allowed: frozenset[F]) -> None:
+    ``labels`` holds the X-ABLabel line of each Apple group, decoded only when a value of
+    an allowed field in that group asks for it.
+    """
+
+    def __init__(self, allowed: frozenset[F], labels: Mapping[str, ContentLine]) -> None:
         self.allowed = allowed
+        self.labels = labels
         self.single: dict[F, str] = {}
-        self.multi: dict[F, list[str]] = {}
+        self.multi: dict[F, list[str | Typed]] = {}
 
     def put(self, field: F, value: str) -> None:
         if field in self.allowed and value and field not in self.single:
@@ -244,6 +260,14 @@ class _Fields:
     def add(self, field: F, values: Iterable[str]) -> None:
         if field in self.allowed:
             self.multi.setdefault(field, []).extend(v for v in values if v)
+
+    def add_typed(self, field: F, line: ContentLine, value: str) -> None:
+        if field not in self.allowed or not value:
+            return
+        label_line = self.labels.get(line.group) if line.group else None
+        label = unescape(label_line.text()).strip() if label_line else None
+        typed = read_typed(line.name, value, line.params, label)
+        self.multi.setdefault(field, []).append(typed)
 
     def result(self) -> dict[F, FieldValue]:
         out: dict[F, FieldValue] = dict(self.single)
@@ -266,15 +290,15 @@ def _read_org(out: _Fields, line: ContentLine) -> None:
 
 def _read_tel(out: _Fields, line: ContentLine) -> None:
     number = unescape(line.text()).strip()
-    if number[:4].lower() == "tel:":  # 4.0 "VALUE=uri:tel:+49..." keeps the plain number
+    if number[:4].lower() == "tel:":  # 4.0 "VALUE=uri:tel:+49...;ext=2" keeps "+49...;ext=2"
         number = number[4:]
-    out.add(F.PHONES, [number])
+    out.add_typed(F.PHONES, line, number)
 
 
 def _read_adr(out: _Fields, line: ContentLine) -> None:
     components = address_components(line.text())
     if any(components):
-        out.add(F.ADDRESSES, [address_text(components)])
+        out.add_typed(F.ADDRESSES, line, address_text(components))
 
 
 def _read_photo(out: _Fields, line: ContentLine) -> None:
@@ -328,7 +352,7 @@ def _text_reader(field: F) -> Callable[[_Fields, ContentLine], None]:
     def read(out: _Fields, line: ContentLine) -> None:
         value = unescape(line.text()).strip()
         if field in (F.EMAILS, F.URLS):
-            out.add(field, [value])
+            out.add_typed(field, line, value)
         else:
             out.put(field, value)
 
@@ -394,7 +418,11 @@ def card_lines(data: str | bytes) -> list[ContentLine]:
 def parse_vcard(data: str | bytes, policy: FieldPolicy, *, source: str, item_id: str) -> Contact:
     """One card as a minimized Contact: only ``policy.allowed`` fields, consent, UID."""
     lines = card_lines(data)
-    out = _Fields(policy.allowed)
+    labels: dict[str, ContentLine] = {}
+    for line in lines:
+        if line.name == LABEL_PROPERTY and line.group:
+            labels.setdefault(line.group, line)
+    out = _Fields(policy.allowed, labels)
     uid: str | None = None
     consent: set[str] | None = None
     consent_name = policy.consent_property.upper() if policy.consent_property else None
@@ -433,6 +461,8 @@ def read_properties(data: str | bytes, names: Iterable[str]) -> dict[str, list[s
 # --- writing -----------------------------------------------------------------------------
 
 _DATE_LIKE = re.compile(r"[0-9TZ:+.\-]+")
+# A global or local number, then parameters such as ";ext=102" (RFC 3966, without spaces).
+_TEL_URI_BODY = re.compile(r"\+?[0-9*#().-]*[0-9][0-9*#().-]*(?:;[A-Za-z-]+=[0-9A-Za-z*#().+-]+)*")
 
 
 def serialize_vcard(
@@ -446,11 +476,15 @@ def serialize_vcard(
 
     def one(field: F) -> str:
         value = fields.get(field)
-        return value if isinstance(value, str) else ",".join(value or ())
+        return value if isinstance(value, str) else ",".join(texts(value))
 
     def many(field: F) -> tuple[str, ...]:
-        value = fields.get(field)
-        return (value,) if isinstance(value, str) else tuple(value or ())
+        return texts(fields.get(field))
+
+    groups = (f"item{n}." for n in itertools.count(1))
+
+    def typed(name: str, field: F, render: Callable[[str], tuple[str, str]]) -> list[str]:
+        return _typed_lines(name, as_typed(fields.get(field)), version, groups, render)
 
     lines = ["BEGIN:VCARD", f"VERSION:{version}"]
     if uid:
@@ -462,9 +496,9 @@ def serialize_vcard(
         lines.append(f"N:{escape(names[0])};{escape(names[1])};{additional};;")
     if one(F.NICKNAME):
         lines.append(f"NICKNAME:{escape(one(F.NICKNAME))}")
-    lines += [f"EMAIL:{escape(v)}" for v in many(F.EMAILS)]
-    lines += [f"TEL:{escape(v)}" for v in many(F.PHONES)]
-    lines += [f"ADR:{address_text(address_components(v))}" for v in many(F.ADDRESSES)]
+    lines += typed("EMAIL", F.EMAILS, lambda v: ("", escape(v)))
+    lines += typed("TEL", F.PHONES, lambda v: _tel(v, version))
+    lines += typed("ADR", F.ADDRESSES, lambda v: ("", address_text(address_components(v))))
     if one(F.ORGANIZATION) or one(F.DEPARTMENT):
         department = f";{escape(one(F.DEPARTMENT))}" if one(F.DEPARTMENT) else ""
         lines.append(f"ORG:{escape(one(F.ORGANIZATION))}{department}")
@@ -475,7 +509,7 @@ def serialize_vcard(
         lines.append(f"BDAY{';VALUE=text' if free_text else ''}:{escape(birthday)}")
     if one(F.NOTE):
         lines.append(f"NOTE:{escape(one(F.NOTE))}")
-    lines += [f"URL:{_uri(v, version)}" for v in many(F.URLS)]
+    lines += typed("URL", F.URLS, lambda v: ("", _uri(v, version)))
     if one(F.PHOTO):
         lines.append(_photo(one(F.PHOTO), version))
     if many(F.CATEGORIES):
@@ -483,6 +517,38 @@ def serialize_vcard(
     lines += [f"{name.upper()}:{escape(value)}" for name, value in extra]
     lines.append("END:VCARD")
     return "".join(fold(line) + "\r\n" for line in lines)
+
+
+def _typed_lines(
+    name: str,
+    values: Sequence[Typed],
+    version: Version,
+    groups: Iterator[str],
+    render: Callable[[str], tuple[str, str]],
+) -> list[str]:
+    """One property per value, with its types; a label an Apple group carries goes in a
+    group of its own (``item1.TEL…`` and ``item1.X-ABLabel:…``)."""
+    ranks = [v.pref for v in values if v.pref is not None]
+    best = min(ranks) if ranks else None
+    lines: list[str] = []
+    for value in values:
+        value_param, text = render(value.value)
+        params = value_param + type_parameters(name, value, version, best)
+        label = grouped_label(name, value)
+        group = next(groups) if label else ""
+        lines.append(f"{group}{name}{params}:{text}")
+        if label:
+            lines.append(f"{group}X-ABLabel:{escape(label)}")
+    return lines
+
+
+def _tel(number: str, version: Version) -> tuple[str, str]:
+    # 4.0 writes a number that is a tel: URI's body (no spaces: "+46-8-987;ext=102") as the
+    # URI it came from; anything else stays text, as 3.0 always does, so values come back
+    # exactly as they went.
+    if version == "4.0" and _TEL_URI_BODY.fullmatch(number):
+        return ";VALUE=uri", f"tel:{number}"
+    return "", escape(number)
 
 
 def _uri(uri: str, version: Version) -> str:
