@@ -1,7 +1,8 @@
 """Round-trip fidelity over the real-world vCard corpus: every allowed property a card holds in
 the source arrives in each destination with its value and its parameters (types, preference,
-labels, Apple groups, tel: extensions). CardDAV (Radicale) into CardDAV and PostgreSQL through
-the real worker on the Temporal dev server; input and output are compared as parsed values."""
+labels, Apple groups, tel: extensions), and a change of type alone is an update. CardDAV
+(Radicale) into CardDAV and PostgreSQL through the real worker on the Temporal dev server;
+input and output are compared as parsed values."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from contactsync_worker.contacts.model import MULTI_VALUED, FieldPolicy, FieldVa
 from contactsync_worker.contacts.typed import TYPED_FIELDS, Typed, as_typed, texts
 from contactsync_worker.contacts.vcard import MalformedVCard, parse_vcard
 from contactsync_worker.destinations.postgres import COLUMNS, TYPED_COLUMNS
-from tests.carddav_sync import cards, sync, upload_corpus
+from tests.carddav_sync import CORPUS, VCARD, carddav_region, cards, sync, upload_corpus
 from tests.servers.postgres import PostgresServer
 from tests.servers.process import free_port
 from tests.servers.radicale import RadicaleServer
@@ -150,3 +151,28 @@ async def test_every_allowed_property_arrives_with_its_value_and_its_parameters(
     assert written == expected, f"CardDAV: not all of {values} values arrived intact"
     in_table = {str(r["full_name"]): row_fields(r) for r in rows}
     assert in_table == {n: expected_row(f) for n, f in expected.items()}, "PostgreSQL"
+
+
+async def test_a_changed_type_alone_updates_the_card_downstream(
+    tmp_path: Path,
+    radicale_server: RadicaleServer,
+    temporal_server: TemporalDevServer,
+    dav: httpx.AsyncClient,
+) -> None:
+    async with carddav_region(tmp_path, radicale_server, temporal_server) as running:
+        files, source, destination = running
+        alice = (CORPUS / "alice-liddell-v3.vcf").read_text()
+        assert (await dav.put(f"{source}alice.vcf", content=alice, headers=VCARD)).is_success
+        assert (await sync(files)).created == 1
+
+        desk = alice.replace("TEL;type=CELL;type=VOICE;type=pref:", "TEL;type=WORK;type=pref:")
+        assert desk != alice
+        assert (await dav.put(f"{source}alice.vcf", content=desk, headers=VCARD)).is_success
+        changed = await sync(files)
+        written = parsed_by_name(await cards(dav, destination))
+
+    assert (changed.created, changed.updated, changed.deleted) == (0, 1, 0)
+    assert written["Alice Liddell"][F.PHONES] == (
+        Typed("+44 20 7946 0018", ("work",), pref=1),
+        Typed("+44 (20) 7946-0019", ("voice", "work")),
+    )

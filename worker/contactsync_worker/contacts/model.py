@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -21,6 +22,8 @@ from contactsync_worker.contacts.typed import TYPED_FIELDS, Typed, as_typed, tex
 # Emails, phones, addresses and urls hold Typed values (contacts.typed): their types,
 # preference and label travel with them.
 FieldValue = str | tuple[str | Typed, ...]
+
+_EXTENSION = re.compile(";ext=", re.IGNORECASE)  # a tel: URI's extension (RFC 3966)
 
 MULTI_VALUED = frozenset(
     {
@@ -120,8 +123,8 @@ def canonical_value(field: ContactField, value: FieldValue) -> object:
 def normalize_phone(number: str) -> str:
     """Digits and a leading +, so '+49 (30) 1234-56' and '+4930123456' match. An extension
     (a tel: URI's ';ext=102') stays apart: two extensions of one switchboard are two phones."""
-    number, _, extension = number.partition(";ext=")
+    number, *rest = _EXTENSION.split(number, maxsplit=1)
     digits = "".join(ch for ch in number if ch.isdigit())
     normalized = f"+{digits}" if number.strip().startswith("+") else digits
-    extension = "".join(ch for ch in extension.partition(";")[0] if ch.isdigit())
+    extension = "".join(ch for ch in rest[0].partition(";")[0] if ch.isdigit()) if rest else ""
     return f"{normalized};ext={extension}" if extension else normalized
