@@ -11,13 +11,8 @@ from contactsync_api.fields import ContactField as F
 from contactsync_api.fields import IdentityKey
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
 from contactsync_worker.contacts.typed import Typed, texts
-from contactsync_worker.contacts.vcard import (
-    MalformedVCard,
-    Version,
-    parse_vcard,
-    read_properties,
-    serialize_vcard,
-)
+from contactsync_worker.contacts.vcard import MalformedVCard, parse_vcard, read_properties
+from contactsync_worker.contacts.vcard_writer import Version, serialize_vcard
 
 CORPUS = Path(__file__).parents[1] / "corpus" / "vcards"
 WELL_FORMED = sorted(p for p in CORPUS.glob("*.vcf") if not p.name.startswith("broken-"))

@@ -10,12 +10,8 @@ import pytest
 from contactsync_api.fields import ContactField as F
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
 from contactsync_worker.contacts.typed import Typed, as_typed
-from contactsync_worker.contacts.vcard import (
-    Version,
-    parse_vcard,
-    read_properties,
-    serialize_vcard,
-)
+from contactsync_worker.contacts.vcard import parse_vcard, read_properties
+from contactsync_worker.contacts.vcard_writer import Version, serialize_vcard
 
 CORPUS = Path(__file__).parents[1] / "corpus" / "vcards"
 TYPED = FieldPolicy(allowed=frozenset({F.FULL_NAME, F.EMAILS, F.PHONES, F.ADDRESSES, F.URLS}))
