@@ -151,6 +151,14 @@ async def test_every_allowed_property_arrives_with_its_value_and_its_parameters(
     assert written == expected, f"CardDAV: not all of {values} values arrived intact"
     in_table = {str(r["full_name"]): row_fields(r) for r in rows}
     assert in_table == {n: expected_row(f) for n, f in expected.items()}, "PostgreSQL"
+    # The region's state keeps hashes and pseudonyms: no value, type label or label.
+    state = b"".join(p.read_bytes() for p in (tmp_path / "state").rglob("*") if p.is_file())
+    assert state
+    for fields in expected.values():
+        for field in TYPED_FIELDS:
+            for typed in as_typed(fields.get(field)):
+                for text in (typed.value, typed.label):
+                    assert not text or text.encode() not in state, field
 
 
 async def test_a_changed_type_alone_updates_the_card_downstream(

@@ -22,10 +22,7 @@ from contactsync_api.fields import IdentityKey
 from contactsync_worker.contacts.consent import parse_purposes
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
 from contactsync_worker.contacts.typed import Typed
-from contactsync_worker.contacts.vcard_types import (
-    LABEL_PROPERTY,
-    read_typed,
-)
+from contactsync_worker.contacts.vcard_types import LABEL_PROPERTY, read_typed
 
 SUPPORTED_VERSIONS = frozenset({"2.1", "3.0", "4.0"})
 ADDRESS_COMPONENTS = 7  # pobox;ext;street;locality;region;code;country
