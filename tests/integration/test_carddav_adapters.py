@@ -18,6 +18,7 @@ from contactsync_api.fields import ContactField as F
 from contactsync_api.spec import ConsentSpec
 from contactsync_worker.contacts.consent import ConsentVerdict, judge
 from contactsync_worker.contacts.model import Contact, FieldPolicy
+from contactsync_worker.contacts.typed import Typed, texts
 from contactsync_worker.contacts.vcard import parse_vcard
 from contactsync_worker.destinations import Record
 from contactsync_worker.destinations.carddav import CardDavDestination, DestinationConflict
@@ -119,7 +120,10 @@ async def test_full_sync_returns_every_card_minimized_with_a_checkpoint(
         assert contact.source == "sales-book"
     zoe = contacts[hrefs[1]]
     assert zoe.fields[F.FULL_NAME] == "Zoë Ångström"
-    assert zoe.fields[F.EMAILS] == ("zoe.angstrom@universitet.example", "zoe@ångström.example")
+    assert zoe.fields[F.EMAILS] == (
+        Typed("zoe.angstrom@universitet.example", ("work",), pref=1),
+        Typed("zoe@ångström.example", ("home",)),
+    )
     assert contacts[hrefs[2]].fields[F.ORGANIZATION] == "株式会社サンプル"
 
 
@@ -148,7 +152,7 @@ async def test_incremental_sync_returns_exactly_the_change_and_the_removal(
     assert delta.complete
     assert not delta.snapshot
     assert [c.item_id for c in delta.contacts] == [alice]
-    assert delta.contacts[0].fields[F.EMAILS] == (
+    assert texts(delta.contacts[0].fields[F.EMAILS]) == (
         "alice@looking-glass.example",
         "alice.liddell@home.example",
     )

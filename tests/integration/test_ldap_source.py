@@ -25,6 +25,7 @@ from contactsync_api.fields import IdentityKey
 from contactsync_api.spec import ConsentSpec
 from contactsync_worker.contacts.consent import ConsentVerdict, judge
 from contactsync_worker.contacts.model import FieldPolicy, Page
+from contactsync_worker.contacts.typed import Typed, texts
 from contactsync_worker.sources.ldap import MAX_ENTRY_BYTES, MAX_RESPONSE_BYTES, LdapSource
 from tests.servers.https import HttpsServer, running_https_server
 from tests.servers.process import free_port
@@ -128,14 +129,14 @@ async def test_seven_people_in_pages_of_three_arrive_in_three_pages_each_once(
     assert [p.complete for p in pages] == [False, False, True]
     assert all(p.snapshot and not p.quarantined for p in pages)
     contacts = [c for p in pages for c in p.contacts]
-    assert sorted(c.fields[F.EMAILS][0] for c in contacts) == [p.mail for p in people(7)]
+    assert sorted(texts(c.fields[F.EMAILS])[0] for c in contacts) == [p.mail for p in people(7)]
     assert len({c.item_id for c in contacts}) == 7
     person = next(c for c in contacts if c.fields[F.GIVEN_NAME] == "Given3")
     assert person.fields == {
         F.FULL_NAME: "Given3 Sür3",
         F.GIVEN_NAME: "Given3",
         F.FAMILY_NAME: "Sür3",
-        F.EMAILS: ("user3@example.test",),
+        F.EMAILS: (Typed("user3@example.test", ("work",)),),
     }
 
 

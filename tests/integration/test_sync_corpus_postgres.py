@@ -15,6 +15,7 @@ from psycopg import sql
 from contactsync_api.fields import ContactField as F
 from contactsync_api.spec import RegionConfig
 from contactsync_worker.contacts.model import FieldPolicy
+from contactsync_worker.contacts.typed import texts
 from contactsync_worker.contacts.vcard import MalformedVCard, parse_vcard
 from tests.carddav_sync import cards, sync, upload_corpus
 from tests.servers.postgres import PostgresServer
@@ -91,10 +92,10 @@ async def test_corpus_fields_arrive_exactly_in_postgres(
         except MalformedVCard:
             continue
         expected[contact.fields[F.FULL_NAME]] = (
-            list(contact.fields.get(F.EMAILS, ())) or None,
-            list(contact.fields.get(F.PHONES, ())) or None,
+            list(texts(contact.fields.get(F.EMAILS))) or None,
+            list(texts(contact.fields.get(F.PHONES))) or None,
             contact.fields.get(F.ORGANIZATION),
-            list(contact.fields.get(F.URLS, ())) or None,
+            list(texts(contact.fields.get(F.URLS))) or None,
         )
     with psycopg.connect(postgres_server.dsn) as db:
         query = sql.SQL(

@@ -6,6 +6,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import ldap3
 import psycopg
 import pytest
 from psycopg import sql
@@ -111,10 +112,18 @@ async def test_ldap_and_carddav_records_of_one_person_become_one_row(
         ],
         ou=ou,
     )
+    directory = slapd_server.connect()
+    try:
+        directory.modify(
+            f"uid=alan,{ou_dn}", {"mobile": [(ldap3.MODIFY_ADD, ["+44 20 7946 0202"])]}
+        )
+    finally:
+        directory.unbind()
     book = radicale_server.create_addressbook()
     card = (
         "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:sales-1\r\nFN:Countess of Lovelace\r\n"
-        "EMAIL:ADA@example.org\r\nTEL:+44 20 7946 0101\r\nTITLE:Analyst\r\nEND:VCARD\r\n"
+        "EMAIL;TYPE=HOME:ADA@example.org\r\nTEL;TYPE=CELL:+44 20 7946 0101\r\n"
+        "TITLE:Analyst\r\nEND:VCARD\r\n"
     )
     async with httpx.AsyncClient(auth=(radicale_server.username, radicale_server.password)) as dav:
         assert (
@@ -139,6 +148,11 @@ async def test_ldap_and_carddav_records_of_one_person_become_one_row(
             sql.Identifier("public", table)
         )
         rows = db.execute(query).fetchall()
+        typed = db.execute(
+            sql.SQL("SELECT emails_typed, phones_typed FROM {} ORDER BY full_name").format(
+                sql.Identifier("public", table)
+            )
+        ).fetchall()
         columns = {
             r[0]
             for r in db.execute(
@@ -148,8 +162,19 @@ async def test_ldap_and_carddav_records_of_one_person_become_one_row(
     # LDAP comes first in the spec, so its name wins; the phone only CardDAV knew is kept.
     assert rows == [
         ("Ada Lovelace", ["ada@example.org"], ["+44 20 7946 0101"]),
-        ("Alan Turing", ["alan@example.org"], None),
+        ("Alan Turing", ["alan@example.org"], ["+44 20 7946 0202"]),
         ("Grace Hopper", ["grace@example.org"], None),
+    ]
+    # One email, typed by both sources (LDAP's mail is a work address): both types are kept.
+    assert [[(v["value"], v["types"]) for v in emails] for emails, _ in typed] == [
+        [("ada@example.org", ["home", "work"])],
+        [("alan@example.org", ["work"])],
+        [("grace@example.org", ["work"])],
+    ]
+    assert [[(v["value"], v["types"]) for v in p] if p else None for _, p in typed] == [
+        [("+44 20 7946 0101", ["cell"])],
+        [("+44 20 7946 0202", ["cell"])],
+        None,
     ]
     assert "Analyst" not in str(rows)
     assert "full_name" in columns

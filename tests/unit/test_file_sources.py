@@ -20,6 +20,7 @@ from contactsync_api.spec import ConsentSpec
 from contactsync_worker.contacts.consent import ConsentVerdict as V
 from contactsync_worker.contacts.consent import judge
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page, Quarantined
+from contactsync_worker.contacts.typed import Typed
 from contactsync_worker.sources.file_records import MAX_RECORD_BYTES, RawRecord, RecordMapper
 from contactsync_worker.sources.files import CsvSource, JsonLinesSource
 
@@ -84,12 +85,15 @@ async def test_csv_columns_map_to_canonical_fields_with_multi_values_split_on_se
     assert first.item_id == "p1"
     assert first.fields == {
         F.FULL_NAME: "Jürgen Groß",
-        F.EMAILS: ("jg@example.test", "j.gross@example.test"),
-        F.PHONES: ("+49 30 1234",),
-        F.ADDRESSES: (";;Hauptstraße 1\\, Berlin;;;;", ";;Zweiter Weg 2;Köln;NRW;50667;DE"),
+        F.EMAILS: (Typed("jg@example.test"), Typed("j.gross@example.test")),
+        F.PHONES: (Typed("+49 30 1234"),),
+        F.ADDRESSES: (
+            Typed(";;Hauptstraße 1\\, Berlin;;;;"),
+            Typed(";;Zweiter Weg 2;Köln;NRW;50667;DE"),
+        ),
     }
     assert first.consent == ("directory;newsletter",)
-    assert second.fields == {F.FULL_NAME: "李雷", F.EMAILS: ("li@example.test",)}
+    assert second.fields == {F.FULL_NAME: "李雷", F.EMAILS: (Typed("li@example.test"),)}
     assert second.consent == ("",)  # an empty cell: judged as no consent recorded
 
 
@@ -216,8 +220,8 @@ async def test_jsonl_objects_map_to_canonical_fields(tmp_path: Path) -> None:
         item_id="17",
         fields={
             F.FULL_NAME: "Zoë Ångström",
-            F.EMAILS: ("zoe@example.test",),
-            F.PHONES: ("+46 8 123",),
+            F.EMAILS: (Typed("zoe@example.test"),),
+            F.PHONES: (Typed("+46 8 123"),),
         },
         consent=("directory", "newsletter"),
     )
@@ -299,7 +303,7 @@ async def test_malformed_jsonl_lines_are_quarantined_by_line_without_their_value
         "line:2": "the line is not valid JSON",
         "line:3": "the line is not a JSON object",
         "line:4": "fullName must be a string",
-        "line:5": "emails must be a string or a list of strings",
+        "line:5": 'emails must be a string, an object with a "value", or a list of them',
         "line:6": "the line is not valid UTF-8",
         "line:8": "duplicate id: line 1 has the same id",
     }
@@ -456,7 +460,7 @@ async def test_csv_pages_start_at_records_when_cells_hold_line_breaks(tmp_path: 
         Quarantined("people-csv", "line:11", "duplicate id: line 2 has the same id"),
     ]
     d = pages[1].contacts[0]
-    assert d.fields[F.ADDRESSES] == (";;Street 5;;;;", ";;Street 6;;;;")
+    assert d.fields[F.ADDRESSES] == (Typed(";;Street 5;;;;"), Typed(";;Street 6;;;;"))
 
 
 async def test_a_row_after_a_broken_multi_line_row_is_not_lost(tmp_path: Path) -> None:

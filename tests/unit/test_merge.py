@@ -6,6 +6,7 @@ from contactsync_api.fields import ContactField as F
 from contactsync_api.fields import IdentityKey
 from contactsync_worker.contacts.merge import merge_fields, merged_uid
 from contactsync_worker.contacts.model import Contact
+from contactsync_worker.contacts.typed import Typed
 
 
 def contact(source: str, item: str, **fields: object) -> Contact:
@@ -31,8 +32,8 @@ def test_scalars_follow_source_order_and_lists_are_united() -> None:
     assert merged == {
         F.FULL_NAME: "Erika Mustermann",
         F.TITLE: "CTO",
-        F.EMAILS: ("Erika@Example.org", "e@home.example"),
-        F.PHONES: ("+49 30 123",),
+        F.EMAILS: (Typed("Erika@Example.org"), Typed("e@home.example")),
+        F.PHONES: (Typed("+49 30 123"),),
     }
 
 

@@ -13,13 +13,9 @@ from contactsync_api.fields import IdentityKey
 from contactsync_api.spec import ConsentSpec
 from contactsync_worker.contacts.consent import ConsentVerdict, judge
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
-from contactsync_worker.contacts.vcard import (
-    MalformedVCard,
-    Version,
-    parse_vcard,
-    read_properties,
-    serialize_vcard,
-)
+from contactsync_worker.contacts.typed import Typed, texts
+from contactsync_worker.contacts.vcard import MalformedVCard, parse_vcard, read_properties
+from contactsync_worker.contacts.vcard_writer import Version, serialize_vcard
 
 CORPUS = Path(__file__).parents[1] / "corpus" / "vcards"
 WELL_FORMED = sorted(p for p in CORPUS.glob("*.vcf") if not p.name.startswith("broken-"))
@@ -65,11 +61,14 @@ def test_allowed_fields_survive_parse_serialize_parse_exactly(path: Path, versio
 
 def test_several_emails_and_phones_keep_their_order() -> None:
     alice = corpus("alice-liddell-v3.vcf")
-    assert alice.fields[F.EMAILS] == ("alice@wonderland.example", "alice.liddell@home.example")
-    assert alice.fields[F.PHONES] == ("+44 20 7946 0018", "+44 (20) 7946-0019")
+    assert texts(alice.fields[F.EMAILS]) == (
+        "alice@wonderland.example",
+        "alice.liddell@home.example",
+    )
+    assert texts(alice.fields[F.PHONES]) == ("+44 20 7946 0018", "+44 (20) 7946-0019")
     assert alice.fields[F.ORGANIZATION] == "Wonderland Ltd."
     assert alice.fields[F.DEPARTMENT] == "Research & Development"
-    assert alice.fields[F.ADDRESSES] == (
+    assert texts(alice.fields[F.ADDRESSES]) == (
         ";;1 Rabbit Hole Lane;Oxford;Oxfordshire;OX1 1AA;United Kingdom",
     )
     assert alice.fields[F.ADDITIONAL_NAMES] == ("Pleasance",)
@@ -81,7 +80,9 @@ def test_quoted_printable_in_latin1_and_utf8_with_soft_line_breaks_decodes() -> 
     assert juergen.fields[F.FULL_NAME] == "Jürgen Groß"
     assert juergen.fields[F.FAMILY_NAME] == "Groß"
     assert juergen.fields[F.DEPARTMENT] == "Geschäftsführung"
-    assert juergen.fields[F.ADDRESSES] == (";;Straße des 17. Juni 135;Berlin;;10623;Deutschland",)
+    assert texts(juergen.fields[F.ADDRESSES]) == (
+        ";;Straße des 17. Juni 135;Berlin;;10623;Deutschland",
+    )
 
 
 def test_quoted_printable_soft_breaks_join_even_when_the_header_itself_was_folded() -> None:
@@ -118,12 +119,12 @@ def test_vcard_21_bare_parameters_lf_endings_and_tab_folds() -> None:
     assert ivan.fields[F.FAMILY_NAME] == "Петров"
     assert ivan.fields[F.FULL_NAME] == "Иван Петров"
     assert ivan.fields[F.TITLE] == "Senior Engineer"
-    assert ivan.fields[F.PHONES] == ("+7 495 123-45-67", "+7 916 765-43-21")
+    assert texts(ivan.fields[F.PHONES]) == ("+7 495 123-45-67", "+7 916 765-43-21")
 
 
 def test_tel_uri_becomes_the_plain_number() -> None:
     zoe = corpus("zoe-angstrom-v4-folded.vcf")
-    assert zoe.fields[F.PHONES] == ("+46-8-123-456-78", "+46-8-987-654-32;ext=102")
+    assert texts(zoe.fields[F.PHONES]) == ("+46-8-123-456-78", "+46-8-987-654-32;ext=102")
 
 
 def test_escaped_separators_stay_inside_their_values() -> None:
@@ -134,7 +135,7 @@ def test_escaped_separators_stay_inside_their_values() -> None:
         "First line\nSecond line; with semicolon, comma and \\ backslash"
     )
     assert judy.fields[F.CATEGORIES] == ("Police", "Friends, close", "Zootopia")
-    assert judy.fields[F.ADDRESSES] == (
+    assert texts(judy.fields[F.ADDRESSES]) == (
         ";Apt 4\\, Floor 2;12 Burrow Rd,Bunnyburrow;Zootopia;;ZT-1;",
         ";;1 Precinct Plaza;Zootopia;;ZT-9;",
     )
@@ -409,7 +410,7 @@ def test_required_properties_are_written_even_without_their_fields() -> None:
     v3 = serialize_vcard({F.EMAILS: ("a@b.example",)}, version="3.0")
     assert "\r\nFN:\r\n" in v3
     assert "\r\nN:;;;;\r\n" in v3
-    assert parse(v3).fields == {F.EMAILS: ("a@b.example",)}
+    assert parse(v3).fields == {F.EMAILS: (Typed("a@b.example"),)}
 
 
 def test_extra_properties_are_appended_and_readable() -> None:

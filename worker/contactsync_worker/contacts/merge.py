@@ -2,18 +2,25 @@
 
 Scalar fields come from the first source, in the order the spec lists sources,
 that has them; multi-valued fields are the union of every source's values in
-that order, without duplicates. The merged record keeps only allowed fields.
+that order, without duplicates. A typed value (an email, phone, address or URL)
+that several sources hold is written once, as the first source spells it, with
+every type any source gives it, the best preference any gives, and the first
+label: what each source knows about a value is kept, none overrides another.
+The merged record keeps only allowed fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import partial
 
 from contactsync_api.fields import ContactField
 from contactsync_worker.contacts.model import MULTI_VALUED, Contact, FieldValue, normalize_phone
+from contactsync_worker.contacts.typed import TYPED_FIELDS, as_typed, texts, united_values
 
 
-def _key(field: ContactField, value: str) -> str:
+def same_value_key(field: ContactField, value: str) -> str:
+    """What makes two values of ``field`` the same: case-blind emails, digits of phones."""
     if field is ContactField.EMAILS:
         return value.strip().lower()
     if field is ContactField.PHONES:
@@ -28,18 +35,20 @@ def merge_fields(
     ordered = sorted(contributions, key=lambda c: (rank.get(c.source, len(rank)), c.item_id))
     merged: dict[ContactField, FieldValue] = {}
     for field in allowed:
-        if field in MULTI_VALUED:
+        values = [c.fields[field] for c in ordered if field in c.fields]
+        if field in TYPED_FIELDS:
+            typed = [v for value in values for v in as_typed(value)]
+            if typed:
+                merged[field] = united_values(typed, partial(same_value_key, field))
+        elif field in MULTI_VALUED:
             seen: dict[str, str] = {}
-            for contact in ordered:
-                value = contact.fields.get(field)
-                for item in (value,) if isinstance(value, str) else (value or ()):
-                    seen.setdefault(_key(field, item), item)
+            for value in values:
+                for item in texts(value):
+                    seen.setdefault(same_value_key(field, item), item)
             if seen:
                 merged[field] = tuple(seen.values())
-        else:
-            first = next((c.fields[field] for c in ordered if field in c.fields), None)
-            if first is not None:
-                merged[field] = first
+        elif values:
+            merged[field] = values[0]
     return merged
 
 

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from contactsync_api.fields import ContactField, IdentityKey
+from contactsync_worker.contacts.typed import TYPED_FIELDS, Typed, as_typed, texts
 
 # A field's value: one string, or several in order (emails, phones, urls, categories,
 # addresses, additionalNames). Structured values are kept as the vCard text of the value
 # (an address is "pobox;ext;street;locality;region;code;country"); a photo is a data: URI.
-FieldValue = str | tuple[str, ...]
+# Emails, phones, addresses and urls hold Typed values (contacts.typed): their types,
+# preference and label travel with them.
+FieldValue = str | tuple[str | Typed, ...]
+
+_EXTENSION = re.compile(";ext=", re.IGNORECASE)  # a tel: URI's extension (RFC 3966)
 
 MULTI_VALUED = frozenset(
     {
@@ -50,24 +56,22 @@ class Contact:
             if key is IdentityKey.EMAIL:
                 values += [
                     f"email:{e.strip().lower()}"
-                    for e in _many(self.fields.get(ContactField.EMAILS))
+                    for e in texts(self.fields.get(ContactField.EMAILS))
                 ]
             elif key is IdentityKey.UID and self.uid:
                 values.append(f"uid:{self.uid.strip()}")
             elif key is IdentityKey.PHONE:
                 values += [
                     f"phone:{normalize_phone(p)}"
-                    for p in _many(self.fields.get(ContactField.PHONES))
+                    for p in texts(self.fields.get(ContactField.PHONES))
                 ]
         return tuple(dict.fromkeys(v for v in values if not v.endswith(":")))
 
     def content_hash(self) -> str:
-        """Hash of what would be written: fields only, canonical order. Changes iff content does."""
+        """Hash of what would be written: fields only, canonical order. Changes iff content
+        does, a value's types, preference or label included."""
         canonical = json.dumps(
-            {
-                str(k): list(v) if isinstance(v, tuple) else v
-                for k, v in sorted(self.fields.items())
-            },
+            {str(k): canonical_value(k, v) for k, v in sorted(self.fields.items())},
             sort_keys=True,
             ensure_ascii=False,
             separators=(",", ":"),
@@ -111,13 +115,18 @@ class Page:
     checkpoint: str | None = None  # sync token to commit once this page's writes are done
 
 
-def _many(value: FieldValue | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    return value if isinstance(value, tuple) else (value,)
+def canonical_value(field: ContactField, value: FieldValue) -> object:
+    """A field's value as JSON: typed values as objects (Typed.as_json), lists as lists."""
+    if field in TYPED_FIELDS:
+        return [typed.as_json() for typed in as_typed(value)]
+    return list(texts(value)) if isinstance(value, tuple) else value
 
 
 def normalize_phone(number: str) -> str:
-    """Digits and a leading +, so '+49 (30) 1234-56' and '+4930123456' match."""
+    """Digits and a leading +, so '+49 (30) 1234-56' and '+4930123456' match. An extension
+    (a tel: URI's ';ext=102') stays apart: two extensions of one switchboard are two phones."""
+    number, *rest = _EXTENSION.split(number, maxsplit=1)
     digits = "".join(ch for ch in number if ch.isdigit())
-    return f"+{digits}" if number.strip().startswith("+") else digits
+    normalized = f"+{digits}" if number.strip().startswith("+") else digits
+    extension = "".join(ch for ch in rest[0].partition(";")[0] if ch.isdigit()) if rest else ""
+    return f"{normalized};ext={extension}" if extension else normalized

@@ -1,4 +1,4 @@
-"""vCard 4.0 (RFC 6350) and 3.0 (RFC 2426, with 2.1's quirks) to and from the canonical contact.
+"""vCard 4.0 (RFC 6350) and 3.0 (RFC 2426, with 2.1's quirks) read into the canonical contact.
 
 Parsing applies the FieldPolicy while it reads: a property that feeds no allowed field is
 never even decoded, so nothing else leaves this module. Errors say what is wrong and on
@@ -15,15 +15,14 @@ import quopri
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
 from urllib.parse import unquote_to_bytes
 
 from contactsync_api.fields import ContactField as F
 from contactsync_api.fields import IdentityKey
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue
-from contactsync_worker.contacts.photo import InvalidPhoto, parse_data_uri
+from contactsync_worker.contacts.typed import Typed
+from contactsync_worker.contacts.vcard_types import LABEL_PROPERTY, read_typed
 
-Version = Literal["3.0", "4.0"]
 SUPPORTED_VERSIONS = frozenset({"2.1", "3.0", "4.0"})
 ADDRESS_COMPONENTS = 7  # pobox;ext;street;locality;region;code;country
 
@@ -35,7 +34,7 @@ class MalformedVCard(ValueError):
 # --- content lines -----------------------------------------------------------------------
 
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
-_NAME = re.compile(r"(?:[A-Za-z0-9-]+\.)?([A-Za-z0-9-]+)")  # optional group, then the name
+_NAME = re.compile(r"(?:([A-Za-z0-9-]+)\.)?([A-Za-z0-9-]+)")  # optional group, then the name
 _ENCODINGS = frozenset({"QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"})
 
 
@@ -48,6 +47,7 @@ class ContentLine:
     params: Mapping[str, tuple[str, ...]]  # upper-case names; 2.1's bare values filed by kind
     raw: bytes
     eight_bit_charset: bool  # input came as bytes, so a CHARSET parameter applies to them
+    group: str | None = None  # upper case: Apple's "item1." ties a value to its X-ABLabel
 
     @property
     def where(self) -> str:
@@ -141,7 +141,7 @@ def _content_line(number: int, line: bytes, eight_bit: bool) -> ContentLine:
     match = _NAME.fullmatch(parts[0].strip())
     if match is None:
         raise MalformedVCard(f"line {number}: invalid property name")
-    name = match.group(1).upper()
+    group, name = match.group(1), match.group(2).upper()
     params: dict[str, list[str]] = {}
     for part in parts[1:]:
         key, sep, value = part.partition("=")
@@ -155,7 +155,9 @@ def _content_line(number: int, line: bytes, eight_bit: bool) -> ContentLine:
             piece.strip().strip('"') for piece in _split_outside_quotes(value, ",")
         )
     frozen = {key: tuple(values) for key, values in params.items()}
-    return ContentLine(number, name, frozen, line[index + 1 :], eight_bit)
+    return ContentLine(
+        number, name, frozen, line[index + 1 :], eight_bit, group.upper() if group else None
+    )
 
 
 def _split_outside_quotes(text: str, separator: str) -> list[str]:
@@ -229,12 +231,17 @@ def address_components(text: str) -> list[list[str]]:
 
 
 class _Fields:
-    """Collects values for allowed fields only; the first value of a single field wins."""
+    """Collects values for allowed fields only; the first value of a single field wins.
 
-    def __init__(self, allowed: frozenset[F]) -> None:
+    ``labels`` holds the X-ABLabel line of each Apple group, decoded only when a value of
+    an allowed field in that group asks for it.
+    """
+
+    def __init__(self, allowed: frozenset[F], labels: Mapping[str, ContentLine]) -> None:
         self.allowed = allowed
+        self.labels = labels
         self.single: dict[F, str] = {}
-        self.multi: dict[F, list[str]] = {}
+        self.multi: dict[F, list[str | Typed]] = {}
 
     def put(self, field: F, value: str) -> None:
         if field in self.allowed and value and field not in self.single:
@@ -243,6 +250,14 @@ class _Fields:
     def add(self, field: F, values: Iterable[str]) -> None:
         if field in self.allowed:
             self.multi.setdefault(field, []).extend(v for v in values if v)
+
+    def add_typed(self, field: F, line: ContentLine, value: str) -> None:
+        if field not in self.allowed or not value:
+            return
+        label_line = self.labels.get(line.group) if line.group else None
+        label = unescape(label_line.text()).strip() if label_line else None
+        typed = read_typed(line.name, value, line.params, label)
+        self.multi.setdefault(field, []).append(typed)
 
     def result(self) -> dict[F, FieldValue]:
         out: dict[F, FieldValue] = dict(self.single)
@@ -265,15 +280,15 @@ def _read_org(out: _Fields, line: ContentLine) -> None:
 
 def _read_tel(out: _Fields, line: ContentLine) -> None:
     number = unescape(line.text()).strip()
-    if number[:4].lower() == "tel:":  # 4.0 "VALUE=uri:tel:+49..." keeps the plain number
+    if number[:4].lower() == "tel:":  # 4.0 "VALUE=uri:tel:+49...;ext=2" keeps "+49...;ext=2"
         number = number[4:]
-    out.add(F.PHONES, [number])
+    out.add_typed(F.PHONES, line, number)
 
 
 def _read_adr(out: _Fields, line: ContentLine) -> None:
     components = address_components(line.text())
     if any(components):
-        out.add(F.ADDRESSES, [address_text(components)])
+        out.add_typed(F.ADDRESSES, line, address_text(components))
 
 
 def _read_photo(out: _Fields, line: ContentLine) -> None:
@@ -327,7 +342,7 @@ def _text_reader(field: F) -> Callable[[_Fields, ContentLine], None]:
     def read(out: _Fields, line: ContentLine) -> None:
         value = unescape(line.text()).strip()
         if field in (F.EMAILS, F.URLS):
-            out.add(field, [value])
+            out.add_typed(field, line, value)
         else:
             out.put(field, value)
 
@@ -393,7 +408,11 @@ def card_lines(data: str | bytes) -> list[ContentLine]:
 def parse_vcard(data: str | bytes, policy: FieldPolicy, *, source: str, item_id: str) -> Contact:
     """One card as a minimized Contact: only ``policy.allowed`` fields, consent, UID."""
     lines = card_lines(data)
-    out = _Fields(policy.allowed)
+    labels: dict[str, ContentLine] = {}
+    for line in lines:
+        if line.name == LABEL_PROPERTY and line.group:
+            labels.setdefault(line.group, line)
+    out = _Fields(policy.allowed, labels)
     uid: str | None = None
     consent: list[str] | None = None
     consent_name = policy.consent_property.upper() if policy.consent_property else None
@@ -426,94 +445,3 @@ def read_properties(data: str | bytes, names: Iterable[str]) -> dict[str, list[s
         if line.name in wanted:
             found.setdefault(line.name, []).append(unescape(line.text()).strip())
     return found
-
-
-# --- writing -----------------------------------------------------------------------------
-
-_DATE_LIKE = re.compile(r"[0-9TZ:+.\-]+")
-
-
-def serialize_vcard(
-    fields: Mapping[F, FieldValue],
-    *,
-    uid: str | None = None,
-    version: Version = "4.0",
-    extra: Sequence[tuple[str, str]] = (),
-) -> str:
-    """A card holding exactly ``fields`` (plus ``extra`` properties), folded, CRLF-terminated."""
-
-    def one(field: F) -> str:
-        value = fields.get(field)
-        return value if isinstance(value, str) else ",".join(value or ())
-
-    def many(field: F) -> tuple[str, ...]:
-        value = fields.get(field)
-        return (value,) if isinstance(value, str) else tuple(value or ())
-
-    lines = ["BEGIN:VCARD", f"VERSION:{version}"]
-    if uid:
-        lines.append(f"UID:{escape(uid)}")
-    lines.append(f"FN:{escape(one(F.FULL_NAME))}")  # FN is required in 3.0 and 4.0
-    names = (one(F.FAMILY_NAME), one(F.GIVEN_NAME), many(F.ADDITIONAL_NAMES))
-    if any(names) or version == "3.0":  # N is required in 3.0
-        additional = ",".join(escape(v) for v in names[2])
-        lines.append(f"N:{escape(names[0])};{escape(names[1])};{additional};;")
-    if one(F.NICKNAME):
-        lines.append(f"NICKNAME:{escape(one(F.NICKNAME))}")
-    lines += [f"EMAIL:{escape(v)}" for v in many(F.EMAILS)]
-    lines += [f"TEL:{escape(v)}" for v in many(F.PHONES)]
-    lines += [f"ADR:{address_text(address_components(v))}" for v in many(F.ADDRESSES)]
-    if one(F.ORGANIZATION) or one(F.DEPARTMENT):
-        department = f";{escape(one(F.DEPARTMENT))}" if one(F.DEPARTMENT) else ""
-        lines.append(f"ORG:{escape(one(F.ORGANIZATION))}{department}")
-    if one(F.TITLE):
-        lines.append(f"TITLE:{escape(one(F.TITLE))}")
-    if birthday := one(F.BIRTHDAY):
-        free_text = version == "4.0" and not _DATE_LIKE.fullmatch(birthday)
-        lines.append(f"BDAY{';VALUE=text' if free_text else ''}:{escape(birthday)}")
-    if one(F.NOTE):
-        lines.append(f"NOTE:{escape(one(F.NOTE))}")
-    lines += [f"URL:{_uri(v, version)}" for v in many(F.URLS)]
-    if one(F.PHOTO):
-        lines.append(_photo(one(F.PHOTO), version))
-    if many(F.CATEGORIES):
-        lines.append("CATEGORIES:" + ",".join(escape(v) for v in many(F.CATEGORIES)))
-    lines += [f"{name.upper()}:{escape(value)}" for name, value in extra]
-    lines.append("END:VCARD")
-    return "".join(fold(line) + "\r\n" for line in lines)
-
-
-def _uri(uri: str, version: Version) -> str:
-    # 4.0 URI values are written as they are (RFC 6350). In 3.0 we escape them like text:
-    # vobject-based servers (Radicale) otherwise cut a 3.0 value at its first comma.
-    return escape(uri) if version == "3.0" else uri.replace("\r", "").replace("\n", "")
-
-
-def _photo(photo: str, version: Version) -> str:
-    if version == "3.0" and photo.startswith("data:"):
-        try:
-            media, payload = parse_data_uri(photo)
-        except InvalidPhoto:
-            pass  # not written raw: the escaped URI below cannot start another property
-        else:
-            return f"PHOTO;ENCODING=b;TYPE={media.removeprefix('image/').upper()}:{payload}"
-    return f"PHOTO{';VALUE=uri' if version == '3.0' else ''}:{_uri(photo, version)}"
-
-
-def fold(line: str, limit: int = 75) -> str:
-    """Fold at ``limit`` octets (RFC 6350 §3.2) without splitting a UTF-8 sequence."""
-    if len(line.encode("utf-8")) <= limit:
-        return line
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 0
-    for char in line:
-        width = len(char.encode("utf-8"))
-        room = limit if not chunks else limit - 1  # a continuation starts with a space
-        if size + width > room:
-            chunks.append("".join(current))
-            current, size = [], 0
-        current.append(char)
-        size += width
-    chunks.append("".join(current))
-    return "\r\n ".join(chunks)

@@ -24,12 +24,8 @@ from contactsync_api.errors import DESTINATION_ERRORS, DestinationUnavailable
 from contactsync_api.fields import ContactField
 from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import FieldValue
-from contactsync_worker.contacts.vcard import (
-    MalformedVCard,
-    Version,
-    read_properties,
-    serialize_vcard,
-)
+from contactsync_worker.contacts.vcard import MalformedVCard, read_properties
+from contactsync_worker.contacts.vcard_writer import Version, serialize_vcard
 from contactsync_worker.destinations import (
     Record,
     WriteResult,

@@ -2,10 +2,17 @@
 
 The table (created if missing) has ``contact_id`` as primary key, one column per canonical
 field (``text``, or ``text[]`` for multi-valued fields; snake_case names such as
-``full_name``), ``uid``, ``content_hash`` and ``updated_at``. A row is rewritten only when
-its content hash changes, so an unchanged contact keeps its ``updated_at`` and costs no
-table churn. A deployment may create the table itself with fewer columns: the adapter
-reads the real columns and reports fields it cannot hold as unsupported, by name.
+``full_name``), ``uid``, ``content_hash`` and ``updated_at``. A typed field (emails, phones,
+addresses, urls) has a ``jsonb`` column beside its ``text[]`` one, ``phones_typed``: the
+same values in the same order, each ``{"value", "types", "pref", "label"}``; the ``text[]``
+column keeps its bare values, so queries written for it still work.
+
+A row is rewritten only when its content hash changes, so an unchanged contact keeps its
+``updated_at`` and costs no table churn. A deployment may create the table itself with fewer
+columns: the adapter reads the real columns and reports fields it cannot hold as
+unsupported, by name (``phones.types`` for the types of phones its table cannot hold). A
+table that holds a typed field's ``text[]`` column but not its ``jsonb`` one (made before
+values were typed) gets it added when first opened, where the role may alter the table.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 from psycopg.rows import TupleRow
+from psycopg.types.json import Jsonb
 
 from contactsync_api.egress import RegionEgress
 from contactsync_api.endpoints.postgres import PostgresDestinationSpec
@@ -34,7 +42,8 @@ from contactsync_api.errors import (
 from contactsync_api.fields import ContactField
 from contactsync_worker import credentials, endpoint_failures
 from contactsync_worker.adapter_context import AdapterContext
-from contactsync_worker.contacts.model import MULTI_VALUED, FieldValue
+from contactsync_worker.contacts.model import MULTI_VALUED, FieldValue, canonical_value
+from contactsync_worker.contacts.typed import TYPED_FIELDS, as_typed, texts
 from contactsync_worker.destinations import (
     DestinationAdapter,
     Record,
@@ -47,6 +56,7 @@ CONNECT_TIMEOUT_SECONDS = 10
 _CHUNK = 500
 _TEXT_TYPES = frozenset({"text", "character varying", "character"})
 _TEXT_ARRAYS = frozenset({"_text", "_varchar", "_bpchar"})
+_JSON_TYPES = frozenset({"jsonb", "json"})
 
 
 def column_name(field: ContactField) -> str:
@@ -55,6 +65,7 @@ def column_name(field: ContactField) -> str:
 
 
 COLUMNS: Mapping[ContactField, str] = {f: column_name(f) for f in ContactField}
+TYPED_COLUMNS: Mapping[ContactField, str] = {f: f"{COLUMNS[f]}_typed" for f in TYPED_FIELDS}
 
 
 class IncompatibleTable(RuntimeError):
@@ -68,6 +79,7 @@ class _Layout:
     fields: frozenset[ContactField]
     has_uid: bool
     has_updated_at: bool
+    typed: frozenset[ContactField] = frozenset()  # typed fields whose jsonb column it has
 
 
 class PostgresDestination(DestinationAdapter):
@@ -219,6 +231,7 @@ class PostgresDestination(DestinationAdapter):
                 )
                 for f in ContactField
             ),
+            *(sql.SQL("{} jsonb").format(sql.Identifier(TYPED_COLUMNS[f])) for f in _typed_order()),
             sql.SQL("content_hash text NOT NULL"),
             sql.SQL("updated_at timestamptz NOT NULL DEFAULT now()"),
         ]
@@ -235,19 +248,49 @@ class PostgresDestination(DestinationAdapter):
                     self._table, sql.SQL(", ").join(columns)
                 )
             )
-            cursor = await conn.execute(
-                """SELECT column_name, data_type, udt_name FROM information_schema.columns
-                   WHERE table_schema = %s AND table_name = %s""",
-                (self._schema, self._table_name),
-            )
-            actual = {
-                str(name): (str(dtype), str(udt)) for name, dtype, udt in await cursor.fetchall()
-            }
+            actual = await self._columns(conn)
+            if await self._add_typed_columns(conn, actual):
+                actual = await self._columns(conn)
         return _layout(actual, self._where)
+
+    async def _columns(self, conn: psycopg.AsyncConnection[TupleRow]) -> dict[str, tuple[str, str]]:
+        cursor = await conn.execute(
+            """SELECT column_name, data_type, udt_name FROM information_schema.columns
+               WHERE table_schema = %s AND table_name = %s""",
+            (self._schema, self._table_name),
+        )
+        return {str(name): (str(dtype), str(udt)) for name, dtype, udt in await cursor.fetchall()}
+
+    async def _add_typed_columns(
+        self, conn: psycopg.AsyncConnection[TupleRow], actual: Mapping[str, tuple[str, str]]
+    ) -> bool:
+        """Give a table made before values were typed the jsonb column of each typed field
+        it holds. A role that may not alter the table keeps it as it is: the types are then
+        reported as unsupported, as any field the table cannot hold."""
+        missing = [
+            f
+            for f in _typed_order()
+            if actual.get(COLUMNS[f], ("", ""))[1] in _TEXT_ARRAYS
+            and TYPED_COLUMNS[f] not in actual
+        ]
+        added = False
+        for field in missing:
+            try:
+                async with conn.transaction():  # a savepoint: a refusal spoils nothing else
+                    await conn.execute(
+                        sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} jsonb").format(
+                            self._table, sql.Identifier(TYPED_COLUMNS[field])
+                        )
+                    )
+            except psycopg.errors.InsufficientPrivilege:
+                break
+            added = True
+        return added
 
     def _upsert_statement(self, layout: _Layout) -> sql.Composed:
         names = ["contact_id", *(["uid"] if layout.has_uid else [])]
         names += [COLUMNS[f] for f in _ordered(layout.fields)]
+        names += [TYPED_COLUMNS[f] for f in _typed_order() if f in layout.typed]
         names.append("content_hash")
         updates = [n for n in names if n != "contact_id"]
         stamp = ["updated_at"] if layout.has_updated_at else []
@@ -281,15 +324,25 @@ def _layout(actual: Mapping[str, tuple[str, str]], where: str) -> _Layout:
         data_type, udt = actual[column]
         return udt in _TEXT_ARRAYS if multi else data_type in _TEXT_TYPES
 
+    fields = frozenset(f for f in ContactField if holds_text(COLUMNS[f], f in MULTI_VALUED))
     return _Layout(
-        fields=frozenset(f for f in ContactField if holds_text(COLUMNS[f], f in MULTI_VALUED)),
+        fields=fields,
         has_uid=holds_text("uid", multi=False),
         has_updated_at="updated_at" in actual,
+        typed=frozenset(
+            f
+            for f in fields & TYPED_FIELDS
+            if actual.get(TYPED_COLUMNS[f], ("", ""))[1] in _JSON_TYPES
+        ),
     )
 
 
 def _ordered(fields: frozenset[ContactField]) -> list[ContactField]:
     return [f for f in ContactField if f in fields]
+
+
+def _typed_order() -> list[ContactField]:
+    return _ordered(TYPED_FIELDS)
 
 
 def _rows(records: list[Record], layout: _Layout) -> tuple[list[tuple[object, ...]], Counter[str]]:
@@ -298,12 +351,18 @@ def _rows(records: list[Record], layout: _Layout) -> tuple[list[tuple[object, ..
     for record in records:
         kept, missing = supported(record.fields, layout.fields)
         unsupported.update(missing)
+        unsupported.update(
+            f"{f}.types"
+            for f in kept.keys() & (TYPED_FIELDS - layout.typed)
+            if any(t.types or t.pref or t.label for t in as_typed(kept[f]))
+        )
         uid = record.uid if layout.has_uid else None
         if record.uid is not None and not layout.has_uid:
             unsupported["uid"] += 1
         values = [_column_value(record.contact_id, f, kept.get(f)) for f in _ordered(layout.fields)]
+        values += [_typed_value(kept.get(f)) for f in _typed_order() if f in layout.typed]
         head: list[object] = [record.contact_id, *([uid] if layout.has_uid else [])]
-        rows.append((*head, *values, content_hash(kept, uid)))
+        rows.append((*head, *values, content_hash(kept, uid, layout.typed)))
     return rows, unsupported
 
 
@@ -311,7 +370,7 @@ def _column_value(contact_id: str, field: ContactField, value: FieldValue | None
     if value is None:
         return None
     if field in MULTI_VALUED:
-        return [value] if isinstance(value, str) else list(value)
+        return list(texts(value))
     if isinstance(value, str):
         return value
     # Which record and field, never the values: the error may reach logs.
@@ -320,11 +379,26 @@ def _column_value(contact_id: str, field: ContactField, value: FieldValue | None
     )
 
 
-def content_hash(fields: Mapping[ContactField, FieldValue], uid: str | None) -> str:
-    """Hash of what the row holds; a column added later changes it, so rows get refilled."""
+def _typed_value(value: FieldValue | None) -> Jsonb | None:
+    return None if value is None else Jsonb([typed.as_json() for typed in as_typed(value)])
+
+
+def content_hash(
+    fields: Mapping[ContactField, FieldValue],
+    uid: str | None,
+    typed: frozenset[ContactField] = frozenset(),
+) -> str:
+    """Hash of what the row holds (types only of the ``typed`` fields, whose jsonb columns
+    it has); a column added later changes it, so rows get refilled."""
+
+    def held(field: ContactField, value: FieldValue) -> object:
+        if field in typed:
+            return canonical_value(field, value)
+        return list(texts(value)) if isinstance(value, tuple) else value
+
     canonical = json.dumps(
         {
-            "fields": {str(k): list(v) if isinstance(v, tuple) else v for k, v in fields.items()},
+            "fields": {str(k): held(k, v) for k, v in fields.items()},
             "uid": uid,
         },
         sort_keys=True,

@@ -16,14 +16,17 @@ from dataclasses import dataclass
 
 from contactsync_api.errors import SourceUnavailable
 from contactsync_api.fields import ContactField
+from contactsync_worker.contacts.typed import Typed
 from contactsync_worker.sources.file_records import (
     MAX_RECORD_BYTES,
     MULTI_KEYS,
+    Keys,
     Position,
     RawRecord,
     RecordError,
     Value,
 )
+from contactsync_worker.sources.typed_keys import TypedKey
 
 BOM = b"\xef\xbb\xbf"
 # csv's own cap (128 Ki characters a cell, process-wide) stops a cell midway, and its
@@ -79,7 +82,7 @@ class CsvLayout:
 
     source: str
     width: int
-    columns: Mapping[int, str]  # column index → canonical key, for the wanted columns
+    columns: Mapping[int, str | TypedKey]  # column index → canonical key, wanted columns only
     start: Position
 
     def records(self, stream: io.BufferedReader, at: Position) -> Iterator[RawRecord]:
@@ -111,7 +114,7 @@ class CsvLayout:
                 error = RecordError(f"the row has {len(row)} cells; the header has {self.width}")
                 yield RawRecord(position, error)
                 continue
-            yield RawRecord(position, _row_values(row, self.columns))
+            yield _row_record(position, row, self.columns)
 
     def _too_long(self, position: Position) -> SourceUnavailable:
         return SourceUnavailable(
@@ -120,10 +123,10 @@ class CsvLayout:
         )
 
 
-def read_header(stream: io.BufferedReader, source: str, wanted: Mapping[str, str]) -> CsvLayout:
+def read_header(stream: io.BufferedReader, source: str, wanted: Keys) -> CsvLayout:
     """The layout of the CSV file ``stream`` holds from its start.
 
-    ``wanted`` maps lower-cased column names to canonical keys; other columns are never read.
+    Columns ``wanted`` does not match (ignoring case) are never read.
     """
     offset = len(BOM) if stream.read(len(BOM)) == BOM else 0
     stream.seek(offset)
@@ -140,30 +143,39 @@ def read_header(stream: io.BufferedReader, source: str, wanted: Mapping[str, str
         ) from None
     if not any(name.strip() for name in header):
         raise no_header
-    columns: dict[int, str] = {}
+    columns: dict[int, str | TypedKey] = {}
     for index, name in enumerate(header):
-        key = wanted.get(name.strip().lower())
+        key = wanted.match(name, ignore_case=True)
         if key is None:
             continue  # not allowed, or not a field: never read
         if key in columns.values():
-            raise SourceUnavailable(f"CSV source {source!r}: the header names column {key!r} twice")
+            shown = key.name if isinstance(key, TypedKey) else key
+            raise SourceUnavailable(
+                f"CSV source {source!r}: the header names column {shown!r} twice"
+            )
         columns[index] = key
     return CsvLayout(source, len(header), columns, lines.position)
 
 
-def _row_values(row: list[str], columns: Mapping[int, str]) -> Mapping[str, Value] | RecordError:
+def _row_record(
+    position: Position, row: list[str], columns: Mapping[int, str | TypedKey]
+) -> RawRecord:
     values: dict[str, Value] = {}
+    typed: dict[ContactField, list[Typed]] = {}
     for index, key in columns.items():
         cell = row[index]
         if _has_invalid_utf8(cell):
-            return RecordError(f"{key} is not valid UTF-8")
-        if key == ContactField.ADDRESSES:
-            values[key] = tuple(cell.splitlines())
+            shown = key.name if isinstance(key, TypedKey) else key
+            return RawRecord(position, RecordError(f"{shown} is not valid UTF-8"))
+        if isinstance(key, TypedKey):
+            # An address is itself ;-separated text: a cell holds one per line.
+            split = cell.splitlines() if key.field is ContactField.ADDRESSES else cell.split(";")
+            typed.setdefault(key.field, []).extend(Typed(v, key.types) for v in split)
         elif key in MULTI_KEYS:
             values[key] = tuple(cell.split(";"))
         else:
             values[key] = cell
-    return values
+    return RawRecord(position, values, {f: tuple(v) for f, v in typed.items()})
 
 
 def _has_invalid_utf8(text: str) -> bool:

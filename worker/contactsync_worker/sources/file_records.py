@@ -1,7 +1,8 @@
 """Records of a CSV or JSON Lines file, and how one becomes a Contact.
 
 A format reader (``csv_records``, ``jsonl_records``) yields :class:`RawRecord`\\ s: where a
-record starts and the values of its wanted keys, or the reason it cannot be used.
+record starts and the values of its wanted keys (those of typed fields already Typed, see
+``typed_keys``), or the reason it cannot be used.
 :class:`RecordMapper` turns the values into a Contact under the field policy. Both
 happen again for the records of every page, so they are deterministic: the same bytes
 give the same contact or the same reason.
@@ -26,6 +27,8 @@ from contactsync_worker.contacts.model import (
     Quarantined,
 )
 from contactsync_worker.contacts.photo import InvalidPhoto, parse_data_uri
+from contactsync_worker.contacts.typed import TYPED_FIELDS, Typed, united_values
+from contactsync_worker.sources.typed_keys import TypedKey, parse_typed_key
 
 # A record (a JSON line, a CSV row with its quoted line breaks) longer than this is not
 # read into memory: a page of records then stays small, whatever a file holds.
@@ -35,6 +38,7 @@ MULTI_KEYS = frozenset(str(f) for f in MULTI_VALUED)
 SINGLE_KEYS = frozenset(str(f) for f in ContactField if f not in MULTI_VALUED)
 
 Value = str | tuple[str, ...]
+TypedValues = Mapping[ContactField, tuple[Typed, ...]]
 
 _UNESCAPED_SEMICOLON = re.compile(r"(?<!\\);")
 _ADR_COMPONENTS = 7
@@ -53,10 +57,28 @@ class Position(NamedTuple):
 
 @dataclass(frozen=True)
 class RawRecord:
-    """One record as a format reader found it."""
+    """One record as a format reader found it: typed fields apart, as Typed values."""
 
     position: Position
     values: Mapping[str, Value] | RecordError
+    typed: TypedValues = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The keys of a record the policy lets us read: plain ones (non-typed fields, id, uid,
+    consent) by name, and every key of the allowed typed fields (``typed_keys``)."""
+
+    plain: frozenset[str]
+    typed: frozenset[ContactField]
+
+    def match(self, name: str, *, ignore_case: bool) -> str | TypedKey | None:
+        """The canonical plain key or the typed key ``name`` spells; None: not to be read."""
+        if ignore_case:
+            plain = next((k for k in self.plain if k.lower() == name.strip().lower()), None)
+        else:
+            plain = name if name in self.plain else None
+        return plain or parse_typed_key(name, self.typed, ignore_case=ignore_case)
 
 
 class Layout(Protocol):
@@ -77,33 +99,36 @@ class RecordMapper:
         self.source = source
         self._policy = policy
 
-    def wanted(self) -> dict[str, str]:
-        """Lower-cased key → canonical key, for every key the policy lets us read."""
-        keys = [str(f) for f in self._policy.allowed] + list(ID_KEYS)
+    def wanted(self) -> Keys:
+        """Every key the policy lets us read."""
+        keys = [str(f) for f in self._policy.allowed if f not in TYPED_FIELDS] + list(ID_KEYS)
         if self._policy.consent_property:
             keys.append(self._policy.consent_property)
-        return {key.lower(): key for key in keys}
+        return Keys(frozenset(keys), self._policy.allowed & TYPED_FIELDS)
 
     def mapped(self, record: RawRecord) -> Contact | Quarantined:
         """The record's contact, or its quarantine under ``line:<n>``."""
         if isinstance(record.values, RecordError):
             return self.quarantined(record, str(record.values))
         try:
-            return self.contact(record.values)
+            return self.contact(record.values, record.typed)
         except RecordError as exc:
             return self.quarantined(record, str(exc))
 
     def quarantined(self, record: RawRecord, reason: str) -> Quarantined:
         return Quarantined(self.source, f"line:{record.position.line}", reason)
 
-    def contact(self, values: Mapping[str, Value]) -> Contact:
+    def contact(self, values: Mapping[str, Value], typed: TypedValues | None = None) -> Contact:
         fields: dict[ContactField, FieldValue] = {}
         for field in sorted(self._policy.allowed):
             value = values.get(str(field))
-            if value is not None:
+            normalized: FieldValue | None = None
+            if field in TYPED_FIELDS:
+                normalized = _normalize_typed(field, (typed or {}).get(field, ()))
+            elif value is not None:
                 normalized = _normalize(field, value)
-                if normalized:
-                    fields[field] = normalized
+            if normalized:
+                fields[field] = normalized
         uid = _single(values.get("uid"), "uid")
         contact = Contact(
             source=self.source,
@@ -152,11 +177,15 @@ def _normalize(field: ContactField, value: Value) -> FieldValue | None:
                 raise RecordError(str(exc)) from None
         return text
     values = value if isinstance(value, tuple) else (value,)
-    cleaned = (v.strip() for v in values)
-    if field is ContactField.ADDRESSES:
-        cleaned = (_address(v) for v in cleaned if v)
-    unique = tuple(dict.fromkeys(v for v in cleaned if v))
+    unique = tuple(dict.fromkeys(v for v in (v.strip() for v in values) if v))
     return unique or None
+
+
+def _normalize_typed(field: ContactField, values: tuple[Typed, ...]) -> tuple[Typed, ...] | None:
+    cleaned = [dataclasses.replace(v, value=v.value.strip()) for v in values]
+    if field is ContactField.ADDRESSES:
+        cleaned = [dataclasses.replace(v, value=_address(v.value)) for v in cleaned if v.value]
+    return united_values(v for v in cleaned if v.value) or None
 
 
 def _address(text: str) -> str:

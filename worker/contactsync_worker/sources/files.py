@@ -11,6 +11,8 @@ Formats (UTF-8, a byte-order mark is ignored):
 - **JSON Lines**: one object per line, keys are the canonical field names (exact case),
   values strings, or lists of strings for multi-valued fields; ``id`` (string or
   integer), else ``uid``, gives the item id. Blank lines are skipped.
+- In both, emails, phones, addresses and urls may carry types: a ``phones.cell`` column or
+  key, and in JSON Lines objects ``{"value", "types", "pref", "label"}`` (``typed_keys``).
 
 Without an id, the item id is a hash of the record's first identity value (in
 ``spec.identity`` order), so it stays stable when a second email is added, and names no

@@ -9,19 +9,23 @@ from __future__ import annotations
 import functools
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from contactsync_api.fields import ContactField
+from contactsync_worker.contacts.typed import InvalidTyping, Typed
 from contactsync_worker.sources.file_records import (
     ID_KEYS,
     MAX_RECORD_BYTES,
     MULTI_KEYS,
     SINGLE_KEYS,
+    Keys,
     Position,
     RawRecord,
     RecordError,
     Value,
 )
+from contactsync_worker.sources.typed_keys import OBJECT_KEYS, TypedKey, typed_from_json
 
 BOM = b"\xef\xbb\xbf"
 _SKIP_CHUNK = 64 * 1024
@@ -31,7 +35,7 @@ _SKIP_CHUNK = 64 * 1024
 class JsonLinesLayout:
     """Where a JSON Lines file's records start, and the keys read from them."""
 
-    wanted: frozenset[str]
+    wanted: Keys
     start: Position
 
     def records(self, stream: io.BufferedReader, at: Position) -> Iterator[RawRecord]:
@@ -45,18 +49,16 @@ class JsonLinesLayout:
                 error = RecordError(f"the line is longer than {MAX_RECORD_BYTES} bytes")
                 yield RawRecord(position, error)
             elif raw.strip():
-                values: Mapping[str, Value] | RecordError
                 try:
-                    values = _json_values(raw, self.wanted)
+                    yield _json_record(position, raw, self.wanted)
                 except RecordError as exc:
-                    values = exc
-                yield RawRecord(position, values)
+                    yield RawRecord(position, exc)
 
 
-def read_start(stream: io.BufferedReader, wanted: Mapping[str, str]) -> JsonLinesLayout:
+def read_start(stream: io.BufferedReader, wanted: Keys) -> JsonLinesLayout:
     """The layout of the JSON Lines file ``stream`` holds from its start."""
     offset = len(BOM) if stream.read(len(BOM)) == BOM else 0
-    return JsonLinesLayout(frozenset(wanted.values()), Position(offset, 1))
+    return JsonLinesLayout(wanted, Position(offset, 1))
 
 
 def _skip_line(stream: io.BufferedReader, head: bytes) -> int:
@@ -72,12 +74,14 @@ def _skip_line(stream: io.BufferedReader, head: bytes) -> int:
 
 
 @functools.cache
-def _decoder(wanted: frozenset[str]) -> json.JSONDecoder:
+def _decoder(wanted: Keys) -> json.JSONDecoder:
     def keep_wanted(pairs: list[tuple[str, object]]) -> dict[str, object]:
-        # Called for every object as it is decoded: unwanted keys never enter a dict.
+        # Called for every object as it is decoded: unwanted keys never enter a dict. A
+        # typed value's object is nested, so its keys are kept at every level; at the top
+        # level _json_record reads only the wanted ones.
         kept: dict[str, object] = {}
         for key, value in pairs:
-            if key in wanted:
+            if key in OBJECT_KEYS or wanted.match(key, ignore_case=False) is not None:
                 if key in kept:
                     raise RecordError(f"the key {key!r} appears twice")
                 kept[key] = value
@@ -86,7 +90,7 @@ def _decoder(wanted: frozenset[str]) -> json.JSONDecoder:
     return json.JSONDecoder(object_pairs_hook=keep_wanted)
 
 
-def _json_values(raw: bytes, wanted: frozenset[str]) -> Mapping[str, Value]:
+def _json_record(position: Position, raw: bytes, wanted: Keys) -> RawRecord:
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -100,7 +104,25 @@ def _json_values(raw: bytes, wanted: frozenset[str]) -> Mapping[str, Value]:
         raise RecordError("the line is not valid JSON") from None
     if not isinstance(obj, dict):
         raise RecordError("the line is not a JSON object")
-    return {key: _json_value(key, value) for key, value in obj.items() if value is not None}
+    values: dict[str, Value] = {}
+    typed: dict[ContactField, list[Typed]] = {}
+    seen: set[str] = set()
+    for name, value in obj.items():
+        key = wanted.match(name, ignore_case=False)
+        if key is None or value is None:
+            continue  # a typed value's own key ("value", "label") at the top level
+        canonical = key.name if isinstance(key, TypedKey) else key
+        if canonical in seen:
+            raise RecordError(f"the key {canonical!r} appears twice")
+        seen.add(canonical)
+        if isinstance(key, TypedKey):
+            try:
+                typed.setdefault(key.field, []).extend(typed_from_json(key, value))
+            except InvalidTyping as exc:
+                raise RecordError(str(exc)) from None
+        else:
+            values[key] = _json_value(key, value)
+    return RawRecord(position, values, {f: tuple(v) for f, v in typed.items()})
 
 
 def _json_value(key: str, value: object) -> Value:

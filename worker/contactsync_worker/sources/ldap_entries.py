@@ -5,15 +5,23 @@ Mapping (inetOrgPerson, RFC 2798; first value where the field holds one):
     fullName      displayName, else cn   (displayName is the name meant for display)
     givenName     givenName
     familyName    sn
-    emails        mail
-    phones        telephoneNumber, then mobile
+    emails        mail                   (types: work)
+    phones        telephoneNumber        (types: voice, work)
+                  mobile                 (cell)
+                  homePhone              (home, voice)
+                  facsimileTelephoneNumber  (fax, work; the number without its $-parameters)
+                  pager                  (pager)
     organization  o
     department    ou
     title         title
-    addresses     postalAddress          (its $-separated lines become the ADR street)
-    urls          labeledURI             (the URI, without its label)
+    addresses     postalAddress          (work; its $-separated lines become the ADR street)
+                  homePostalAddress      (home; likewise)
+    urls          labeledURI             (the URI; the text after it becomes the value's label)
     note          description            (several values joined by newlines)
     photo         jpegPhoto              (data:image/jpeg;base64,...)
+
+inetOrgPerson describes people of an organization, so its plain attributes are their work
+ones. The same value under two attributes is one value with both attributes' types.
 
 uid (identity key ``uid``) is the ``uid`` attribute, the login other systems share;
 it is read only when ``uid`` is an identity key.
@@ -37,22 +45,33 @@ from collections.abc import Mapping
 
 from contactsync_api.fields import ContactField, IdentityKey
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue, Quarantined
+from contactsync_worker.contacts.typed import TYPED_FIELDS, Typed, united_values
 
 ENTRY_UUID = "entryUUID"
 UID = "uid"
+# Each attribute of a typed field, in the order its values are listed, and their types.
+TYPED_ATTRIBUTES: Mapping[ContactField, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    ContactField.EMAILS: (("mail", ("work",)),),
+    ContactField.PHONES: (
+        ("telephoneNumber", ("voice", "work")),
+        ("mobile", ("cell",)),
+        ("homePhone", ("home", "voice")),
+        ("facsimileTelephoneNumber", ("fax", "work")),
+        ("pager", ("pager",)),
+    ),
+    ContactField.ADDRESSES: (("postalAddress", ("work",)), ("homePostalAddress", ("home",))),
+    ContactField.URLS: (("labeledURI", ()),),
+}
 FIELD_ATTRIBUTES: Mapping[ContactField, tuple[str, ...]] = {
     ContactField.FULL_NAME: ("displayName", "cn"),
     ContactField.GIVEN_NAME: ("givenName",),
     ContactField.FAMILY_NAME: ("sn",),
-    ContactField.EMAILS: ("mail",),
-    ContactField.PHONES: ("telephoneNumber", "mobile"),
     ContactField.ORGANIZATION: ("o",),
     ContactField.DEPARTMENT: ("ou",),
     ContactField.TITLE: ("title",),
-    ContactField.ADDRESSES: ("postalAddress",),
-    ContactField.URLS: ("labeledURI",),
     ContactField.NOTE: ("description",),
     ContactField.PHOTO: ("jpegPhoto",),
+    **{f: tuple(name for name, _ in pairs) for f, pairs in TYPED_ATTRIBUTES.items()},
 }
 _FIRST_VALUE = {
     ContactField.GIVEN_NAME,
@@ -145,16 +164,30 @@ def _field_value(
         if not photos[0].startswith(b"\xff\xd8\xff"):
             raise Unmappable("jpegPhoto is not a JPEG image")
         return "data:image/jpeg;base64," + base64.b64encode(photos[0]).decode()
+    if field in TYPED_FIELDS:
+        return _typed_values(field, attributes)
     texts = [t for name in names for t in _texts(attributes, name)]
     if field in _FIRST_VALUE:
         return _first(texts)
     if field is ContactField.NOTE:
         return "\n".join(texts) or None
-    if field is ContactField.ADDRESSES:
-        texts = [_adr_from_postal(t) for t in texts]
-    elif field is ContactField.URLS:
-        texts = [t.split(" ", 1)[0] for t in texts]  # "URI label" → URI
     return tuple(dict.fromkeys(t for t in texts if t)) or None
+
+
+def _typed_values(field: ContactField, attributes: Attributes) -> tuple[Typed, ...] | None:
+    values: list[Typed] = []
+    for name, types in TYPED_ATTRIBUTES[field]:
+        for text in _texts(attributes, name):
+            label = None
+            if field is ContactField.ADDRESSES:
+                text = _adr_from_postal(text)
+            elif field is ContactField.URLS:
+                text, _, label = text.partition(" ")  # RFC 2079: "URI label"
+            elif name == "facsimileTelephoneNumber":
+                text = text.partition("$")[0].strip()  # RFC 4517: "number $ fax-parameter"
+            if text:
+                values.append(Typed(text, types, label=label))
+    return united_values(values) or None
 
 
 def _adr_from_postal(value: str) -> str:
