@@ -24,7 +24,7 @@ from contactsync_api.consent import (
 from contactsync_api.cron import CRON_HELP, cron_rule
 from contactsync_api.durations import to_timedelta
 from contactsync_api.egress import RegionEgress
-from contactsync_api.endpoints.carddav import CardDavSpec
+from contactsync_api.endpoints.carddav import CardDavDestinationSpec, CardDavSpec
 from contactsync_api.endpoints.files import FileSourceSpec
 from contactsync_api.endpoints.ldap import LdapSourceSpec
 from contactsync_api.endpoints.postgres import PostgresConnectionSpec, PostgresDestinationSpec
@@ -345,7 +345,7 @@ class DestinationSpec(KindChoice):
     )
     # The kinds of destination, one field each (contactsync_api.kinds).
     carddav: Annotated[
-        CardDavSpec | None,
+        CardDavDestinationSpec | None,
         Adapter(f"{_DESTINATIONS}.carddav:CardDavDestination.from_spec"),
     ] = Field(default=None, description="A CardDAV address book.")
     postgres: Annotated[

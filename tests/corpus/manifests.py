@@ -296,6 +296,21 @@ INVALID: list[InvalidCase] = [
         ("user name or password",),
     ),
     InvalidCase(
+        "carddav-destination-vcard-version-unknown",
+        Q,
+        {"spec.destinations[0].carddav.vcardVersion": "2.1"},
+        "spec.destinations[0].carddav.vcardVersion",
+        ("Unsupported value",),
+    ),
+    InvalidCase(
+        # A source reads whatever version each card holds: it has nothing to choose.
+        "carddav-source-vcard-version",
+        Q,
+        {"spec.sources[0].carddav.vcardVersion": "4.0"},
+        "spec.sources[0].carddav.vcardVersion",
+        ("unknown field",),
+    ),
+    InvalidCase(
         "carddav-destination-url-with-user",
         Q,
         {"spec.destinations[0].carddav.url": "http://alice@127.0.0.1:5232/alice/phonebook/"},

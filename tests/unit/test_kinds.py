@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from contactsync_api.crd import crd_manifest
-from contactsync_api.endpoints.carddav import CardDavSpec
+from contactsync_api.endpoints.carddav import CardDavDestinationSpec, CardDavSpec
 from contactsync_api.fields import ContactField
 from contactsync_api.kinds import Kind, KindChoice, Role, exactly_one_kind_rule
 from contactsync_api.manifest import ManifestError, parse_contact_sync
@@ -47,7 +47,8 @@ def test_the_kinds_are_the_fields_that_declare_an_adapter() -> None:
     assert [k.key for k in SourceSpec.kinds()] == ["carddav", "ldap", "csv", "jsonl"]
     assert [k.key for k in DestinationSpec.kinds()] == ["carddav", "postgres"]
     assert {k.role for k in SourceSpec.kinds()} == {Role.SOURCE}
-    assert DestinationSpec.kinds()[0].spec is CardDavSpec
+    assert SourceSpec.kinds()[0].spec is CardDavSpec
+    assert DestinationSpec.kinds()[0].spec is CardDavDestinationSpec
 
 
 def test_the_exactly_one_rule_is_written_from_the_kinds() -> None:

@@ -159,7 +159,21 @@ def test_photo_is_written_as_base64_in_3_0_and_as_data_uri_in_4_0() -> None:
     v3 = serialize_vcard(fields, version="3.0")
     v4 = serialize_vcard(fields, version="4.0")
     assert "PHOTO;ENCODING=b;TYPE=PNG:" in v3
-    assert "PHOTO:data:image/png;base64," in v4
+    # The comma escaped, so that a server reading by 3.0's rules keeps the payload.
+    assert "PHOTO:data:image/png;base64\\," in v4
+
+
+def test_a_4_0_uri_escapes_its_commas_and_reads_back_as_it_was() -> None:
+    # vobject-based servers (Radicale) cut an unescaped comma's value short.
+    url = "https://carol.example/profile?tab=about,contact"
+    fields: dict[F, FieldValue] = {
+        F.FULL_NAME: "Carol",
+        F.URLS: (Typed(url),),
+        F.PHOTO: f"data:image/png;base64,{PNG}",
+    }
+    card = serialize_vcard(fields, version="4.0")
+    assert "URL:https://carol.example/profile?tab=about\\,contact" in card
+    assert parse(card).fields == fields
 
 
 HOSTILE_PHOTOS = (

@@ -1,6 +1,9 @@
-"""A CardDAV address book: a source synced with sync-collection, or a destination."""
+"""A CardDAV address book: a source synced with sync-collection, or a destination written
+in the vCard version its spec chooses."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 
@@ -14,6 +17,8 @@ from contactsync_api.endpoints import (
 )
 from contactsync_api.rules import RuledModel
 from contactsync_api.values import SecretKeyRef, SecretRef, Url
+
+VCardVersion = Literal["3.0", "4.0"]
 
 
 class CardDavSpec(RuledModel, EndpointSpec):
@@ -38,3 +43,19 @@ class CardDavSpec(RuledModel, EndpointSpec):
 
     def ports(self) -> frozenset[int]:
         return frozenset({url_port(self.url)})
+
+
+class CardDavDestinationSpec(CardDavSpec):
+    """A CardDAV address book written by a sync, in the vCard version it chooses. A source
+    needs no version: it reads whatever version each card holds."""
+
+    vcard_version: VCardVersion = Field(
+        default="3.0",
+        description=(
+            "The vCard version of the cards written. 3.0, the default, is the version every "
+            "CardDAV server must accept (RFC 6352) and the only one servers built on vobject, "
+            "such as Radicale, advertise: they store a 4.0 card but rewrite it by 3.0's rules. "
+            "3.0 marks a value preferred or not, so ranks below the first (PREF=2 and up) are "
+            "not written; 4.0 keeps every rank."
+        ),
+    )

@@ -113,9 +113,13 @@ def _tel(number: str, version: Version) -> tuple[str, str]:
 
 
 def _uri(uri: str, version: Version) -> str:
-    # 4.0 URI values are written as they are (RFC 6350). In 3.0 we escape them like text:
-    # vobject-based servers (Radicale) otherwise cut a 3.0 value at its first comma.
-    return escape(uri) if version == "3.0" else uri.replace("\r", "").replace("\n", "")
+    # vobject-based servers (Radicale) read every card by 3.0's rules and cut a value at its
+    # first unescaped comma: an inline PHOTO's data: URI would lose its payload. 3.0 escapes
+    # URIs like text; 4.0 escapes the backslash and the comma, as RFC 6350 §3.4 asks of any
+    # value, and leaves the semicolons and colons a URI is made of.
+    if version == "3.0":
+        return escape(uri)
+    return uri.replace("\r", "").replace("\n", "").replace("\\", "\\\\").replace(",", "\\,")
 
 
 def _photo(photo: str, version: Version) -> str:

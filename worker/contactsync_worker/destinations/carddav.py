@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from contactsync_api.endpoints.carddav import CardDavSpec
+from contactsync_api.endpoints.carddav import CardDavDestinationSpec
 from contactsync_api.errors import DESTINATION_ERRORS, DestinationUnavailable
 from contactsync_api.fields import ContactField
 from contactsync_worker.adapter_context import AdapterContext
@@ -66,8 +66,8 @@ class _Stored:
 class CardDavDestination:
     """A CardDAV address book written idempotently (DestinationAdapter).
 
-    vCard 3.0 by default: vobject-based servers such as Radicale keep a 3.0 card intact,
-    but cut 4.0 URI values (an inline PHOTO's data: URI) at their first comma.
+    vCard 3.0 unless the spec chooses 4.0 (``vcardVersion``): every CardDAV server accepts
+    3.0, and vobject-based servers such as Radicale advertise no other version.
     """
 
     def __init__(
@@ -85,10 +85,18 @@ class CardDavDestination:
         )
 
     @classmethod
-    def from_spec(cls, name: str, spec: CardDavSpec, context: AdapterContext) -> CardDavDestination:
+    def from_spec(
+        cls, name: str, spec: CardDavDestinationSpec, context: AdapterContext
+    ) -> CardDavDestination:
         """The destination a region's configuration declares (the ``carddav`` kind)."""
         login, client = dav_access(spec, context)
-        return cls(spec.url, name=name, credentials=login, client=client)
+        return cls(
+            spec.url,
+            name=name,
+            credentials=login,
+            client=client,
+            vcard_version=spec.vcard_version,
+        )
 
     async def upsert(self, records: list[Record]) -> WriteResult:
         result = WriteResult()
