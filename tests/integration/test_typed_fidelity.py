@@ -2,7 +2,8 @@
 the source arrives in each destination with its value and its parameters (types, preference,
 labels, Apple groups, tel: extensions), and a change of type alone is an update. CardDAV
 (Radicale) into CardDAV and PostgreSQL through the real worker on the Temporal dev server;
-input and output are compared as parsed values."""
+input and output are compared as parsed values. A vCard 4.0 destination keeps what 3.0
+cannot say: preference ranks below the first."""
 
 from __future__ import annotations
 
@@ -184,3 +185,71 @@ async def test_a_changed_type_alone_updates_the_card_downstream(
         Typed("+44 20 7946 0018", ("work",), pref=1),
         Typed("+44 (20) 7946-0019", ("voice", "work")),
     )
+
+
+# Ranks below the first, which only vCard 4.0 can write, and a URI with a comma, escaped as
+# RFC 6350 §3.4 asks (Radicale cuts a value at an unescaped one, so the corpus's own 4.0 photo
+# reaches the source already cut, and is quarantined there).
+RANKED_CARD = """\
+BEGIN:VCARD\r
+VERSION:4.0\r
+UID:ranked-0001\r
+FN:Rosa Ranke\r
+EMAIL;TYPE=work;PREF=1:rosa@firma.example\r
+EMAIL;TYPE=home;PREF=2:rosa@privat.example\r
+EMAIL;PREF=3:rosa@verein.example\r
+TEL;VALUE=uri;TYPE=cell;PREF=2:tel:+49-170-555-0101\r
+TEL;TYPE=work,voice;PREF=3:+49 30 555 0102\r
+URL;PREF=2:https://rosa.example/?a=1\\,2\r
+END:VCARD\r
+"""
+
+
+async def test_a_vcard_4_destination_keeps_every_preference_rank_and_every_value(
+    tmp_path: Path,
+    radicale_server: RadicaleServer,
+    temporal_server: TemporalDevServer,
+    dav: httpx.AsyncClient,
+) -> None:
+    source = radicale_server.create_addressbook()
+    destination = radicale_server.create_addressbook()
+    await upload_corpus(dav, source)
+    put = await dav.put(f"{source}ranked.vcf", content=RANKED_CARD, headers=VCARD)
+    assert put.is_success
+    expected = parsed_by_name(await cards(dav, source))
+    phonebook = {
+        "url": destination,
+        "allowInsecure": True,
+        "credentialsSecretRef": {"name": "dav"},
+        "vcardVersion": "4.0",
+    }
+    async with carddav_region(
+        tmp_path,
+        radicale_server,
+        temporal_server,
+        source_book=source,
+        destination_book=destination,
+        destinations=[{"name": "phonebook", "region": "local", "carddav": phonebook}],
+        fields=[str(f) for f in F],
+        identity=["uid"],
+    ) as (files, _, _):
+        first = await sync(files)
+        again = await sync(files)
+    book = await cards(dav, destination)
+    written = parsed_by_name(book)
+
+    ranks = {t.pref for f in expected.values() for k in TYPED_FIELDS for t in as_typed(f.get(k))}
+    assert ranks >= {1, 2, 3}
+    assert all("VERSION:4.0" in card for card in book.values())
+    assert first.created == len(expected)
+    assert written == expected
+    assert written["Rosa Ranke"][F.EMAILS] == (
+        Typed("rosa@firma.example", ("work",), pref=1),
+        Typed("rosa@privat.example", ("home",), pref=2),
+        Typed("rosa@verein.example", pref=3),
+    )
+    # A photo's data: URI and a URL came through whole, not cut at their first comma.
+    assert str(written["Bob Builder"][F.PHOTO]).startswith("data:image/png;base64,iVBOR")
+    assert written["Rosa Ranke"][F.URLS] == (Typed("https://rosa.example/?a=1,2", pref=2),)
+    # A second run finds nothing to write.
+    assert (again.created, again.updated, again.deleted) == (0, 0, 0)
