@@ -9,8 +9,8 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Literal
 
+from contactsync_api.endpoints.carddav import VCardVersion
 from contactsync_api.fields import ContactField as F
 from contactsync_worker.contacts.model import FieldValue
 from contactsync_worker.contacts.photo import InvalidPhoto, parse_data_uri
@@ -18,7 +18,8 @@ from contactsync_worker.contacts.typed import Typed, as_typed, texts
 from contactsync_worker.contacts.vcard import address_components, address_text, escape
 from contactsync_worker.contacts.vcard_types import grouped_label, type_parameters
 
-Version = Literal["3.0", "4.0"]
+# The versions a destination may ask for, as the spec names them.
+Version = VCardVersion
 
 
 _DATE_LIKE = re.compile(r"[0-9TZ:+.\-]+")
