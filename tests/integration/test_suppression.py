@@ -253,6 +253,39 @@ async def test_an_erasure_by_phone_finds_the_person_under_identity_uid(
         assert "Max Mustermann" in remaining
 
 
+async def test_an_erasure_by_uid_finds_the_person_under_identity_email(
+    tmp_path: Path,
+    radicale_server: RadicaleServer,
+    temporal_server: TemporalDevServer,
+    dav: httpx.AsyncClient,
+) -> None:
+    async with carddav_region(
+        tmp_path, radicale_server, temporal_server, task_queue=QUEUE, identity=["email"]
+    ) as (files, source, destination):
+        erika = card("erika-1", "Erika Mustermann", "erika@example.org", "+49 30 1234567")
+        await dav.put(f"{source}erika.vcf", content=erika, headers=VCARD)
+        max_ = card("max-1", "Max Mustermann", "max@example.org", "+49 30 7654321")
+        await dav.put(f"{source}max.vcf", content=max_, headers=VCARD)
+        await sync(files)
+        # Not merged on, so not written: the destination's cards carry their own UIDs.
+        written = await cards(dav, destination)
+        assert written
+        assert not any("erika-1" in body for body in written.values())
+
+        erased = await commands.erase(target(files, temporal_server), SubjectIds(uid="erika-1"))
+        assert (erased.contacts_erased, erased.destination_deletes) == (1, 1)
+
+        changed = erika.replace(b"EMAIL:erika@example.org", b"EMAIL:erika@new.example")
+        await dav.put(f"{source}erika.vcf", content=changed, headers=VCARD)
+        again = await sync(files)
+
+        # A new email, the same card: the suppressed uid still keeps her out.
+        assert again.skipped_suppressed == 1
+        remaining = await names_in_phonebook(dav, destination)
+        assert "Erika" not in remaining
+        assert "Max Mustermann" in remaining
+
+
 async def test_a_lift_not_signed_for_itself_is_refused_and_the_person_stays_out(
     tmp_path: Path,
     radicale_server: RadicaleServer,

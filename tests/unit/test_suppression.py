@@ -15,7 +15,8 @@ from contactsync_api.fields import IdentityKey
 from contactsync_api.workflows import SubjectIds
 from contactsync_worker.audit import AuditAction
 from contactsync_worker.contacts import identifiers
-from contactsync_worker.contacts.model import Contact
+from contactsync_worker.contacts.model import Contact, FieldPolicy
+from contactsync_worker.contacts.vcard import parse_vcard
 from contactsync_worker.engine import carried, subjects, suppression
 from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.pseudonym import Pseudonymizer
@@ -186,3 +187,16 @@ async def test_lifting_what_no_erasure_suppressed_changes_nothing_and_says_so(
     assert await store.get_checkpoint(runtime.scope, "team") == "sync-token-1"
     [record] = await store.audit_records(runtime.scope)
     assert record.detail == {"found": False, "request": "lift-1"}
+
+
+def test_a_records_uid_is_carried_for_erasure_even_where_identity_does_not_merge_on_it() -> None:
+    policy = FieldPolicy(
+        allowed=frozenset({F.FULL_NAME, F.EMAILS}),
+        identity=(IdentityKey.EMAIL,),
+    )
+    card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:erika-1\r\nFN:Erika\r\nEMAIL:e@x.org\r\nEND:VCARD\r\n"
+    contact = parse_vcard(card, policy, source="team", item_id="erika.vcf")
+
+    assert contact.uid is None  # never merged on, never written
+    assert contact.identity(policy.identity) == ("email:e@x.org",)
+    assert identifiers.carried(contact) == ("email:e@x.org", "uid:erika-1")

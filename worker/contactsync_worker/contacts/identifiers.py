@@ -16,8 +16,13 @@ EVERY_KEY = tuple(IdentityKey)
 
 
 def carried(contact: Contact) -> tuple[str, ...]:
-    """The record's identity values under every key (what minimization left it)."""
-    return contact.identity(EVERY_KEY)
+    """The record's identity values under every key (what minimization left it), its UID
+    included where ``spec.identity`` does not merge on it."""
+    values = contact.identity(EVERY_KEY)
+    uid = (contact.carried_uid or "").strip()
+    if uid and f"uid:{uid}" not in values:
+        values = (*values, f"uid:{uid}")
+    return values
 
 
 def named(subject: SubjectIds) -> tuple[str, ...]:

@@ -45,6 +45,9 @@ class Contact:
     item_id: str  # stable id within the source: vCard href/UID, LDAP DN, file row key
     fields: Mapping[ContactField, FieldValue]
     uid: str | None = None  # the record's own UID, when it has one (identity key "uid")
+    # The record's UID whatever spec.identity says: never merged on nor written, only its
+    # pseudonym is kept, so an erasure by uid finds the person (contacts.identifiers).
+    carried_uid: str | None = None
     # The consent property's values as recorded, one per occurrence (contacts.consent reads
     # them under the spec's vocabulary); None: the record has no consent property.
     consent: tuple[str, ...] | None = None

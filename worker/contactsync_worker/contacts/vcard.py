@@ -423,7 +423,7 @@ def parse_vcard(data: str | bytes, policy: FieldPolicy, *, source: str, item_id:
             raise MalformedVCard(f"{line.where}: unsupported vCard version")
         if line.name == consent_name:
             consent = [*(consent or ()), unescape(line.text())]
-        if line.name == "UID" and uid is None and IdentityKey.UID in policy.identity:
+        if line.name == "UID" and uid is None:
             uid = unescape(line.text()).strip() or None
         reader = _READERS.get(line.name)
         if reader is not None and reader[0] & policy.allowed:
@@ -432,7 +432,8 @@ def parse_vcard(data: str | bytes, policy: FieldPolicy, *, source: str, item_id:
         source=source,
         item_id=item_id,
         fields=out.result(),
-        uid=uid,
+        uid=uid if IdentityKey.UID in policy.identity else None,
+        carried_uid=uid,
         consent=tuple(consent) if consent is not None else None,
     )
 

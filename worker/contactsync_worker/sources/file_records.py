@@ -135,6 +135,7 @@ class RecordMapper:
             item_id="",
             fields=fields,
             uid=uid if IdentityKey.UID in self._policy.identity else None,
+            carried_uid=uid,
             consent=self._consent(values),
         )
         given_id = _single(values.get("id"), "id")

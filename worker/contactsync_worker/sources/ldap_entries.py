@@ -92,11 +92,10 @@ class Unmappable(ValueError):
 
 def requested_attributes(policy: FieldPolicy) -> list[str]:
     """The attributes a search asks for under ``policy``: nothing a field does not need."""
-    wanted = {ENTRY_UUID}
+    # uid whatever spec.identity says: an erasure by uid must find the person.
+    wanted = {ENTRY_UUID, UID}
     for field in policy.allowed:
         wanted.update(FIELD_ATTRIBUTES.get(field, ()))
-    if IdentityKey.UID in policy.identity:
-        wanted.add(UID)
     if policy.consent_property:
         wanted.add(policy.consent_property)
     return sorted(wanted, key=str.lower)
@@ -120,16 +119,15 @@ class EntryMapper:
         item_id = uuid or dn
         try:
             fields = self._fields(attributes)
-            uid = (
-                _first(_texts(attributes, UID))
-                if IdentityKey.UID in self._policy.identity
-                else None
-            )
+            uid = _first(_texts(attributes, UID))
             consent = self._consent(attributes)
         except Unmappable as exc:
             pseudonym = uuid or "dn-sha256:" + hashlib.sha256(dn.lower().encode()).hexdigest()[:16]
             return Quarantined(self.source, pseudonym, str(exc))
-        return Contact(self.source, item_id, fields, uid=uid, consent=consent)
+        merged_on = uid if IdentityKey.UID in self._policy.identity else None
+        return Contact(
+            self.source, item_id, fields, uid=merged_on, carried_uid=uid, consent=consent
+        )
 
     def _fields(self, attributes: Attributes) -> dict[ContactField, FieldValue]:
         fields: dict[ContactField, FieldValue] = {}
