@@ -159,12 +159,15 @@ async def test_only_the_attributes_the_policy_needs_are_fetched(
     offset = len(log.read_text(errors="replace"))
     [page] = await read_all(adapter)
 
-    assert adapter.attributes == ["entryUUID", "mail"]
+    # uid whatever spec.identity says: only an erasure by uid looks at it (by pseudonym).
+    assert adapter.attributes == ["entryUUID", "mail", "uid"]
     # What the real server was asked for, from its own log: nothing beyond the policy.
     requested = requested_since(slapd_server, offset)
     assert requested
-    assert all(names == {"entryUUID", "mail"} for names in requested)
+    assert all(names == {"entryUUID", "mail", "uid"} for names in requested)
     assert NOTE_MARKER not in repr(page)
+    # Not merged on, so not written anywhere: it stays out of the contact's identity.
+    assert all(c.uid is None and c.carried_uid for c in page.contacts)
 
     # The same entries with note allowed: description is requested and mapped.
     offset = len(log.read_text(errors="replace"))
