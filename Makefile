@@ -1,9 +1,11 @@
 # The commands the README names. Each one installs what it needs first. `make help` lists them.
-.PHONY: help setup quickstart test lint fmt unit integration e2e image crd manifests
+.PHONY: help setup quickstart test lint fmt unit integration e2e bench image crd manifests
 
 VENV := .venv/bin
 CLI := $(VENV)/contactsync
 CHART_FILES := helm/contactsync/files
+CARDS ?= 10000
+RUNS ?= 3
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -36,6 +38,11 @@ integration: ## the integration tests (real servers, no Kubernetes node)
 
 e2e: ## the end-to-end tests (control plane, operator, and the real-pod node)
 	$(VENV)/pytest tests/e2e
+
+bench: ## ContactSync and vdirsyncer side by side on a real Radicale (CARDS=10000 RUNS=3)
+	tests/env/setup.sh --no-build
+	$(VENV)/pip install -q -e '.[bench]'
+	$(VENV)/python -m bench.carddav_sync --cards $(CARDS) --runs $(RUNS)
 
 image: ## the operator and worker image, from ./Dockerfile: docker where it runs, else buildah
 	tests/env/build-image.sh
