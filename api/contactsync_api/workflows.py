@@ -170,10 +170,10 @@ class SubjectIds:
 
 
 @dataclass(frozen=True)
-class ErasureRequest:
-    """Erase one data subject, named by email, phone or uid, and suppress them in later syncs.
-    The values are encrypted by the payload codec in history; the worker pseudonymizes them
-    before it stores or audits anything."""
+class SubjectRequest:
+    """A request about one data subject, named by email, phone or uid. The values are
+    encrypted by the payload codec in history; the worker pseudonymizes them before it
+    stores or audits anything."""
 
     request: RegionRunRequest
     email: str | None = None
@@ -183,6 +183,11 @@ class ErasureRequest:
     @property
     def subject(self) -> SubjectIds:
         return SubjectIds(email=self.email, phone=self.phone, uid=self.uid)
+
+
+@dataclass(frozen=True)
+class ErasureRequest(SubjectRequest):
+    """Erase one data subject and suppress them in later syncs."""
 
 
 @dataclass(frozen=True)
@@ -193,18 +198,9 @@ class ErasureResult:
 
 
 @dataclass(frozen=True)
-class SuppressionLiftRequest:
+class SuppressionLiftRequest(SubjectRequest):
     """Lift the suppression that erasures of a subject left, named as an erasure names them.
     Every erasure that suppressed any of the values is lifted whole."""
-
-    request: RegionRunRequest
-    email: str | None = None
-    uid: str | None = None
-    phone: str | None = None
-
-    @property
-    def subject(self) -> SubjectIds:
-        return SubjectIds(email=self.email, phone=self.phone, uid=self.uid)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -47,6 +48,8 @@ APPLY_RETENTION = "apply_retention"
 ERASE_SUBJECT = "erase_subject"
 LIFT_SUPPRESSION = "lift_suppression"
 PURGE_REGION = "purge_region"
+
+T = TypeVar("T")
 
 # Pages per workflow run before continue-as-new: history grows by a few events a page.
 PAGES_PER_RUN = 200
@@ -254,21 +257,27 @@ def sources_failed(progress: SyncProgress) -> ApplicationError:
     )
 
 
+async def _write_step(activity: str, arg: object, result_type: type[T]) -> T:
+    """The one activity of a single-step workflow (retention, erasure, lift, purge): it
+    writes, so it runs under the write retry policy."""
+    result: T = await workflow.execute_activity(
+        activity,
+        arg,
+        result_type=result_type,
+        start_to_close_timeout=PAGE_TIMEOUT,
+        heartbeat_timeout=HEARTBEAT_TIMEOUT,
+        retry_policy=WRITE_RETRY,
+    )
+    return result
+
+
 @workflow.defn(name=RETENTION_WORKFLOW)
 class RetentionWorkflow:
     """Removes what outlived the retention periods and reports what it removed."""
 
     @workflow.run
     async def run(self, request: RegionRunRequest) -> RetentionResult:
-        result: RetentionResult = await workflow.execute_activity(
-            APPLY_RETENTION,
-            request,
-            result_type=RetentionResult,
-            start_to_close_timeout=PAGE_TIMEOUT,
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=WRITE_RETRY,
-        )
-        return result
+        return await _write_step(APPLY_RETENTION, request, RetentionResult)
 
 
 @workflow.defn(name=ERASURE_WORKFLOW)
@@ -277,15 +286,7 @@ class ErasureWorkflow:
 
     @workflow.run
     async def run(self, erasure: ErasureRequest) -> ErasureResult:
-        result: ErasureResult = await workflow.execute_activity(
-            ERASE_SUBJECT,
-            erasure,
-            result_type=ErasureResult,
-            start_to_close_timeout=PAGE_TIMEOUT,
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=WRITE_RETRY,
-        )
-        return result
+        return await _write_step(ERASE_SUBJECT, erasure, ErasureResult)
 
 
 @workflow.defn(name=SUPPRESSION_LIFT_WORKFLOW)
@@ -294,15 +295,7 @@ class SuppressionLiftWorkflow:
 
     @workflow.run
     async def run(self, lift: SuppressionLiftRequest) -> SuppressionLiftResult:
-        result: SuppressionLiftResult = await workflow.execute_activity(
-            LIFT_SUPPRESSION,
-            lift,
-            result_type=SuppressionLiftResult,
-            start_to_close_timeout=PAGE_TIMEOUT,
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=WRITE_RETRY,
-        )
-        return result
+        return await _write_step(LIFT_SUPPRESSION, lift, SuppressionLiftResult)
 
 
 @workflow.defn(name=PURGE_WORKFLOW)
@@ -311,15 +304,7 @@ class PurgeWorkflow:
 
     @workflow.run
     async def run(self, request: RegionRunRequest) -> PurgeResult:
-        result: PurgeResult = await workflow.execute_activity(
-            PURGE_REGION,
-            request,
-            result_type=PurgeResult,
-            start_to_close_timeout=PAGE_TIMEOUT,
-            heartbeat_timeout=HEARTBEAT_TIMEOUT,
-            retry_policy=WRITE_RETRY,
-        )
-        return result
+        return await _write_step(PURGE_REGION, request, PurgeResult)
 
 
 WORKFLOWS = [
