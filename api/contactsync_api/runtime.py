@@ -40,6 +40,11 @@ METRICS_PORT = 9464
 # twice that; while a changed file replaces them, both versions.
 FILE_SOURCE_MAX_BYTES = 64 * 2**20
 FILE_SOURCE_SCRATCH_BYTES = 2 * (FILE_SOURCE_MAX_BYTES + 2 * FILE_SOURCE_MAX_BYTES)
+# A CardDAV source keeps, sealed, what one sync-collection report listed with the cards, at
+# most CARDDAV_LISTING_MAX_BYTES (some 400,000 cards of ten properties); while a listing is
+# read again, both.
+CARDDAV_LISTING_MAX_BYTES = 256 * 2**20
+CARDDAV_SCRATCH_BYTES = 2 * CARDDAV_LISTING_MAX_BYTES
 TMP_BASE_BYTES = 64 * 2**20  # what Python and the libraries may write besides
 
 

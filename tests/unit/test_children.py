@@ -184,10 +184,13 @@ def tmp_size_limit(resource: ContactSync) -> Any:
     return tmp["emptyDir"]["sizeLimit"]
 
 
-def test_tmp_has_room_for_the_copy_and_index_of_each_file_source() -> None:
-    document = example("consent-retention")  # one CSV and one JSON Lines source
+def test_tmp_has_room_for_what_each_source_keeps_on_disk() -> None:
+    document = example("consent-retention")  # a CSV and a JSON Lines source
     document["metadata"]["uid"] = "uid-1"
 
-    # 64 MiB for Python itself; per file, two versions of a 64 MiB copy and its 128 MiB index.
-    assert tmp_size_limit(parse_contact_sync(document)) == f"{64 + 2 * 2 * (64 + 128)}Mi"
-    assert tmp_size_limit(multi_region()) == "64Mi"  # no file source in its first region
+    # 64 MiB for Python itself; per file, two versions of a 64 MiB copy and its 128 MiB index;
+    # per address book, two versions of a 256 MiB listing.
+    files, book = 2 * 2 * (64 + 128), 2 * 256
+    assert tmp_size_limit(parse_contact_sync(document)) == f"{64 + files}Mi"
+    # The first region reads an LDAP directory (nothing on disk) and one address book.
+    assert tmp_size_limit(multi_region()) == f"{64 + book}Mi"

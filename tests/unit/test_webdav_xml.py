@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from contactsync_worker.webdav import InvalidDavResponse, parse_multistatus
+from contactsync_worker.multistatus import InvalidDavResponse, parse_multistatus
 
 MULTISTATUS = (
     '<?xml version="1.0" encoding="{encoding}"?>{doctype}'

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import NoReturn
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import defusedxml.ElementTree as defused
 import httpx
@@ -28,36 +27,24 @@ from contactsync_api.errors import EndpointErrors
 from contactsync_worker import credentials, endpoint_failures, transport
 from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.credentials import CredentialsError, UsernamePassword
+from contactsync_worker.multistatus import (
+    CARDDAV,
+    DAV,
+    InvalidDavResponse,
+    Multistatus,
+    href_path,
+    parse_multistatus,
+)
 
-DAV = "DAV:"
-CARDDAV = "urn:ietf:params:xml:ns:carddav"
 XML_HEADERS = {"Content-Type": "application/xml; charset=utf-8"}
 VCARD_CONTENT_TYPE = "text/vcard; charset=utf-8"
 
+# Takes a response body piece by piece; raises InvalidDavResponse if it is not what it reads.
+BodySink = Callable[[bytes], None]
 ClientSource = httpx.AsyncClient | Callable[[], httpx.AsyncClient]
 Login = tuple[str, str]  # username, password of HTTP Basic authentication
 # A fixed login, or how to read it (from the mounted Secret) for each request.
 Credentials = Login | Callable[[], UsernamePassword]
-
-
-class InvalidDavResponse(ValueError):
-    """A body that is not the XML WebDAV promises."""
-
-
-@dataclass(frozen=True)
-class DavResponse:
-    """One <response> of a multistatus: an href and what came back for it."""
-
-    href: str  # the decoded path, e.g. /dav/book/a b.vcf
-    status: int | None  # the response-level status (404 for a removed member), if any
-    etag: str | None = None
-    address_data: str | None = None
-
-
-@dataclass(frozen=True)
-class Multistatus:
-    responses: list[DavResponse]
-    sync_token: str | None
 
 
 def _tag(namespace: str, name: str) -> str:
@@ -76,12 +63,17 @@ def _serialize(root: ET.Element) -> bytes:
     return body
 
 
-def sync_collection_body(token: str) -> bytes:
-    """RFC 6578 §3.2: changes since ``token`` (empty: every member), one level deep."""
+def sync_collection_body(token: str, *, with_cards: bool = False) -> bytes:
+    """RFC 6578 §3.2: changes since ``token`` (empty: every member), one level deep; with
+    each changed member's card when ``with_cards`` (a server that does not return them
+    leaves them to a multiget)."""
     root = _element(None, DAV, "sync-collection")
     _element(root, DAV, "sync-token").text = token or None
     _element(root, DAV, "sync-level").text = "1"
-    _element(_element(root, DAV, "prop"), DAV, "getetag")
+    prop = _element(root, DAV, "prop")
+    _element(prop, DAV, "getetag")
+    if with_cards:
+        _element(prop, CARDDAV, "address-data")
     return _serialize(root)
 
 
@@ -122,33 +114,6 @@ def _parse_xml(content: bytes) -> ET.Element:
         raise InvalidDavResponse(f"not well-formed XML ({exc.code})") from None
 
 
-def _status_code(text: str | None) -> int | None:
-    parts = (text or "").split()
-    if len(parts) >= 2 and parts[1].isdigit():
-        return int(parts[1])
-    return None
-
-
-def parse_multistatus(content: bytes) -> Multistatus:
-    root = _parse_xml(content)
-    if root.tag != _tag(DAV, "multistatus"):
-        raise InvalidDavResponse("expected a DAV:multistatus")
-    responses = []
-    for item in root.iterfind(_tag(DAV, "response")):
-        href = item.findtext(_tag(DAV, "href"))
-        if not href:
-            raise InvalidDavResponse("a DAV:response without DAV:href")
-        etag = data = None
-        for propstat in item.iterfind(_tag(DAV, "propstat")):
-            if _status_code(propstat.findtext(_tag(DAV, "status"))) != 200:
-                continue
-            etag = propstat.findtext(f"{_tag(DAV, 'prop')}/{_tag(DAV, 'getetag')}") or etag
-            data = propstat.findtext(f"{_tag(DAV, 'prop')}/{_tag(CARDDAV, 'address-data')}") or data
-        status = _status_code(item.findtext(_tag(DAV, "status")))
-        responses.append(DavResponse(href_path(href), status, etag, data))
-    return Multistatus(responses, root.findtext(_tag(DAV, "sync-token")))
-
-
 def error_conditions(content: bytes) -> frozenset[str]:
     """The pre/postcondition names of a DAV:error body, e.g. {"valid-sync-token"}."""
     try:
@@ -158,11 +123,6 @@ def error_conditions(content: bytes) -> frozenset[str]:
     if root.tag != _tag(DAV, "error"):
         return frozenset()
     return frozenset(child.tag.rpartition("}")[2] for child in root)
-
-
-def href_path(href: str) -> str:
-    """The decoded path of an href, so a server's and our own spelling compare equal."""
-    return unquote(urlsplit(href).path)
 
 
 def quote_path(path: str) -> str:
@@ -236,22 +196,38 @@ class DavSession:
         *,
         body: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
+        sink: BodySink | None = None,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
-        """Send; a transport failure raises ``unavailable`` (the status is the caller's)."""
+        """Send; a transport failure raises ``unavailable`` (the status is the caller's).
+
+        With a ``sink``, the body of a 207 Multi-Status is handed to it chunk by chunk as it
+        arrives instead of being held (the response returned has none); any other body is
+        held as usual, for the caller to read the error. ``max_bytes`` bounds this body
+        instead of the session's bound.
+        """
         url = self.member_url(path) if path else self.url
+        limit = max_bytes or self._max_bytes
         try:
             async with self._http().stream(
                 method, url, content=body, headers=dict(headers or {}), auth=self._auth
             ) as response:
+                streaming = sink is not None and response.status_code == 207
                 content = bytearray()
+                size = 0
                 async for chunk in response.aiter_bytes():
-                    content += chunk
-                    if len(content) > self._max_bytes:
+                    size += len(chunk)
+                    if size > limit:
                         raise self._errors.unavailable(
                             f"{self.label}: {method} response is larger than "
-                            f"{self._max_bytes // 2**20} MiB; refused, as from a server that "
+                            f"{limit // 2**20} MiB; refused, as from a server that "
                             "would never stop sending"
                         )
+                    if streaming:
+                        assert sink is not None
+                        sink(chunk)
+                    else:
+                        content += chunk
         except httpx.HTTPError as exc:
             failure = endpoint_failures.http_transport(self._errors, exc)
             raise failure(
@@ -259,6 +235,8 @@ class DavSession:
             ) from exc
         except CredentialsError as exc:  # read for this request: say whose they are
             raise CredentialsError(f"{self.label}: {exc}") from exc
+        except InvalidDavResponse as exc:  # from the sink, reading the body as it came
+            raise self._errors.unavailable(f"{self.label}: invalid response: {exc}") from exc
         # The body is read (and decoded) already: hand it on without its transfer encodings.
         kept = [
             (name, value)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from contactsync_api import runtime
 from contactsync_api.endpoints import (
     EndpointSpec,
     insecure_url_rule,
@@ -26,6 +27,7 @@ class CardDavSpec(RuledModel, EndpointSpec):
 
     rules = (scheme_rule("https", "http"), insecure_url_rule("http", "https"), no_user_info_rule())
     location = ("url",)
+    tmp_bytes = runtime.CARDDAV_SCRATCH_BYTES  # the source's listing (runtime)
 
     url: Url = Field(description="URL of the address book collection, ending in a slash.")
     credentials_secret_ref: SecretRef | None = Field(
@@ -48,6 +50,8 @@ class CardDavSpec(RuledModel, EndpointSpec):
 class CardDavDestinationSpec(CardDavSpec):
     """A CardDAV address book written by a sync, in the vCard version it chooses. A source
     needs no version: it reads whatever version each card holds."""
+
+    tmp_bytes = 0  # a destination keeps nothing on disk
 
     vcard_version: VCardVersion = Field(
         default="3.0",
