@@ -120,6 +120,8 @@ class RegionRunPlan:
     # A source that is still not done after this many pages in one run fails its step: a
     # server must not keep a run paging forever (worker settings).
     max_source_pages: int = 20_000
+    # One page activity goes on from page to page this long (worker settings; 0: one page).
+    page_budget_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,11 @@ class PageInput:
     cursor: str | None = None
     deleted_before: int = 0  # deletions earlier in this run: the guard counts them too
     started_at: str = ""  # SyncProgress.started_at; empty: the activity's own clock
+    # Go on to the next page while this many seconds have not passed (0: one page), so
+    # history grows with a sync's duration rather than with its pages; at most max_pages
+    # (0: no bound but the budget).
+    budget_seconds: float = 0.0
+    max_pages: int = 0
 
 
 @dataclass(frozen=True)

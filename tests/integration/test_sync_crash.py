@@ -329,6 +329,43 @@ async def test_kill_9_mid_sync_then_restart_writes_every_allowed_contact_once(
     log.info("whole test %.2fs", time.monotonic() - began)
 
 
+async def test_a_sync_of_many_pages_is_one_activity_in_a_short_history(
+    tmp_path: Path, temporal_server: TemporalDevServer, table: Table
+) -> None:
+    """An activity goes on from page to page within its time budget: the history of a sync
+    does not grow with the number of contacts."""
+    count = 20 * PAGE_SIZE + 1
+    source = tmp_path / "people.jsonl"
+    write_jsonl(source, people(count, refused_every=0))
+    files = region_files(
+        tmp_path,
+        {"jsonl": {"path": str(source)}},
+        table,
+        temporal_server,
+        consent={"mode": "NotRequired"},
+    )
+    # The longest budget a worker accepts, so a slow machine cannot split the pages.
+    files.extra_env["CONTACTSYNC_PAGE_BUDGET_SECONDS"] = "300"
+    client = await files.client()
+
+    async with worker_process(files, tmp_path / "worker.log") as worker:
+        handle = await start_sync(client, files)
+        summary = await finish(handle, worker, 150.0)
+    history = await handle.fetch_history()
+
+    page_activities = [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and e.activity_task_scheduled_event_attributes.activity_type.name == SYNC_PAGE
+    ]
+    assert len(page_activities) == 1
+    assert (summary.pages, summary.created) == (21, count)
+    # The plan, the pages and the removals: three activities, whatever the source holds.
+    assert len(history.events) < 30
+    assert await table.count() == count
+
+
 async def test_a_sync_of_more_pages_than_one_run_holds_continues_as_new(
     tmp_path: Path, temporal_server: TemporalDevServer, table: Table
 ) -> None:
@@ -343,6 +380,7 @@ async def test_a_sync_of_more_pages_than_one_run_holds_continues_as_new(
         temporal_server,
         consent={"mode": "NotRequired"},
     )
+    files.extra_env["CONTACTSYNC_PAGE_BUDGET_SECONDS"] = "0"  # one page an activity
     client = await files.client()
 
     async with worker_process(files, tmp_path / "worker.log") as worker:

@@ -35,7 +35,8 @@ from contactsync_api.workflows import (
     SyncSummary,
 )
 from contactsync_worker import authorization, checkpoints, health, workflows
-from contactsync_worker.engine import pages, removals, subjects, suppression
+from contactsync_worker.engine import page_runs, removals, subjects, suppression
+from contactsync_worker.engine.page_runs import PageRun
 from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.failures import reported
 from contactsync_worker.health import BLOCKED_DELETES, PAGE_SECONDS, SYNCED
@@ -54,11 +55,13 @@ class RegionActivities:
         source_attempts: int = 8,
         source_retry_seconds: float = 2.0,
         max_source_pages: int = 20_000,
+        page_budget_seconds: float = 0.0,
     ) -> None:
         self.region = region
         self.source_attempts = source_attempts
         self.max_source_pages = max_source_pages
         self.source_retry_seconds = source_retry_seconds
+        self.page_budget_seconds = page_budget_seconds
 
     def _check(self, request: RegionRunRequest) -> None:
         expected = f"{request.namespace}/{request.contact_sync}/{request.region}"
@@ -66,10 +69,15 @@ class RegionActivities:
             wrong = ConfigurationError(f"this worker serves {self.region.scope}, not {expected}")
             raise reported(wrong, f"request for {expected}")
 
-    async def _translated(self, work: Callable[[], Awaitable[T]], doing: str) -> T:
+    async def _translated(
+        self,
+        work: Callable[[], Awaitable[T]],
+        doing: str,
+        details: Callable[[], tuple[object, ...]] = tuple,
+    ) -> T:
         """``work``'s result; its error as the failure Temporal records, logged once.
-        ``doing`` names the work in that line."""
-        beating = asyncio.create_task(_heartbeat())
+        ``doing`` names the work in that line; ``details`` what each heartbeat carries."""
+        beating = asyncio.create_task(_heartbeat(details))
         try:
             return await work()
         except ApplicationError:
@@ -92,23 +100,38 @@ class RegionActivities:
             source_attempts=self.source_attempts,
             max_source_pages=self.max_source_pages,
             source_retry_seconds=self.source_retry_seconds,
+            page_budget_seconds=self.page_budget_seconds,
         )
 
     @activity.defn(name=workflows.SYNC_PAGE)
     async def sync_page(self, page: PageInput) -> PageResult:
+        """Pages of one source from ``page.cursor`` for up to ``page.budget_seconds`` (one
+        page when it is 0); a retry goes on from the last page its attempt finished."""
         self._check(page.request)
+        resumed = [PageRun.from_details(d) for d in activity.info().heartbeat_details]
+        position = next((r for r in resumed if r is not None), PageRun.start(page.cursor))
+
+        def report(done: PageRun) -> None:
+            nonlocal position
+            position = done
+            activity.heartbeat(done.as_details())
+
         try:
             with PAGE_SECONDS.time():
                 outcome = await self._translated(
-                    lambda: pages.sync_page(
+                    lambda: page_runs.sync_pages(
                         self.region,
                         page.run_id,
                         page.source,
-                        page.cursor,
-                        page.deleted_before,
-                        _instant(page.started_at),
+                        position,
+                        deleted_before=page.deleted_before,
+                        at=_instant(page.started_at),
+                        budget_seconds=page.budget_seconds,
+                        max_pages=page.max_pages,
+                        report=report,
                     ),
                     f"page of source {page.source}",
+                    lambda: (position.as_details(),),
                 )
         except ApplicationError as exc:
             if exc.type in SOURCE_ERRORS.types:
@@ -215,11 +238,12 @@ def _instant(text: str) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-async def _heartbeat() -> None:
+async def _heartbeat(details: Callable[[], tuple[object, ...]]) -> None:
     """Tell Temporal this worker is alive while a page runs, so a dead one is noticed in
-    HEARTBEAT_TIMEOUT rather than after the page's whole start-to-close timeout."""
+    HEARTBEAT_TIMEOUT rather than after the page's whole start-to-close timeout. Each beat
+    carries ``details()``: Temporal keeps the last for the activity's next attempt."""
     while True:
-        activity.heartbeat()
+        activity.heartbeat(*details())
         await asyncio.sleep(HEARTBEAT_INTERVAL_SECONDS)
 
 

@@ -196,6 +196,7 @@ async def run(
             settings.source_attempts,
             settings.source_retry_seconds,
             settings.max_source_pages,
+            settings.page_budget_seconds,
         ).all(),
         graceful_shutdown_timeout=SHUTDOWN_GRACE,
         identity=f"contactsync-worker/{settings.region}",

@@ -16,6 +16,10 @@ class WorkerConfigError(ValueError):
     """The worker cannot start with this configuration; the message names what to fix."""
 
 
+DEFAULT_PAGE_BUDGET_SECONDS = 60.0
+MAX_PAGE_BUDGET_SECONDS = 300.0  # half the page's start-to-close timeout
+
+
 @dataclass(frozen=True)
 class WorkerSettings:
     region: str
@@ -32,6 +36,9 @@ class WorkerSettings:
     source_attempts: int = 8
     max_source_pages: int = 20_000
     source_retry_seconds: float = 2.0
+    # How long one page activity goes on from page to page: a page started before the budget
+    # ends is finished, so it stays well inside the page's start-to-close timeout (10 min).
+    page_budget_seconds: float = DEFAULT_PAGE_BUDGET_SECONDS
 
     @property
     def scope(self) -> str:
@@ -40,6 +47,22 @@ class WorkerSettings:
 
     def secret_dir(self, name: str) -> Path:
         return Path(runtime.secret_dir(PurePosixPath(self.secrets_dir), name))
+
+
+def _page_budget(env: Mapping[str, str]) -> float:
+    text = env.get("CONTACTSYNC_PAGE_BUDGET_SECONDS")
+    if not text:
+        return DEFAULT_PAGE_BUDGET_SECONDS
+    try:
+        budget = float(text)
+    except ValueError:
+        budget = -1.0
+    if not 0 <= budget <= MAX_PAGE_BUDGET_SECONDS:
+        raise WorkerConfigError(
+            f"CONTACTSYNC_PAGE_BUDGET_SECONDS={text}: expected seconds from 0 to "
+            f"{MAX_PAGE_BUDGET_SECONDS:.0f}"
+        )
+    return budget
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -92,4 +115,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> WorkerSettings:
         source_attempts=int(env.get("CONTACTSYNC_SOURCE_ATTEMPTS") or 8),
         max_source_pages=int(env.get("CONTACTSYNC_MAX_SOURCE_PAGES") or 20_000),
         source_retry_seconds=float(env.get("CONTACTSYNC_SOURCE_RETRY_SECONDS") or 2.0),
+        page_budget_seconds=_page_budget(env),
     )

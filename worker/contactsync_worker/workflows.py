@@ -51,7 +51,8 @@ PURGE_REGION = "purge_region"
 
 T = TypeVar("T")
 
-# Pages per workflow run before continue-as-new: history grows by a few events a page.
+# Page activities per workflow run before continue-as-new: history grows by a few events
+# each (an activity works through pages for PAGE_BUDGET).
 PAGES_PER_RUN = 200
 
 
@@ -165,6 +166,8 @@ class ContactSyncWorkflow:
                         cursor,
                         progress.totals.deleted,
                         progress.started_at,
+                        plan.page_budget_seconds,
+                        plan.max_source_pages - pages_read,
                     ),
                     result_type=PageResult,
                     start_to_close_timeout=PAGE_TIMEOUT,
@@ -192,7 +195,7 @@ class ContactSyncWorkflow:
                 # others go on, and nothing is deleted on its account.
                 return source_failed(progress, why(source, failure))
             self.pages += 1
-            pages_read += 1
+            pages_read += page.summary.pages
             progress = replace(progress, totals=progress.totals.plus(page.summary))
             cursor = page.cursor
             snapshot = snapshot or page.snapshot
