@@ -122,6 +122,9 @@ class RegionRunPlan:
     max_source_pages: int = 20_000
     # One page activity goes on from page to page this long (worker settings; 0: one page).
     page_budget_seconds: float = 0.0
+    # How many page activities may work one source's listing at once, on any of the
+    # region's workers (worker settings; 1: one after another).
+    page_concurrency: int = 1
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,21 @@ class PageInput:
     # (0: no bound but the budget).
     budget_seconds: float = 0.0
     max_pages: int = 0
+    # Split the rest of a listing into this many slices after its first page (sources that
+    # can address their pages; 1: go on page by page).
+    fan_out: int = 1
+    # A page of a slice: the run's deletions are counted in the state store, which every
+    # slice shares, and the last page hands its checkpoint back instead of committing it.
+    in_slice: bool = False
+
+
+@dataclass(frozen=True)
+class PageSlice:
+    """Pages of one listing that one activity (and its successors) works through: where
+    they start, and how many."""
+
+    cursor: str
+    pages: int
 
 
 @dataclass(frozen=True)
@@ -145,6 +163,18 @@ class PageResult:
     cursor: str | None
     complete: bool
     snapshot: bool = True  # the run lists the whole source, so unseen items were removed
+    slices: tuple[PageSlice, ...] = ()  # the rest of the listing, to be worked at once
+    checkpoint: str = ""  # a slice's last page: commit it once every slice is done
+
+
+@dataclass(frozen=True)
+class CheckpointInput:
+    """The sync token of a source whose pages were worked in slices, to commit once all
+    of them are written."""
+
+    request: RegionRunRequest
+    source: str
+    checkpoint: str
 
 
 @dataclass(frozen=True)

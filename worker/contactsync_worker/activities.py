@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from contactsync_api.errors import SOURCE_ERRORS, ConfigurationError, ErrorType, Unauthorized
 from contactsync_api.workflows import (
+    CheckpointInput,
     ErasureRequest,
     ErasureResult,
     PageInput,
@@ -56,12 +57,14 @@ class RegionActivities:
         source_retry_seconds: float = 2.0,
         max_source_pages: int = 20_000,
         page_budget_seconds: float = 0.0,
+        page_concurrency: int = 1,
     ) -> None:
         self.region = region
         self.source_attempts = source_attempts
         self.max_source_pages = max_source_pages
         self.source_retry_seconds = source_retry_seconds
         self.page_budget_seconds = page_budget_seconds
+        self.page_concurrency = page_concurrency
 
     def _check(self, request: RegionRunRequest) -> None:
         expected = f"{request.namespace}/{request.contact_sync}/{request.region}"
@@ -101,6 +104,7 @@ class RegionActivities:
             max_source_pages=self.max_source_pages,
             source_retry_seconds=self.source_retry_seconds,
             page_budget_seconds=self.page_budget_seconds,
+            page_concurrency=self.page_concurrency,
         )
 
     @activity.defn(name=workflows.SYNC_PAGE)
@@ -128,6 +132,8 @@ class RegionActivities:
                         at=_instant(page.started_at),
                         budget_seconds=page.budget_seconds,
                         max_pages=page.max_pages,
+                        fan_out=page.fan_out,
+                        in_slice=page.in_slice,
                         report=report,
                     ),
                     f"page of source {page.source}",
@@ -139,7 +145,25 @@ class RegionActivities:
             raise
         _count(outcome.summary)
         _skipped(page.source, outcome.summary)
-        return PageResult(outcome.summary, outcome.cursor, outcome.complete, outcome.snapshot)
+        return PageResult(
+            outcome.summary,
+            outcome.cursor,
+            outcome.complete,
+            outcome.snapshot,
+            outcome.slices,
+            outcome.checkpoint,
+        )
+
+    @activity.defn(name=workflows.COMMIT_CHECKPOINT)
+    async def commit_checkpoint(self, commit: CheckpointInput) -> None:
+        """A source's sync token, once every slice of its listing is written."""
+        self._check(commit.request)
+        await self._translated(
+            lambda: self.region.store.commit_checkpoint(
+                self.region.scope, commit.source, commit.checkpoint
+            ),
+            f"checkpoint of source {commit.source}",
+        )
 
     @activity.defn(name=workflows.APPLY_REMOVALS)
     async def apply_removals(self, removal: RemovalsInput) -> RemovalsResult:
@@ -225,6 +249,7 @@ class RegionActivities:
         return [
             self.plan_region,
             self.sync_page,
+            self.commit_checkpoint,
             self.apply_removals,
             self.apply_retention,
             self.erase_subject,

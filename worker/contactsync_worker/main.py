@@ -197,6 +197,7 @@ async def run(
             settings.source_retry_seconds,
             settings.max_source_pages,
             settings.page_budget_seconds,
+            settings.page_concurrency,
         ).all(),
         graceful_shutdown_timeout=SHUTDOWN_GRACE,
         identity=f"contactsync-worker/{settings.region}",

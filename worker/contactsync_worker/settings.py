@@ -18,6 +18,8 @@ class WorkerConfigError(ValueError):
 
 DEFAULT_PAGE_BUDGET_SECONDS = 60.0
 MAX_PAGE_BUDGET_SECONDS = 300.0  # half the page's start-to-close timeout
+# Slices of one listing at once: each is an activity in flight and a few history events.
+MAX_PAGE_CONCURRENCY = 64
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,9 @@ class WorkerSettings:
     # How long one page activity goes on from page to page: a page started before the budget
     # ends is finished, so it stays well inside the page's start-to-close timeout (10 min).
     page_budget_seconds: float = DEFAULT_PAGE_BUDGET_SECONDS
+    # How many page activities may work one source's listing at once, across the region's
+    # workers: the number of worker replicas (or their task slots) that should share a sync.
+    page_concurrency: int = 1
 
     @property
     def scope(self) -> str:
@@ -63,6 +68,18 @@ def _page_budget(env: Mapping[str, str]) -> float:
             f"{MAX_PAGE_BUDGET_SECONDS:.0f}"
         )
     return budget
+
+
+def _page_concurrency(env: Mapping[str, str]) -> int:
+    text = env.get("CONTACTSYNC_PAGE_CONCURRENCY")
+    if not text:
+        return 1
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE_CONCURRENCY:
+        raise WorkerConfigError(
+            f"CONTACTSYNC_PAGE_CONCURRENCY={text}: expected a whole number from 1 to "
+            f"{MAX_PAGE_CONCURRENCY}"
+        )
+    return int(text)
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -116,4 +133,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> WorkerSettings:
         max_source_pages=int(env.get("CONTACTSYNC_MAX_SOURCE_PAGES") or 20_000),
         source_retry_seconds=float(env.get("CONTACTSYNC_SOURCE_RETRY_SECONDS") or 2.0),
         page_budget_seconds=_page_budget(env),
+        page_concurrency=_page_concurrency(env),
     )

@@ -6,6 +6,7 @@ Activities are called by name, so this module imports no adapter code at all.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 from typing import TypeVar
@@ -22,10 +23,12 @@ with workflow.unsafe.imports_passed_through():
         RETENTION_WORKFLOW,
         SUPPRESSION_LIFT_WORKFLOW,
         SYNC_WORKFLOW,
+        CheckpointInput,
         ErasureRequest,
         ErasureResult,
         PageInput,
         PageResult,
+        PageSlice,
         PurgeResult,
         RegionRunPlan,
         RegionRunRequest,
@@ -43,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
 # Activity names: the worker registers its functions under these.
 PLAN_REGION = "plan_region"
 SYNC_PAGE = "sync_page"
+COMMIT_CHECKPOINT = "commit_checkpoint"
 APPLY_REMOVALS = "apply_removals"
 APPLY_RETENTION = "apply_retention"
 ERASE_SUBJECT = "erase_subject"
@@ -157,8 +161,8 @@ class ContactSyncWorkflow:
                 )
                 workflow.continue_as_new(SyncInput(request, here))
             try:
-                page = await workflow.execute_activity(
-                    SYNC_PAGE,
+                page = await self._page(
+                    plan,
                     PageInput(
                         request,
                         progress.run_id,
@@ -168,12 +172,17 @@ class ContactSyncWorkflow:
                         progress.started_at,
                         plan.page_budget_seconds,
                         plan.max_source_pages - pages_read,
+                        fan_out=plan.page_concurrency,
                     ),
-                    result_type=PageResult,
-                    start_to_close_timeout=PAGE_TIMEOUT,
-                    heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                    retry_policy=source_retry(plan),
                 )
+                if page.slices:
+                    # The first page of a listing that can be worked in slices: the rest
+                    # of it is worked at once, and the run goes on from where it ends.
+                    progress = replace(progress, totals=progress.totals.plus(page.summary))
+                    pages_read += page.summary.pages
+                    snapshot = snapshot or page.snapshot
+                    quarantined = quarantined or page.summary.quarantined > 0
+                    page = await self._slices(plan, request, progress, source, page.slices)
             except ActivityError as failure:
                 cause = failure.cause
                 if isinstance(cause, ApplicationError) and cause.type in RUN_STOPPERS:
@@ -194,12 +203,20 @@ class ContactSyncWorkflow:
                 # Unreachable, refused, missing or failing: this source's step fails, the
                 # others go on, and nothing is deleted on its account.
                 return source_failed(progress, why(source, failure))
-            self.pages += 1
             pages_read += page.summary.pages
             progress = replace(progress, totals=progress.totals.plus(page.summary))
             cursor = page.cursor
             snapshot = snapshot or page.snapshot
             quarantined = quarantined or page.summary.quarantined > 0
+            if page.checkpoint:
+                # Slices hand the sync token back: committed once every one of them is done.
+                await workflow.execute_activity(
+                    COMMIT_CHECKPOINT,
+                    CheckpointInput(request, source, page.checkpoint),
+                    start_to_close_timeout=timedelta(minutes=1),
+                    retry_policy=WRITE_RETRY,
+                )
+                self.pages += 1
             if page.complete:
                 if snapshot and not quarantined:
                     done = (*progress.completed_sources, source)
@@ -218,6 +235,78 @@ class ContactSyncWorkflow:
                     f"source {source} is not done after {pages_read} pages in one run",
                 )
                 return source_failed(replace(progress, cursor=None), endless)
+
+    async def _page(self, plan: RegionRunPlan, page: PageInput) -> PageResult:
+        result: PageResult = await workflow.execute_activity(
+            SYNC_PAGE,
+            page,
+            result_type=PageResult,
+            start_to_close_timeout=PAGE_TIMEOUT,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT,
+            retry_policy=source_retry(plan),
+        )
+        self.pages += 1
+        return result
+
+    async def _slices(
+        self,
+        plan: RegionRunPlan,
+        request: RegionRunRequest,
+        progress: SyncProgress,
+        source: str,
+        slices: tuple[PageSlice, ...],
+    ) -> PageResult:
+        """Work the slices of a listing at once and add up what they did: the last slice
+        ends where the listing does (complete, or a cursor to the next listing). The first
+        slice to fail fails them all, once every one has stopped."""
+        done = await asyncio.gather(
+            *(self._slice(plan, request, progress, source, part) for part in slices),
+            return_exceptions=True,
+        )
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        results = [r for r in done if isinstance(r, PageResult)]
+        summary = SyncSummary()
+        for result in results:
+            summary = summary.plus(result.summary)
+        last = results[-1]
+        return replace(last, summary=summary, snapshot=any(r.snapshot for r in results), slices=())
+
+    async def _slice(
+        self,
+        plan: RegionRunPlan,
+        request: RegionRunRequest,
+        progress: SyncProgress,
+        source: str,
+        part: PageSlice,
+    ) -> PageResult:
+        """One slice's pages, an activity (on any worker) after another until they are done."""
+        cursor: str | None = part.cursor
+        left = part.pages
+        summary = SyncSummary()
+        snapshot = False
+        while True:
+            result = await self._page(
+                plan,
+                PageInput(
+                    request,
+                    progress.run_id,
+                    source,
+                    cursor,
+                    progress.totals.deleted,
+                    progress.started_at,
+                    plan.page_budget_seconds,
+                    left,
+                    in_slice=True,
+                ),
+            )
+            summary = summary.plus(result.summary)
+            snapshot = snapshot or result.snapshot
+            left -= result.summary.pages
+            if result.complete or left <= 0 or result.cursor is None:
+                return replace(result, summary=summary, snapshot=snapshot)
+            cursor = result.cursor
 
 
 def why(source: str, failure: ActivityError) -> SourceFailure:

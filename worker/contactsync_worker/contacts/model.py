@@ -116,6 +116,9 @@ class Page:
     complete: bool = False
     snapshot: bool = True
     checkpoint: str | None = None  # sync token to commit once this page's writes are done
+    # On the first page of a listing whose pages a source can address: the cursor of each
+    # page after it, in order, so they may be worked at once (engine.page_runs).
+    fanout: list[str] = field(default_factory=list)
 
 
 def canonical_value(field: ContactField, value: FieldValue) -> object:

@@ -196,6 +196,11 @@ class CardDavSource:
             snapshot=state.snapshot,
         )
         following = state.page + 1
+        if state.page == 0:
+            page.fanout = [
+                replace(state, listing=listing.digest, page=n).dump()
+                for n in range(following, listing.pages)
+            ]
         if following < listing.pages:
             page.cursor = replace(state, listing=listing.digest, page=following).dump()
         elif listing.truncated:
