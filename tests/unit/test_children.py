@@ -191,3 +191,13 @@ def test_tmp_has_room_for_the_copy_and_index_of_each_file_source() -> None:
     # 64 MiB for Python itself; per file, two versions of a 64 MiB copy and its 128 MiB index.
     assert tmp_size_limit(parse_contact_sync(document)) == f"{64 + 2 * 2 * (64 + 128)}Mi"
     assert tmp_size_limit(multi_region()) == "64Mi"  # no file source in its first region
+
+
+def test_tmp_grows_with_the_max_bytes_a_file_source_sets() -> None:
+    document = example("consent-retention")
+    document["metadata"]["uid"] = "uid-1"
+    document["spec"]["sources"][1]["jsonl"]["maxBytes"] = 512 * 2**20
+
+    # The CSV source keeps the default 64 MiB; the JSON Lines one two versions of 512 + 1024.
+    expected = 64 + 2 * (64 + 128) + 2 * (512 + 1024)
+    assert tmp_size_limit(parse_contact_sync(document)) == f"{expected}Mi"
