@@ -113,13 +113,16 @@ async def guard(
     get past the limit a few deletions at a time. Those are counted against every
     destination, an upper bound where a run wrote to several."""
     limit = region.config.deletes.max_delete_percent
-    verdicts = []
+    verdicts: list[GuardVerdict] = []
+    if not contact_ids:
+        return verdicts
     for destination in region.config.destinations:
-        held = await region.store.count_written(region.scope, destination.name)
         planned = len(
             await region.store.written_hashes(region.scope, destination.name, contact_ids)
         )
         if planned:
+            # Counted only when something would go: it reads every row the scope wrote.
+            held = await region.store.count_written(region.scope, destination.name)
             verdicts.append(
                 GuardVerdict(
                     destination.name, planned + deleted_before, held + deleted_before, limit
