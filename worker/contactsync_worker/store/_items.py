@@ -115,7 +115,11 @@ async def upsert_items(
            ON CONFLICT (scope, source, item_id) DO UPDATE
            SET contact_id = excluded.contact_id, content_hash = excluded.content_hash,
                last_seen_run = excluded.last_seen_run, removed_at = NULL""",
-        [(scope, source, i.item_id, i.contact_id, i.content_hash, run) for i in items],
+        # One row per item, the last one given (as one statement per row would leave it).
+        [
+            (scope, source, i.item_id, i.contact_id, i.content_hash, run)
+            for i in {i.item_id: i for i in items}.values()
+        ],
     )
 
 
