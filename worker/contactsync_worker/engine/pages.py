@@ -8,7 +8,7 @@ crash between the two repeats the writes (idempotent) rather than losing changes
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from contactsync_api.workflows import SyncSummary
@@ -19,6 +19,7 @@ from contactsync_worker.engine import carried, removals, suppression, withdrawal
 from contactsync_worker.engine.contact_ids import new_contact_id
 from contactsync_worker.engine.region import RegionRuntime
 from contactsync_worker.engine.writes import current_contributions, delete_everywhere, write_merged
+from contactsync_worker.pseudonym import MemoPseudonymizer
 from contactsync_worker.store import PENDING_HASH, ItemState, ItemWrite
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ async def sync_page(
 ) -> PageOutcome:
     """``deleted_before``: what the run deleted before this page, for the mass-delete guard;
     ``at``: the run's time, which consent is judged at (now when not given)."""
+    region = _memoized(region)
     store, scope = region.store, region.scope
     checkpoint = await store.get_checkpoint(scope, source) if cursor is None else None
     page = await region.source(source).fetch(cursor, checkpoint)
@@ -67,19 +69,24 @@ async def sync_page(
     events += withdrawals.skipped(region, source, refused, states)
 
     changed, unchanged = await _split_changed(region, allowed, states)
-    summary, set_aside = await _write_changed(
+    summary, set_aside, written = await _write_changed(
         region, run, source, changed, states, deleted_before + withdrawn.deleted
     )
     summary = summary.plus(withdrawn)
     events += _quarantined(source, set_aside)
-    await store.mark_seen(scope, source, [c.item_id for c in unchanged], run)
     removed = [*page.removed, *suppressed]
-    if removed:
-        await store.mark_removed(scope, source, removed)
-    if events:
-        await store.append_audit(scope, events)
-    if page.complete and page.checkpoint is not None:
-        await store.commit_checkpoint(scope, source, page.checkpoint)
+    checkpoint = page.checkpoint if page.complete else None
+    if written or unchanged or removed or events or checkpoint is not None:
+        # What the page did, remembered in one transaction once its writes are done: the
+        # written items' hashes, what it saw unchanged or removed, its audit records, and
+        # last the sync token that covers all of it.
+        async with store.atomic() as tx:
+            await tx.upsert_items(scope, source, written, run)
+            await tx.mark_seen(scope, source, [c.item_id for c in unchanged], run)
+            await tx.mark_removed(scope, source, removed)
+            await tx.append_audit(scope, events)
+            if checkpoint is not None:
+                await tx.commit_checkpoint(scope, source, checkpoint)
     summary = SyncSummary(
         created=summary.created,
         updated=summary.updated,
@@ -91,6 +98,16 @@ async def sync_page(
         pages=1,
     )
     return PageOutcome(summary, page.cursor, page.complete, page.snapshot)
+
+
+def _memoized(region: RegionRuntime) -> RegionRuntime:
+    """The region with pseudonym keys that remember, for this page only, what they computed."""
+    previous = region.previous_pseudonyms
+    return replace(
+        region,
+        pseudonyms=MemoPseudonymizer.of(region.pseudonyms),
+        previous_pseudonyms=MemoPseudonymizer.of(previous) if previous else None,
+    )
 
 
 def _quarantined(source: str, items: list[Quarantined]) -> list[AuditEvent]:
@@ -135,13 +152,14 @@ async def _write_changed(
     changed: list[Contact],
     states: dict[str, ItemState],
     deleted_before: int,
-) -> tuple[SyncSummary, list[Quarantined]]:
-    """Identify, merge and write the changed records. A record that would join more than
-    MAX_JOINED contacts is set aside (returned), and the contacts merges fold away count
-    against the mass-delete guard like any other deletion: one row listing other people's
-    emails must not delete them."""
+) -> tuple[SyncSummary, list[Quarantined], list[ItemWrite]]:
+    """Identify, merge and write the changed records; return what the store is to remember
+    of them once the page is done. A record that would join more than MAX_JOINED contacts
+    is set aside (returned), and the contacts merges fold away count against the
+    mass-delete guard like any other deletion: one row listing other people's emails must
+    not delete them."""
     if not changed:
-        return SyncSummary(), []
+        return SyncSummary(), [], []
     store, scope = region.store, region.scope
     keys = region.policy.identity
     identities = {c.item_id: region.pseudonyms.identities(c.identity(keys)) for c in changed}
@@ -178,20 +196,21 @@ async def _write_changed(
         affected.add(contact_id)
     # Before anything changes: folding contacts deletes them downstream.
     await removals.check_guard(region, sorted(merged_away), deleted_before)
-    for folded, into in folds:
-        await store.rebind_contacts(scope, folded, into)
     changed = [c for c in changed if c.item_id in assignments]
     identities = {i: ps for i, ps in identities.items() if i in assignments}
-    await store.bind_identities(
-        scope, {p: assignments[i] for i, ps in identities.items() for p in ps}
-    )
-    # The items are recorded before the writes (merging reads contributors from the store),
-    # but with a hash no content has: a worker that dies before the writes are done leaves
-    # them looking changed, so the retried page writes them instead of skipping them.
-    await store.upsert_items(
-        scope, source, [ItemWrite(c.item_id, assignments[c.item_id], PENDING) for c in changed], run
-    )
-    await carried.index(region, source, changed)
+    async with store.atomic() as tx:
+        for folded, into in folds:
+            await tx.rebind_contacts(scope, folded, into)
+        await tx.bind_identities(
+            scope, {p: assignments[i] for i, ps in identities.items() for p in ps}
+        )
+        # The items are recorded before the writes (merging reads contributors from the
+        # store), but with a hash no content has: a worker that dies before the writes are
+        # done leaves them looking changed, so the retried page writes them instead of
+        # skipping them.
+        pending = [ItemWrite(c.item_id, assignments[c.item_id], PENDING) for c in changed]
+        await tx.upsert_items(scope, source, pending, run)
+        await tx.index_carried(scope, source, carried.index(region, changed))
     live = affected - merged_away
     contributions = await current_contributions(region, sorted(live), changed)
     orphaned = {i for i, contacts in contributions.items() if not contacts}
@@ -199,16 +218,11 @@ async def _write_changed(
         await removals.check_guard(region, sorted(orphaned), deleted_before + len(merged_away))
     summary = await write_merged(region, {i: c for i, c in contributions.items() if c})
     deleted = await delete_everywhere(region, sorted(merged_away | orphaned))
-    await store.upsert_items(
-        scope,
-        source,
-        [ItemWrite(c.item_id, assignments[c.item_id], c.content_hash()) for c in changed],
-        run,
-    )
     written = SyncSummary(
         created=summary.created,
         updated=summary.updated,
         unchanged=summary.unchanged,
         deleted=deleted,
     )
-    return written, set_aside
+    done = [ItemWrite(c.item_id, assignments[c.item_id], c.content_hash()) for c in changed]
+    return written, set_aside, done
