@@ -36,16 +36,28 @@ METRICS_PORT = 9464
 
 # /tmp is an emptyDir, which the kubelet evicts the pod for outgrowing; each endpoint spec
 # says how much its adapter keeps there (tmp_bytes). A file source (CSV, JSON Lines) keeps a
-# sealed copy of its file, at most FILE_SOURCE_MAX_BYTES, and an index of its ids, at most
-# twice that; while a changed file replaces them, both versions.
+# sealed copy of its file, at most its maxBytes (FILE_SOURCE_MAX_BYTES unless set), and an
+# index of its ids, at most twice that; while a changed file replaces them, both versions.
 FILE_SOURCE_MAX_BYTES = 64 * 2**20
-FILE_SOURCE_SCRATCH_BYTES = 2 * (FILE_SOURCE_MAX_BYTES + 2 * FILE_SOURCE_MAX_BYTES)
+# The range of maxBytes a spec may set: below 1 MiB the id index has no room to start.
+FILE_SOURCE_MIN_BYTES = 2**20
+FILE_SOURCE_MAX_BYTES_LIMIT = 16 * 2**30
 # A CardDAV source keeps, sealed, what one sync-collection report listed with the cards, at
 # most CARDDAV_LISTING_MAX_BYTES (some 400,000 cards of ten properties); while a listing is
 # read again, both.
 CARDDAV_LISTING_MAX_BYTES = 256 * 2**20
 CARDDAV_SCRATCH_BYTES = 2 * CARDDAV_LISTING_MAX_BYTES
 TMP_BASE_BYTES = 64 * 2**20  # what Python and the libraries may write besides
+
+
+def file_source_index_bytes(max_bytes: int) -> int:
+    """The most a file source's index of ids may take on disk, for a file of ``max_bytes``."""
+    return 2 * max_bytes
+
+
+def file_source_scratch_bytes(max_bytes: int) -> int:
+    """What a file source of ``max_bytes`` keeps in /tmp: two versions of copy and index."""
+    return 2 * (max_bytes + file_source_index_bytes(max_bytes))
 
 
 def tmp_size_limit(scratch_bytes: int) -> str:

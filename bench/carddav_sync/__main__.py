@@ -12,13 +12,11 @@ import argparse
 import datetime
 import importlib.metadata
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 from tests.servers.postgres import running_postgres
 from tests.servers.radicale import running_radicale
@@ -27,31 +25,13 @@ from tests.servers.temporal import TemporalDevServer, temporal_cli
 from bench.carddav_sync import book, measure, report, vdirsyncer
 from bench.carddav_sync.contactsync import ContactSyncRun
 from bench.carddav_sync.scenarios import Bench
+from bench.machine import machine
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def machine() -> dict[str, Any]:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    memory = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
-    return {
-        "cpus": os.cpu_count(),
-        "cpu": model,
-        "memory_gib": round(int(memory) / 2**20, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
 
 
 def versions() -> dict[str, str]:

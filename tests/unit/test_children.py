@@ -194,3 +194,13 @@ def test_tmp_has_room_for_what_each_source_keeps_on_disk() -> None:
     assert tmp_size_limit(parse_contact_sync(document)) == f"{64 + files}Mi"
     # The first region reads an LDAP directory (nothing on disk) and one address book.
     assert tmp_size_limit(multi_region()) == f"{64 + book}Mi"
+
+
+def test_tmp_grows_with_the_max_bytes_a_file_source_sets() -> None:
+    document = example("consent-retention")
+    document["metadata"]["uid"] = "uid-1"
+    document["spec"]["sources"][1]["jsonl"]["maxBytes"] = 512 * 2**20
+
+    # The CSV source keeps the default 64 MiB; the JSON Lines one two versions of 512 + 1024.
+    expected = 64 + 2 * (64 + 128) + 2 * (512 + 1024)
+    assert tmp_size_limit(parse_contact_sync(document)) == f"{expected}Mi"

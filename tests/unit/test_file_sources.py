@@ -17,6 +17,7 @@ from contactsync_api.errors import CursorExpired, SourceUnavailable
 from contactsync_api.fields import ContactField as F
 from contactsync_api.fields import IdentityKey
 from contactsync_api.spec import ConsentSpec
+from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.consent import ConsentVerdict as V
 from contactsync_worker.contacts.consent import judge
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page, Quarantined
@@ -557,6 +558,25 @@ async def test_a_file_over_max_bytes_is_unavailable(tmp_path: Path) -> None:
 
     with pytest.raises(SourceUnavailable, match=r"larger than \d+ bytes; raise the limit"):
         await source.fetch(None, None)
+
+
+async def test_the_max_bytes_of_the_spec_bounds_the_file(tmp_path: Path) -> None:
+    records = ({"id": str(n), "fullName": f"Person {n:040}"} for n in range(20_000))
+    path = write_jsonl(tmp_path / "p.jsonl", *records)
+    size = path.stat().st_size
+    context = AdapterContext(POLICY, tmp_path, egress=None)
+    spec = FileSourceSpec(path=str(path), max_bytes=size)
+    fits = JsonLinesSource.from_spec("fits", spec, context)
+    too_large = JsonLinesSource.from_spec(
+        "too-large", spec.model_copy(update={"max_bytes": 2**20}), context
+    )
+
+    assert size > 2**20
+    assert len((await fits.fetch(None, None)).contacts) == 500
+    with pytest.raises(SourceUnavailable, match=rf"larger than {2**20} bytes"):
+        await too_large.fetch(None, None)
+    await fits.aclose()
+    await too_large.aclose()
 
 
 async def test_more_ids_than_the_index_may_hold_make_the_file_unavailable(tmp_path: Path) -> None:

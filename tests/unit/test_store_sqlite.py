@@ -15,7 +15,7 @@ from typing import Protocol
 
 import pytest
 
-from contactsync_worker.audit import AuditEvent
+from contactsync_worker.audit import AuditEvent, verify_chain
 from contactsync_worker.pseudonym import Pseudonymizer
 from contactsync_worker.store import (
     PENDING_HASH,
@@ -26,6 +26,7 @@ from contactsync_worker.store import (
     Suppression,
     WrittenRef,
     _schema,
+    _sql,
 )
 from contactsync_worker.store.sqlite import SqliteStore
 
@@ -450,3 +451,62 @@ class TestStateStore(StoreCase):
         reopened = await harness.open(clock)
 
         assert await reopened.suppressions(SCOPE, ["mail-erika"]) == {"mail-erika": entry}
+
+    async def test_a_page_of_rows_larger_than_one_statement_round_trips(
+        self, store: StateStore
+    ) -> None:
+        # More rows than one multi-row INSERT holds (_sql.MAX_PARAMS), and one id twice.
+        many = [ItemWrite(f"item-{n:05d}", f"c-{n}", "h") for n in range(12_000)]
+        await store.upsert_items(SCOPE, "hr", [*many, ItemWrite("item-00007", "c-7", "new")], "r1")
+        await store.bind_identities(SCOPE, {f"p-{n}": f"c-{n}" for n in range(12_000)})
+
+        items = await store.get_items(SCOPE, "hr", [i.item_id for i in many])
+        assert len(items) == 12_000
+        assert items["item-00007"].content_hash == "new"  # the last one given wins
+        assert (
+            len(await store.lookup_identities(SCOPE, [f"p-{n}" for n in range(12_000)])) == 12_000
+        )
+
+    async def test_an_atomic_block_commits_every_call_in_it_or_none(
+        self, store: StateStore
+    ) -> None:
+        event = AuditEvent("created", subject="s1", destination="db")
+
+        async def page(crash: bool) -> None:
+            async with store.atomic() as tx:
+                await tx.upsert_items(SCOPE, "hr", writes(("a", "c1", "h1")), "r1")
+                await tx.append_audit(SCOPE, [event])
+                await tx.commit_checkpoint(SCOPE, "hr", "token-1")
+                if crash:
+                    raise RuntimeError("crash before the commit")
+
+        with pytest.raises(RuntimeError, match="crash"):
+            await page(crash=True)
+
+        assert await store.get_items(SCOPE, "hr", ["a"]) == {}
+        assert await store.audit_records(SCOPE) == []
+        assert await store.get_checkpoint(SCOPE, "hr") is None
+
+        await page(crash=False)
+
+        assert (await store.get_items(SCOPE, "hr", ["a"]))["a"].content_hash == "h1"
+        assert [r.seq for r in await store.audit_records(SCOPE)] == [1]
+        assert (await verify_chain(store, SCOPE)).ok
+        assert await store.get_checkpoint(SCOPE, "hr") == "token-1"
+
+
+def test_a_multirow_insert_repeats_the_row_of_placeholders_in_bounded_chunks() -> None:
+    query = "INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT (a) DO NOTHING"
+    rows = [(str(n), n) for n in range(_sql.MAX_PARAMS // 2 + 1)]
+
+    statements = list(_sql.multirow(query, rows, "%s"))
+
+    assert len(statements) == 2
+    first, params = statements[0]
+    assert first.startswith("INSERT INTO t (a, b) VALUES (%s, %s), (%s, %s), ")
+    assert first.endswith("(%s, %s) ON CONFLICT (a) DO NOTHING")
+    assert len(params) == _sql.MAX_PARAMS
+    assert statements[1] == (
+        "INSERT INTO t (a, b) VALUES (%s, %s) ON CONFLICT (a) DO NOTHING",
+        [str(_sql.MAX_PARAMS // 2), _sql.MAX_PARAMS // 2],
+    )

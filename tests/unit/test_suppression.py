@@ -62,7 +62,7 @@ async def synced(runtime: RegionRuntime, contact: Contact, contact_id: str) -> N
     await store.upsert_items(
         scope, contact.source, [ItemWrite(contact.item_id, contact_id, "h")], "r1"
     )
-    await carried.index(runtime, contact.source, [contact])
+    await store.index_carried(scope, contact.source, carried.index(runtime, [contact]))
 
 
 async def actions(runtime: RegionRuntime) -> list[str]:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -154,6 +156,12 @@ def requests_public_key(settings: WorkerSettings) -> str | None:
     return authorization.public_key_text(seed) if seed else None
 
 
+def worker_identity(settings: WorkerSettings) -> str:
+    """How Temporal names this worker in histories: the region, the pod (its host name) and
+    the process, so the activities of a sync worked by several replicas say which did what."""
+    return f"contactsync-worker/{settings.region}/{socket.gethostname()}/{os.getpid()}"
+
+
 async def connect(settings: WorkerSettings, keyring: Keyring) -> Client:
     tls = temporal_tls(settings.temporal_tls_dir)
     api_key = temporal_api_key(settings.temporal_api_key_file)
@@ -163,7 +171,7 @@ async def connect(settings: WorkerSettings, keyring: Keyring) -> Client:
         tls=tls or bool(api_key),
         api_key=api_key,
         data_converter=data_converter(keyring),
-        identity=f"contactsync-worker/{settings.region}",
+        identity=worker_identity(settings),
     )
 
 
@@ -200,7 +208,8 @@ async def run(
             settings.page_concurrency,
         ).all(),
         graceful_shutdown_timeout=SHUTDOWN_GRACE,
-        identity=f"contactsync-worker/{settings.region}",
+        identity=worker_identity(settings),
+        max_concurrent_activities=settings.max_concurrent_activities,
     )
     running = False
 

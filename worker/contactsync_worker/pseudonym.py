@@ -72,6 +72,28 @@ class Pseudonymizer:
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
 
+class MemoPseudonymizer(Pseudonymizer):
+    """A Pseudonymizer that computes each pseudonym once: one page's records are screened,
+    identified, indexed and audited by the same values. Made per page and dropped with
+    it, so the values it maps do not outlive the page in memory."""
+
+    __slots__ = ("_memo",)
+
+    def __init__(self, key: bytes) -> None:
+        super().__init__(key)
+        self._memo: dict[tuple[bytes, str], str] = {}
+
+    @classmethod
+    def of(cls, pseudonyms: Pseudonymizer) -> MemoPseudonymizer:
+        return cls(pseudonyms._key)
+
+    def _mac(self, purpose: bytes, value: str) -> str:
+        found = self._memo.get((purpose, value))
+        if found is None:
+            found = self._memo[(purpose, value)] = super()._mac(purpose, value)
+        return found
+
+
 def derive_key(secret: bytes, region: str, purpose: bytes = _DERIVE_INFO) -> bytes:
     """A region's key for ``purpose`` (pseudonyms by default) from a long-lived secret
     (HKDF-SHA256, bound to the region and the purpose).

@@ -44,6 +44,10 @@ class WorkerSettings:
     # How many page activities may work one source's listing at once, across the region's
     # workers: the number of worker replicas (or their task slots) that should share a sync.
     page_concurrency: int = 1
+    # Activities this worker runs at once (None: the SDK's default). A page is CPU work in
+    # one Python process, so with several replicas a small number here spreads the slices
+    # of a sync over them instead of one worker taking them all.
+    max_concurrent_activities: int | None = None
 
     @property
     def scope(self) -> str:
@@ -79,6 +83,15 @@ def _page_concurrency(env: Mapping[str, str]) -> int:
             f"CONTACTSYNC_PAGE_CONCURRENCY={text}: expected a whole number from 1 to "
             f"{MAX_PAGE_CONCURRENCY}"
         )
+    return int(text)
+
+
+def _positive(env: Mapping[str, str], name: str) -> int | None:
+    text = env.get(name)
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise WorkerConfigError(f"{name}={text}: expected a whole number of at least 1")
     return int(text)
 
 
@@ -134,4 +147,5 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> WorkerSettings:
         source_retry_seconds=float(env.get("CONTACTSYNC_SOURCE_RETRY_SECONDS") or 2.0),
         page_budget_seconds=_page_budget(env),
         page_concurrency=_page_concurrency(env),
+        max_concurrent_activities=_positive(env, "CONTACTSYNC_MAX_CONCURRENT_ACTIVITIES"),
     )

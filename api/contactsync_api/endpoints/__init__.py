@@ -38,13 +38,16 @@ def present(*refs: SecretRef | None) -> tuple[SecretRef, ...]:
 class EndpointSpec(SpecModel):
     """A server one source, destination or store of a region reads or writes."""
 
-    # Bytes its adapter may keep in the worker's /tmp, an emptyDir the kubelet evicts the
-    # pod for outgrowing; the operator sizes it by the sum over the region's endpoints.
-    tmp_bytes: ClassVar[int] = 0
     # The fields (paths of manifest keys) that together name what the endpoint reads or writes:
     # two endpoints of one kind with equal values are the same address book or table
     # (contactsync_api.locations). Empty: the spec cannot tell.
     location: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def tmp_bytes(self) -> int:
+        """Bytes its adapter may keep in the worker's /tmp, an emptyDir the kubelet evicts
+        the pod for outgrowing; the operator sizes it by the sum over the region's endpoints."""
+        return 0
 
     @abstractmethod
     def secret_refs(self) -> tuple[SecretRef, ...]:

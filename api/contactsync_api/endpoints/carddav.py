@@ -27,7 +27,11 @@ class CardDavSpec(RuledModel, EndpointSpec):
 
     rules = (scheme_rule("https", "http"), insecure_url_rule("http", "https"), no_user_info_rule())
     location = ("url",)
-    tmp_bytes = runtime.CARDDAV_SCRATCH_BYTES  # the source's listing (runtime)
+
+    @property
+    def tmp_bytes(self) -> int:
+        # The source keeps the listings of its sync-collection reports, sealed, in /tmp.
+        return runtime.CARDDAV_SCRATCH_BYTES
 
     url: Url = Field(description="URL of the address book collection, ending in a slash.")
     credentials_secret_ref: SecretRef | None = Field(
@@ -51,7 +55,9 @@ class CardDavDestinationSpec(CardDavSpec):
     """A CardDAV address book written by a sync, in the vCard version it chooses. A source
     needs no version: it reads whatever version each card holds."""
 
-    tmp_bytes = 0  # a destination keeps nothing on disk
+    @property
+    def tmp_bytes(self) -> int:
+        return 0  # a destination keeps nothing on disk
 
     vcard_version: VCardVersion = Field(
         default="3.0",

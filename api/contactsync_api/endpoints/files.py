@@ -18,9 +18,6 @@ PARENT_SEGMENT_PATTERN = "(^|/)[.][.](/|$)"
 class FileSourceSpec(RuledModel, EndpointSpec):
     """A file of contacts, read whole and diffed by content hash. Set one of path and url."""
 
-    # The adapter keeps a sealed copy of the file and an index of its ids in /tmp.
-    tmp_bytes = runtime.FILE_SOURCE_SCRATCH_BYTES
-
     rules = (
         Rule(
             cel="has(self.path) != has(self.url)",
@@ -66,6 +63,21 @@ class FileSourceSpec(RuledModel, EndpointSpec):
     allow_insecure: bool = Field(
         default=False, description="Allow an http:// URL. For development only."
     )
+    max_bytes: int = Field(
+        default=runtime.FILE_SOURCE_MAX_BYTES,
+        ge=runtime.FILE_SOURCE_MIN_BYTES,
+        le=runtime.FILE_SOURCE_MAX_BYTES_LIMIT,
+        description=(
+            "The largest file accepted, in bytes (default 64 MiB); a larger one fails its "
+            "step and deletes nothing. The worker's /tmp is sized by it: about six times "
+            "this per file source, for two versions of the file's copy and id index."
+        ),
+    )
+
+    @property
+    def tmp_bytes(self) -> int:
+        # The adapter keeps a sealed copy of the file and an index of its ids in /tmp.
+        return runtime.file_source_scratch_bytes(self.max_bytes)
 
     def secret_refs(self) -> tuple[SecretRef, ...]:
         return present(self.credentials_secret_ref, self.ca_bundle_secret_ref)

@@ -72,14 +72,22 @@ class Contact:
 
     def content_hash(self) -> str:
         """Hash of what would be written: fields only, canonical order. Changes iff content
-        does, a value's types, preference or label included."""
-        canonical = json.dumps(
-            {str(k): canonical_value(k, v) for k, v in sorted(self.fields.items())},
-            sort_keys=True,
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        does, a value's types, preference or label included.
+
+        Computed once per contact (a page asks for it when it compares and again when it
+        records): a Contact is not changed after it is made, ``replace`` makes a new one.
+        """
+        cached: str | None = self.__dict__.get("_content_hash")
+        if cached is None:
+            canonical = json.dumps(
+                {str(k): canonical_value(k, v) for k, v in sorted(self.fields.items())},
+                sort_keys=True,
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+            cached = hashlib.sha256(canonical.encode()).hexdigest()
+            object.__setattr__(self, "_content_hash", cached)  # not a field: eq ignores it
+        return cached
 
 
 @dataclass(frozen=True)

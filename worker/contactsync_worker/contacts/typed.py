@@ -46,6 +46,8 @@ class Typed:
     label: str | None = None
 
     def __post_init__(self) -> None:
+        if self.types == () and self.pref is None and self.label is None:
+            return  # a bare value, most of them: nothing to normalize
         tokens = {t.strip().lower() for t in self.types}
         if not all(_TOKEN.fullmatch(t) for t in tokens):
             raise InvalidTyping("a type is a word of letters, digits and '-'")

@@ -54,6 +54,7 @@ from contactsync_worker.transport import check_egress_postgres, postgres_conninf
 
 CONNECT_TIMEOUT_SECONDS = 10
 _CHUNK = 500
+_MAX_PARAMS = 30_000  # per statement: PostgreSQL takes at most 65535
 _TEXT_TYPES = frozenset({"text", "character varying", "character"})
 _TEXT_ARRAYS = frozenset({"_text", "_varchar", "_bpchar"})
 _JSON_TYPES = frozenset({"jsonb", "json"})
@@ -132,14 +133,19 @@ class PostgresDestination(DestinationAdapter):
         result = WriteResult()
         if not records:
             return result
+        # One row per contact, the last one given: one statement may not update a row twice.
+        records = list({r.contact_id: r for r in records}.values())
         async with self._session() as (conn, layout):
-            statement = self._upsert_statement(layout)
             rows, unsupported = _rows(records, layout)
-            async with conn.transaction(), conn.cursor() as cursor:
-                await cursor.executemany(statement, rows, returning=True)
-                async for result_set in cursor.results():
+            per_statement = max(1, _MAX_PARAMS // len(rows[0]))
+            async with conn.transaction():
+                # A page of rows in one statement: one row each costs a statement apiece.
+                for start in range(0, len(rows), per_statement):
+                    chunk = rows[start : start + per_statement]
+                    statement = self._upsert_statement(layout, len(chunk))
+                    cursor = await conn.execute(statement, [v for row in chunk for v in row])
                     # One row per inserted or changed contact; none when the hash matched.
-                    for (inserted,) in await result_set.fetchall():
+                    for (inserted,) in await cursor.fetchall():
                         if inserted:
                             result.created += 1
                         else:
@@ -287,15 +293,18 @@ class PostgresDestination(DestinationAdapter):
             added = True
         return added
 
-    def _upsert_statement(self, layout: _Layout) -> sql.Composed:
+    def _upsert_statement(self, layout: _Layout, rows: int) -> sql.Composed:
         names = ["contact_id", *(["uid"] if layout.has_uid else [])]
         names += [COLUMNS[f] for f in _ordered(layout.fields)]
         names += [TYPED_COLUMNS[f] for f in _typed_order() if f in layout.typed]
         names.append("content_hash")
         updates = [n for n in names if n != "contact_id"]
         stamp = ["updated_at"] if layout.has_updated_at else []
+        row = sql.SQL("({})").format(
+            sql.SQL(", ").join([sql.Placeholder()] * len(names) + [sql.SQL("now()")] * len(stamp))
+        )
         return sql.SQL(
-            "INSERT INTO {table} AS t ({columns}) VALUES ({values}) "
+            "INSERT INTO {table} AS t ({columns}) VALUES {rows} "
             "ON CONFLICT (contact_id) DO UPDATE SET {updates} "
             "WHERE t.content_hash IS DISTINCT FROM excluded.content_hash "
             # xmax is 0 on a freshly inserted row version and set on an updated one.
@@ -303,9 +312,7 @@ class PostgresDestination(DestinationAdapter):
         ).format(
             table=self._table,
             columns=sql.SQL(", ").join(map(sql.Identifier, [*names, *stamp])),
-            values=sql.SQL(", ").join(
-                [sql.Placeholder()] * len(names) + [sql.SQL("now()")] * len(stamp)
-            ),
+            rows=sql.SQL(", ").join([row] * rows),
             updates=sql.SQL(", ").join(
                 [sql.SQL("{0} = excluded.{0}").format(sql.Identifier(n)) for n in updates]
                 + [sql.SQL("{} = now()").format(sql.Identifier(n)) for n in stamp]

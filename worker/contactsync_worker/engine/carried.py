@@ -16,8 +16,6 @@ def pseudonyms_of(key: Pseudonymizer, contact: Contact) -> dict[str, str]:
     return {key.identity(value): identifiers.kind(value) for value in identifiers.carried(contact)}
 
 
-async def index(region: RegionRuntime, source: str, contacts: Iterable[Contact]) -> None:
-    """Remember what the written records carry, replacing what they carried before."""
-    await region.store.index_carried(
-        region.scope, source, {c.item_id: pseudonyms_of(region.pseudonyms, c) for c in contacts}
-    )
+def index(region: RegionRuntime, contacts: Iterable[Contact]) -> dict[str, dict[str, str]]:
+    """item_id → what each record carries, for ``StateStore.index_carried``."""
+    return {c.item_id: pseudonyms_of(region.pseudonyms, c) for c in contacts}

@@ -120,7 +120,8 @@ async def sync_pages(
             run,
             source,
             done.cursor,
-            deleted_before + done.summary.deleted,
+            # In a slice the store counts the run's deletions, these included.
+            deleted_before if in_slice else deleted_before + done.summary.deleted,
             at,
             in_slice=in_slice,
         )

@@ -27,6 +27,15 @@ from contactsync_worker.sources import SourceAdapter
 from contactsync_worker.store import StateStore
 
 
+@dataclass(frozen=True)
+class SharedDeletions:
+    """The run whose deletions the store counts, and what it deleted before its pages were
+    split (the workflow's count)."""
+
+    run: str
+    before: int
+
+
 @dataclass
 class RegionRuntime:
     config: RegionConfig
@@ -39,6 +48,9 @@ class RegionRuntime:
     # The key a rotation moves away from: suppressions made under it still match, and move
     # to the current key as syncs meet them (contactsync_worker.engine.suppression).
     previous_pseudonyms: Pseudonymizer | None = None
+    # Set for a page working a listing at once with others: the mass-delete guard counts
+    # the run's deletions in the store, which all of them share.
+    shared_deletions: SharedDeletions | None = None
     _sources: dict[str, SourceAdapter] = field(default_factory=dict)
     _destinations: dict[str, DestinationAdapter] = field(default_factory=dict)
 

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import NoReturn
 
 from contactsync_api.durations import to_timedelta
 from contactsync_api.errors import MassDeleteBlocked
@@ -64,6 +65,7 @@ async def apply_removals(
     """Mark what the run did not see, then act on every removal whose grace has passed."""
     if run is not None:
         await mark_unseen(region, run, snapshot_sources)
+        await region.store.forget_run_deletions(region.scope)
     grace = to_timedelta(region.config.retention.removed_contacts)
     due = await _removed(region, grace)
     held = len(await _removed(region, timedelta(0))) - len(due) if grace else 0
@@ -113,18 +115,32 @@ async def guard(
     get past the limit a few deletions at a time. Those are counted against every
     destination, an upper bound where a run wrote to several."""
     limit = region.config.deletes.max_delete_percent
-    verdicts = []
+    if not contact_ids:
+        return []
+    planned: dict[str, int] = {}
     for destination in region.config.destinations:
-        held = await region.store.count_written(region.scope, destination.name)
-        planned = len(
-            await region.store.written_hashes(region.scope, destination.name, contact_ids)
-        )
-        if planned:
-            verdicts.append(
-                GuardVerdict(
-                    destination.name, planned + deleted_before, held + deleted_before, limit
-                )
-            )
+        held_here = await region.store.written_hashes(region.scope, destination.name, contact_ids)
+        if held_here:
+            planned[destination.name] = len(held_here)
+    if not planned:
+        return []
+    shared = region.shared_deletions
+    if shared is not None:
+        # Pages working at once: what the others deleted is in the store, not in
+        # deleted_before; reserving these deletions there first keeps the count exact
+        # however the pages interleave.
+        most = max(planned.values())
+        total = await region.store.reserve_deletions(region.scope, shared.run, most)
+        deleted_before = shared.before + total - most
+    verdicts: list[GuardVerdict] = []
+    for name, count in planned.items():
+        # Counted only when something would go: it reads every row the scope wrote.
+        held = await region.store.count_written(region.scope, name)
+        if shared is None:
+            held += deleted_before  # what the destination held when the run began
+        else:
+            held = await region.store.run_held(region.scope, shared.run, name, held + shared.before)
+        verdicts.append(GuardVerdict(name, count + deleted_before, held, limit))
     return verdicts
 
 
@@ -144,10 +160,19 @@ async def check_deletions(
     guard, whether or not source deletions propagate."""
     blocked = [v for v in await guard(region, contact_ids, deleted_before) if v.blocked]
     if blocked:
-        await _refuse(region, blocked)
+        await refuse(region, blocked)
 
 
-async def _refuse(region: RegionRuntime, blocked: list[GuardVerdict]) -> None:
+async def blocked(
+    region: RegionRuntime, contact_ids: list[str], deleted_before: int = 0
+) -> list[GuardVerdict]:
+    """What check_guard would refuse, without refusing: the verdicts that block."""
+    if not region.config.deletes.propagate:
+        return []
+    return [v for v in await guard(region, contact_ids, deleted_before) if v.blocked]
+
+
+async def refuse(region: RegionRuntime, blocked: list[GuardVerdict]) -> NoReturn:
     """Delete nothing and keep every removal flagged, so a later run (or a raised limit)
     decides again. The audit trail and the error say what was refused."""
     await region.store.append_audit(

@@ -183,10 +183,15 @@ def _normalize(field: ContactField, value: Value) -> FieldValue | None:
 
 
 def _normalize_typed(field: ContactField, values: tuple[Typed, ...]) -> tuple[Typed, ...] | None:
-    cleaned = [dataclasses.replace(v, value=v.value.strip()) for v in values]
+    cleaned = [_with_value(v, v.value.strip()) for v in values]
     if field is ContactField.ADDRESSES:
-        cleaned = [dataclasses.replace(v, value=_address(v.value)) for v in cleaned if v.value]
+        cleaned = [_with_value(v, _address(v.value)) for v in cleaned if v.value]
     return united_values(v for v in cleaned if v.value) or None
+
+
+def _with_value(typed: Typed, value: str) -> Typed:
+    # Most values are clean already; copying a dataclass costs more than the parse.
+    return typed if value == typed.value else dataclasses.replace(typed, value=value)
 
 
 def _address(text: str) -> str:

@@ -45,10 +45,11 @@ versions into one snapshot would let rows vanish or repeat. The run restarts fro
 
 Disk: the spool (the file's size) and the index (at most ``max_index_bytes``, by default
 twice ``max_bytes``) live in ``/tmp`` until a changed file replaces them or the adapter
-is closed; while a changed file is indexed the old version is still held. The operator
-sizes the worker's ``/tmp`` for this (``runtime.tmp_size_limit``), which is why the
-default ``max_bytes`` stays at 64 MiB although memory no longer depends on it. Copying,
-hashing, indexing and parsing run in worker threads, off the event loop.
+is closed; while a changed file is indexed the old version is still held. ``max_bytes``
+is the spec's ``maxBytes`` (64 MiB unless set) and the operator sizes the worker's
+``/tmp`` by it (``FileSourceSpec.tmp_bytes``), which is why it is a setting of the source
+although memory does not depend on it. Copying, hashing, indexing and parsing run in
+worker threads, off the event loop.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ from contactsync_worker.transport import (
 )
 
 PAGE_SIZE = 500
-MAX_BYTES = runtime.FILE_SOURCE_MAX_BYTES  # the operator sizes /tmp by it
+MAX_BYTES = runtime.FILE_SOURCE_MAX_BYTES  # unless the spec sets maxBytes
 _COPY_CHUNK = 1024 * 1024
 _INDEX_BATCH = 1000
 
@@ -134,7 +135,11 @@ class _FileSource:
         self._page_size = page_size
         self._timeout = timeout
         self._max_bytes = max_bytes
-        self._max_index_bytes = 2 * max_bytes if max_index_bytes is None else max_index_bytes
+        self._max_index_bytes = (
+            runtime.file_source_index_bytes(max_bytes)
+            if max_index_bytes is None
+            else max_index_bytes
+        )
         self._egress = egress
         self._snapshot: _Snapshot | None = None
         self._lock = asyncio.Lock()  # one snapshot, replaced and closed by one call at a time
@@ -143,7 +148,12 @@ class _FileSource:
     def from_spec(cls, name: str, spec: FileSourceSpec, context: AdapterContext) -> Self:
         """The source a region's configuration declares (the ``csv`` or ``jsonl`` kind)."""
         return cls(
-            name, spec, context.policy, secrets_dir=context.secrets_dir, egress=context.egress
+            name,
+            spec,
+            context.policy,
+            secrets_dir=context.secrets_dir,
+            max_bytes=spec.max_bytes,
+            egress=context.egress,
         )
 
     async def fetch(self, cursor: str | None, checkpoint: str | None) -> Page:
@@ -204,6 +214,11 @@ class _FileSource:
         end = offset + len(records)
         page.complete = end >= snapshot.count
         page.cursor = None if page.complete else f"{snapshot.digest}:{end}"
+        if offset == 0:  # every page of this version can be named now
+            page.fanout = [
+                f"{snapshot.digest}:{start}"
+                for start in range(self._page_size, snapshot.count, self._page_size)
+            ]
         return page
 
     def _items(self, snapshot: _Snapshot, item_ids: list[str]) -> list[Contact]:

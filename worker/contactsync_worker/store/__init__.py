@@ -1,9 +1,9 @@
 """The region-local state store: what a sync remembers between runs, and the audit chain.
 
 It holds no contact content, only ids, pseudonyms, content hashes, sync tokens and times.
-Each method is one transaction and takes or returns a page at a time (the worker works in
-pages of ~500 contacts). One database can serve several ContactSyncs: every row belongs to
-a ``scope`` ("namespace/name/region").
+Each method is one transaction (or part of the caller's, in an ``atomic`` block) and takes
+or returns a page at a time (the worker works in pages of ~500 contacts). One database can
+serve several ContactSyncs: every row belongs to a ``scope`` ("namespace/name/region").
 
 Two implementations behave the same: :class:`~contactsync_worker.store.sqlite.SqliteStore`
 (local mode, a file on the worker's volume) and
@@ -14,6 +14,7 @@ Both create and migrate their schema on first use.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -110,6 +111,30 @@ class StateStore(Protocol):
     """Sync state and audit chain of one or several scopes. Every method is one transaction."""
 
     async def aclose(self) -> None: ...
+
+    def atomic(self) -> AbstractAsyncContextManager[StateStore]:
+        """One write transaction for several calls: the store it yields runs each call in it,
+        and they commit together when the block ends, or none does. Inside the block use only
+        that store (the outer one waits for the transaction to end)."""
+        ...
+
+    async def lock_identities(self, scope: str) -> None:
+        """Inside :meth:`atomic`: until the block ends, no other page of the scope (on any
+        worker) decides which contacts its records belong to."""
+        ...
+
+    async def reserve_deletions(self, scope: str, run: str, count: int) -> int:
+        """Count ``count`` more deletions of ``run``; returns the run's total so far."""
+        ...
+
+    async def run_held(self, scope: str, run: str, destination: str, held_now: int) -> int:
+        """The contacts ``destination`` held when ``run`` first counted deletions there
+        (``held_now`` plus the run's earlier deletions, recorded by the first call)."""
+        ...
+
+    async def forget_run_deletions(self, scope: str) -> int:
+        """Forget the deletion counts of the scope's runs (when a run ends)."""
+        ...
 
     async def check_pseudonym_key(self, scope: str, fingerprint: str) -> None:
         """Remember the first key's fingerprint; raise PseudonymKeyMismatch on another."""

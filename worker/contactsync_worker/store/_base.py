@@ -8,8 +8,8 @@ PostgreSQL, which is what keeps the two stores behaving alike.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -24,6 +24,7 @@ from contactsync_worker.store import (
     _chain,
     _items,
     _links,
+    _runs,
     _suppressions,
 )
 from contactsync_worker.store._sql import Tx
@@ -62,6 +63,23 @@ class SqlStore(ABC):
         async with self._transaction(write=True) as tx:
             return await query(tx, *args, **kw)
 
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[SqlStore]:
+        async with self._transaction(write=True) as tx:
+            yield _InTransaction(tx, self._clock)
+
+    async def lock_identities(self, scope: str) -> None:
+        await self._write(_runs.lock_identities, scope)
+
+    async def reserve_deletions(self, scope: str, run: str, count: int) -> int:
+        return await self._write(_runs.reserve_deletions, scope, run, count)
+
+    async def run_held(self, scope: str, run: str, destination: str, held_now: int) -> int:
+        return await self._write(_runs.run_held, scope, run, destination, held_now)
+
+    async def forget_run_deletions(self, scope: str) -> int:
+        return await self._write(_runs.forget_run_deletions, scope)
+
     async def check_pseudonym_key(self, scope: str, fingerprint: str) -> None:
         await self._write(_items.check_pseudonym_key, scope, fingerprint)
 
@@ -77,6 +95,8 @@ class SqlStore(ABC):
     async def get_items(
         self, scope: str, source: str, item_ids: Collection[str]
     ) -> dict[str, ItemState]:
+        if not item_ids:
+            return {}
         return await self._read(_items.get_items, scope, source, item_ids)
 
     async def upsert_items(
@@ -86,6 +106,8 @@ class SqlStore(ABC):
             await self._write(_items.upsert_items, scope, source, items, run)
 
     async def mark_seen(self, scope: str, source: str, item_ids: Collection[str], run: str) -> int:
+        if not item_ids:
+            return 0
         return await self._write(_items.mark_seen, scope, source, item_ids, run)
 
     async def unseen_items(
@@ -94,6 +116,8 @@ class SqlStore(ABC):
         return await self._read(_items.unseen_items, scope, source, run, after, limit)
 
     async def mark_removed(self, scope: str, source: str, item_ids: Collection[str]) -> int:
+        if not item_ids:
+            return 0
         return await self._write(_items.mark_removed, scope, source, item_ids, self._clock())
 
     async def removed_items(
@@ -117,6 +141,8 @@ class SqlStore(ABC):
     async def contributors(
         self, scope: str, contact_ids: Collection[str]
     ) -> dict[str, list[ItemState]]:
+        if not contact_ids:
+            return {}
         return await self._read(_items.contributors, scope, contact_ids)
 
     async def bind_identities(self, scope: str, bindings: Mapping[str, str]) -> None:
@@ -124,6 +150,8 @@ class SqlStore(ABC):
             await self._write(_links.bind_identities, scope, bindings)
 
     async def lookup_identities(self, scope: str, pseudonyms: Collection[str]) -> dict[str, str]:
+        if not pseudonyms:
+            return {}
         return await self._read(_links.lookup_identities, scope, pseudonyms)
 
     async def identities_of(self, scope: str, contact_ids: Collection[str]) -> dict[str, list[str]]:
@@ -138,6 +166,8 @@ class SqlStore(ABC):
     async def written_hashes(
         self, scope: str, destination: str, contact_ids: Collection[str]
     ) -> dict[str, str]:
+        if not contact_ids:
+            return {}
         return await self._read(_links.written_hashes, scope, destination, contact_ids)
 
     async def record_written(self, scope: str, destination: str, hashes: Mapping[str, str]) -> None:
@@ -201,6 +231,8 @@ class SqlStore(ABC):
         return await self._write(_suppressions.suppress, scope, entries, self._clock())
 
     async def suppressions(self, scope: str, pseudonyms: Collection[str]) -> dict[str, Suppression]:
+        if not pseudonyms:
+            return {}
         return await self._read(_suppressions.suppressions, scope, pseudonyms)
 
     async def lift_suppressions(self, scope: str, pseudonyms: Collection[str]) -> list[Suppression]:
@@ -225,3 +257,18 @@ class SqlStore(ABC):
     async def purge_audit(self, scope: str, older_than: timedelta) -> AuditPurge:
         now = self._clock()
         return await self._write(_chain.purge, scope, now - older_than, now)
+
+
+class _InTransaction(SqlStore):
+    """The store :meth:`SqlStore.atomic` yields: every call runs in its one open transaction."""
+
+    def __init__(self, tx: Tx, clock: Clock) -> None:
+        super().__init__(clock)
+        self._tx = tx
+
+    @asynccontextmanager
+    async def _transaction(self, *, write: bool) -> AsyncIterator[Tx]:
+        yield self._tx
+
+    async def aclose(self) -> None:
+        """The transaction ends with the ``atomic`` block that opened it."""

@@ -109,13 +109,18 @@ async def upsert_items(
     tx: Tx, scope: str, source: str, items: Sequence[ItemWrite], run: str
 ) -> None:
     await tx.executemany(
+        # removed_at is left out: NULL for a new item, set NULL again for a known one.
         """INSERT INTO items
-             (scope, source, item_id, contact_id, content_hash, last_seen_run, removed_at)
-           VALUES (?, ?, ?, ?, ?, ?, NULL)
+             (scope, source, item_id, contact_id, content_hash, last_seen_run)
+           VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT (scope, source, item_id) DO UPDATE
            SET contact_id = excluded.contact_id, content_hash = excluded.content_hash,
                last_seen_run = excluded.last_seen_run, removed_at = NULL""",
-        [(scope, source, i.item_id, i.contact_id, i.content_hash, run) for i in items],
+        # One row per item, the last one given (as one statement per row would leave it).
+        [
+            (scope, source, i.item_id, i.contact_id, i.content_hash, run)
+            for i in {i.item_id: i for i in items}.values()
+        ],
     )
 
 

@@ -9,6 +9,7 @@ only the chain lock differs, see :attr:`Tx.locks_rows`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -20,6 +21,13 @@ Row = tuple[Any, ...]
 # Rows per IN list: far below SQLite's variable limit (32766) and PostgreSQL's (65535),
 # and one worker page fits in one statement.
 CHUNK = 500
+# Parameters per multi-row INSERT: under PostgreSQL's limit of 65535 a statement, and a
+# worker page of any table in one statement.
+MAX_PARAMS = 30_000
+# The one row of placeholders of an INSERT that executemany runs once per row.
+# "… item_id IN (" before a list parameter (never NOT IN: the store has none).
+_IN_LIST = re.compile(r"(?<!NOT)\s+IN \($")
+_VALUES = re.compile(r"VALUES\s*\((\?(?:\s*,\s*\?)*)\)")
 
 
 class Tx(Protocol):
@@ -33,7 +41,10 @@ class Tx(Protocol):
         """Run one statement; returns the rows it changed."""
         ...
 
-    async def executemany(self, query: str, rows: Sequence[Sequence[Param]]) -> None: ...
+    async def executemany(self, query: str, rows: Sequence[Sequence[Param]]) -> None:
+        """Run an ``INSERT … VALUES (?, …)`` for each row; rows must have distinct conflict
+        keys (a server runs them as one statement, see :func:`multirow`)."""
+        ...
 
     async def fetchall(self, query: str, params: Params = ()) -> list[Row]: ...
 
@@ -45,22 +56,61 @@ def chunks(values: Collection[str], size: int = CHUNK) -> Iterator[list[str]]:
         yield ordered[start : start + size]
 
 
-def expand(query: str, params: Params, mark: str) -> tuple[str, list[Param]]:
-    """The query with ``mark`` placeholders, one per value, list parameters spread out."""
+def expand(
+    query: str, params: Params, mark: str, *, arrays: bool = False
+) -> tuple[str, list[Param | list[str]]]:
+    """The query with ``mark`` placeholders, one per value, list parameters spread out.
+
+    ``arrays``: a list that fills ``IN (?)`` is passed whole as one array instead, as
+    ``= ANY(?)`` (PostgreSQL). The text then stays the same whatever the list's length, so
+    the driver and the server parse and plan it once and reuse that.
+    """
     parts = query.split("?")
     if len(parts) != len(params) + 1:
         raise ValueError(f"query has {len(parts) - 1} placeholders for {len(params)} parameters")
     text = [parts[0]]
-    flat: list[Param] = []
+    flat: list[Param | list[str]] = []
     for param, part in zip(params, parts[1:], strict=True):
         if isinstance(param, list):
-            text.append(", ".join([mark] * len(param)))
-            flat += param
+            if arrays and (found := _IN_LIST.search(text[-1])) and part.startswith(")"):
+                text[-1] = text[-1][: found.start()] + " = ANY("
+                text.append(mark)
+                flat.append(param)
+            else:
+                text.append(", ".join([mark] * len(param)))
+                flat += param
         else:
             text.append(mark)
             flat.append(param)
         text.append(part)
     return "".join(text), flat
+
+
+def multirow(
+    query: str, rows: Sequence[Sequence[Param]], mark: str
+) -> Iterator[tuple[str, list[Param]]]:
+    """``INSERT … VALUES (?, ?) …`` for many rows as few statements: the row of
+    placeholders repeated once per row, in chunks of at most :data:`MAX_PARAMS` parameters.
+
+    One statement instead of one per row is what makes a page of writes cheap on a server:
+    each statement costs a parse, a plan and a round of messages. Rows with the same
+    conflict key must not share a statement (PostgreSQL refuses to update a row twice in
+    one), so callers pass distinct keys.
+    """
+    found = list(_VALUES.finditer(query))
+    if len(found) != 1:
+        raise ValueError("a multi-row INSERT needs exactly one VALUES (?, …) row")
+    values = found[0]
+    width = values.group(1).count("?")
+    one = "(" + ", ".join([mark] * width) + ")"
+    per_statement = max(1, MAX_PARAMS // width)
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        if any(len(row) != width for row in chunk):
+            raise ValueError(f"every row needs {width} values")
+        text = query[: values.start()] + "VALUES " + ", ".join([one] * len(chunk))
+        text += query[values.end() :]
+        yield text, [param for row in chunk for param in row]
 
 
 def utc(value: object) -> datetime:

@@ -23,7 +23,7 @@ from psycopg.rows import TupleRow
 from contactsync_api.errors import StoreUnavailable
 from contactsync_worker.store._base import Clock, SqlStore, system_clock
 from contactsync_worker.store._schema import POSTGRES, migrate
-from contactsync_worker.store._sql import Param, Params, Row, expand
+from contactsync_worker.store._sql import Param, Params, Row, expand, multirow
 
 DEFAULT_SCHEMA = "contactsync"
 # Serializes schema creation and migration across every worker on the database.
@@ -38,20 +38,19 @@ class _PgTx:
         self._conn = conn
 
     async def execute(self, query: str, params: Params = ()) -> int:
-        text, flat = expand(query, params, "%s")
+        text, flat = expand(query, params, "%s", arrays=True)
         # Without parameters psycopg leaves the text alone (DDL with "$$" bodies).
         cursor = await self._conn.execute(text, flat or None)
         return cursor.rowcount
 
     async def executemany(self, query: str, rows: Sequence[Sequence[Param]]) -> None:
-        if not rows:
-            return
-        text, _ = expand(query, rows[0], "%s")  # rows hold no lists: one shape for all
-        async with self._conn.cursor() as cursor:
-            await cursor.executemany(text, rows)
+        # One statement for a page of rows, not one per row (pipelined or not, each costs
+        # the server a statement and the client a round of messages).
+        for text, flat in multirow(query, rows, "%s"):
+            await self._conn.execute(text, flat)
 
     async def fetchall(self, query: str, params: Params = ()) -> list[Row]:
-        text, flat = expand(query, params, "%s")
+        text, flat = expand(query, params, "%s", arrays=True)
         cursor = await self._conn.execute(text, flat or None)
         return await cursor.fetchall()
 

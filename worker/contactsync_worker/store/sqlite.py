@@ -33,7 +33,7 @@ _TRANSIENT = frozenset(
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
-def _bind(params: Sequence[Param]) -> tuple[object, ...]:
+def _bind(params: Sequence[Param | list[str]]) -> tuple[object, ...]:
     # Times become fixed-width UTC text, so comparing them compares instants.
     return tuple(time_text(p) if isinstance(p, datetime) else p for p in params)
 
