@@ -7,6 +7,7 @@ Their concurrency test here means several connections racing for the chain head 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
@@ -23,7 +24,7 @@ from tests.servers.postgres import PostgresServer
 from tests.servers.process import free_port
 from tests.unit import test_audit as audit_cases
 from tests.unit import test_store_sqlite as store_cases
-from tests.unit.test_store_sqlite import FakeClock, StoreHarness
+from tests.unit.test_store_sqlite import SCOPE, FakeClock, StoreHarness
 
 pytestmark = pytest.mark.postgres
 
@@ -77,6 +78,27 @@ class TestStateStoreOnPostgres(PostgresCase, store_cases.TestStateStore):
 
 class TestAuditChainOnPostgres(PostgresCase, audit_cases.TestAuditChain):
     pass
+
+
+class TestRunCountsOnPostgres(PostgresCase, store_cases.TestRunCounts):
+    async def test_the_identities_lock_holds_off_another_worker_until_commit(
+        self, harness: StoreHarness, clock: FakeClock
+    ) -> None:
+        one, other = await harness.open(clock), await harness.open(clock)
+
+        async def second() -> dict[str, str]:
+            async with other.atomic() as tx:
+                await tx.lock_identities(SCOPE)
+                return await tx.lookup_identities(SCOPE, ["p1"])
+
+        async with one.atomic() as tx:
+            await tx.lock_identities(SCOPE)
+            waiting = asyncio.create_task(second())
+            await asyncio.sleep(0.5)
+            assert not waiting.done(), "another store got past the lock"
+            await tx.bind_identities(SCOPE, {"p1": "c1"})
+        # It went on once the first committed, and saw what the first bound.
+        assert await asyncio.wait_for(waiting, timeout=10) == {"p1": "c1"}
 
 
 async def test_an_unreachable_store_is_unavailable_without_the_dsn() -> None:

@@ -510,3 +510,38 @@ def test_a_multirow_insert_repeats_the_row_of_placeholders_in_bounded_chunks() -
         "INSERT INTO t (a, b) VALUES (%s, %s) ON CONFLICT (a) DO NOTHING",
         [str(_sql.MAX_PARAMS // 2), _sql.MAX_PARAMS // 2],
     )
+
+
+class TestRunCounts(StoreCase):
+    """What the pages of one run share while several work at once."""
+
+    async def test_reservations_add_up_per_run_and_scope(self, store: StateStore) -> None:
+        assert await store.reserve_deletions(SCOPE, "run-1", 3) == 3
+        assert await store.reserve_deletions(SCOPE, "run-1", 4) == 7
+        assert await store.reserve_deletions(SCOPE, "run-2", 1) == 1
+        assert await store.reserve_deletions(OTHER_SCOPE, "run-1", 2) == 2
+
+    async def test_the_first_held_count_of_a_run_stays(self, store: StateStore) -> None:
+        assert await store.run_held(SCOPE, "run-1", "phonebook", 100) == 100
+        # Later pages see fewer rows (earlier ones deleted some): the base stays.
+        assert await store.run_held(SCOPE, "run-1", "phonebook", 80) == 100
+        assert await store.run_held(SCOPE, "run-1", "crm", 50) == 50
+        assert await store.run_held(SCOPE, "run-2", "phonebook", 80) == 80
+
+    async def test_a_run_forgets_only_its_own_counts(self, store: StateStore) -> None:
+        await store.reserve_deletions(SCOPE, "run_1", 5)
+        await store.run_held(SCOPE, "run_1", "phonebook", 100)
+        await store.reserve_deletions(SCOPE, "runX1", 2)  # "_" would match "X" in LIKE
+
+        assert await store.forget_run(SCOPE, "run_1") == 2
+        assert await store.reserve_deletions(SCOPE, "run_1", 1) == 1
+        assert await store.reserve_deletions(SCOPE, "runX1", 1) == 3
+
+    async def test_the_identities_lock_is_taken_inside_a_transaction(
+        self, store: StateStore
+    ) -> None:
+        async with store.atomic() as tx:
+            await tx.lock_identities(SCOPE)
+            await tx.lock_identities(SCOPE)  # again in the same transaction: no deadlock
+            await tx.bind_identities(SCOPE, {"p1": "c1"})
+        assert await store.lookup_identities(SCOPE, ["p1"]) == {"p1": "c1"}

@@ -65,7 +65,7 @@ async def apply_removals(
     """Mark what the run did not see, then act on every removal whose grace has passed."""
     if run is not None:
         await mark_unseen(region, run, snapshot_sources)
-        await region.store.forget_run_deletions(region.scope)
+        await region.store.forget_run(region.scope, run)
     grace = to_timedelta(region.config.retention.removed_contacts)
     due = await _removed(region, grace)
     held = len(await _removed(region, timedelta(0))) - len(due) if grace else 0

@@ -132,8 +132,8 @@ class StateStore(Protocol):
         (``held_now`` plus the run's earlier deletions, recorded by the first call)."""
         ...
 
-    async def forget_run_deletions(self, scope: str) -> int:
-        """Forget the deletion counts of the scope's runs (when a run ends)."""
+    async def forget_run(self, scope: str, run: str) -> int:
+        """Forget what was counted for ``run`` (when it ends)."""
         ...
 
     async def check_pseudonym_key(self, scope: str, fingerprint: str) -> None:

@@ -77,8 +77,8 @@ class SqlStore(ABC):
     async def run_held(self, scope: str, run: str, destination: str, held_now: int) -> int:
         return await self._write(_runs.run_held, scope, run, destination, held_now)
 
-    async def forget_run_deletions(self, scope: str) -> int:
-        return await self._write(_runs.forget_run_deletions, scope)
+    async def forget_run(self, scope: str, run: str) -> int:
+        return await self._write(_runs.forget_run, scope, run)
 
     async def check_pseudonym_key(self, scope: str, fingerprint: str) -> None:
         await self._write(_items.check_pseudonym_key, scope, fingerprint)

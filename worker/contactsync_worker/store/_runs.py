@@ -65,8 +65,10 @@ async def run_held(tx: Tx, scope: str, run: str, destination: str, held_now: int
     return int(rows[0][0])
 
 
-async def forget_run_deletions(tx: Tx, scope: str) -> int:
-    """Drop the counts of every run of the scope (a scope runs one sync at a time)."""
+async def forget_run(tx: Tx, scope: str, run: str) -> int:
+    """Drop what was counted for ``run`` (when it ends; another run may be counting too)."""
+    prefix = f"{_RUN}{run}:"  # compared whole: a run id may hold LIKE's wildcards
     return await tx.execute(
-        "DELETE FROM scope_meta WHERE scope = ? AND name LIKE ?", (scope, _RUN + "%")
+        "DELETE FROM scope_meta WHERE scope = ? AND substr(name, 1, ?) = ?",
+        (scope, len(prefix), prefix),
     )
