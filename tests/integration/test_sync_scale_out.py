@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from psycopg import sql
@@ -22,9 +23,11 @@ from temporalio.exceptions import ApplicationError
 from contactsync_api.errors import ErrorType
 from contactsync_api.spec import RegionConfig
 from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
+from contactsync_worker.sources.carddav import PAGE_SIZE as CARDDAV_PAGE_SIZE
 from contactsync_worker.sources.files import PAGE_SIZE
-from contactsync_worker.workflows import SYNC_PAGE
+from contactsync_worker.workflows import COMMIT_CHECKPOINT, SYNC_PAGE
 from tests.servers.postgres import PostgresServer
+from tests.servers.radicale import RadicaleServer
 from tests.servers.temporal import TemporalDevServer
 from tests.worker_env import WorkerFiles
 from tests.worker_process import WorkerProcess, worker_process
@@ -58,8 +61,15 @@ def schema(postgres_server: PostgresServer) -> Iterator[str]:
 
 
 def region_files(
-    root: Path, source: Path, schema: str, postgres: PostgresServer, temporal: TemporalDevServer
+    root: Path,
+    source: Path | Mapping[str, Any],
+    schema: str,
+    postgres: PostgresServer,
+    temporal: TemporalDevServer,
 ) -> WorkerFiles:
+    """A region reading ``source`` (a JSON Lines file, or a source kind's spec) into a
+    PostgreSQL table, its state in PostgreSQL too."""
+    kind = {"jsonl": {"path": str(source)}} if isinstance(source, Path) else dict(source)
     config = RegionConfig.model_validate(
         {
             "contactSync": f"tests/{schema}",  # a scope of its own in the shared store
@@ -67,7 +77,7 @@ def region_files(
                 "name": "local",
                 "store": {"postgres": {"dsnSecretRef": {"name": "pg", "key": "dsn"}}},
             },
-            "sources": [{"name": "people", "region": "local", "jsonl": {"path": str(source)}}],
+            "sources": [{"name": "people", "region": "local", **kind}],
             "destinations": [
                 {
                     "name": "directory",
@@ -231,3 +241,66 @@ async def test_the_guard_counts_the_folds_of_pages_worked_at_once(
     left = len(await rows(postgres_server.dsn, schema))
     # Two pages' folds at most (20% of the contacts), never the third.
     assert PEOPLE - 2 * tenth <= left < PEOPLE, left
+
+
+@pytest.mark.carddav
+async def test_a_carddav_listing_worked_in_slices_commits_its_token_once_all_are_written(
+    tmp_path: Path,
+    postgres_server: PostgresServer,
+    temporal_server: TemporalDevServer,
+    radicale_server: RadicaleServer,
+    schema: str,
+) -> None:
+    cards = 2 * CARDDAV_PAGE_SIZE + 100  # three pages: the first, then two slices
+    book = f"{radicale_server.url}/{radicale_server.username}/{schema}/"
+    auth = (radicale_server.username, radicale_server.password)
+    vcard = {"Content-Type": "text/vcard; charset=utf-8"}
+    async with httpx.AsyncClient(auth=auth, timeout=60.0) as dav:
+        # The whole book in one PUT of the collection: Radicale stores each card as an item.
+        whole = "".join(vcard_of(n) for n in range(cards))
+        assert (await dav.put(book, content=whole, headers=vcard)).is_success
+        source = {
+            "carddav": {
+                "url": book,
+                "allowInsecure": True,
+                "credentialsSecretRef": {"name": "dav"},
+            }
+        }
+        files = region_files(tmp_path, source, schema, postgres_server, temporal_server)
+        files.write_secret(
+            "dav", {"username": radicale_server.username, "password": radicale_server.password}
+        )
+        client = await files.client()
+        async with two_workers(files, tmp_path):
+            first_run = await sync(client, files)
+            first = await first_run.result()
+            commits = await activities_named(first_run, COMMIT_CHECKPOINT)
+            quiet = await (await sync(client, files)).result()
+            changed = vcard_of(7).replace("Person 00007", "Person 00007 Changed")
+            url = f"{book}card-00007.vcf"
+            assert (await dav.put(url, content=changed, headers=vcard)).is_success
+            delta = await (await sync(client, files)).result()
+
+    assert (first.pages, first.created) == (3, cards)
+    assert commits == 1  # the token, once, after both slices
+    # The next run starts from that token: an empty listing, one page, nothing written.
+    assert (quiet.pages, quiet.created, quiet.updated, quiet.unchanged) == (1, 0, 0, 0)
+    assert (delta.created, delta.updated) == (0, 1)
+    assert len(await rows(postgres_server.dsn, schema)) == cards
+
+
+def vcard_of(n: int) -> str:
+    return (
+        f"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:card-{n:05d}\r\nFN:Person {n:05d}\r\n"
+        f"EMAIL:person{n:05d}@example.test\r\nEND:VCARD\r\n"
+    )
+
+
+async def activities_named(handle: WorkflowHandle[Any, Any], name: str) -> int:
+    history = await handle.fetch_history()
+    return sum(
+        1
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+        and event.activity_task_scheduled_event_attributes.activity_type.name == name
+    )
