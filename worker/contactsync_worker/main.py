@@ -28,7 +28,6 @@ from contactsync_worker.keyring import Keyring
 from contactsync_worker.pseudonym_keys import PseudonymKeys, load_pseudonym_keys
 from contactsync_worker.settings import WorkerConfigError, WorkerSettings, settings_from_env
 from contactsync_worker.store import StateStore
-from contactsync_worker.store.postgres import PostgresStore
 from contactsync_worker.store.sqlite import SqliteStore
 from contactsync_worker.transport import (
     InsecureTransportError,
@@ -106,6 +105,8 @@ async def open_store(settings: WorkerSettings) -> StateStore:
             await conninfo()  # a worker that cannot use its store does not start
         except InsecureTransportError as exc:
             raise WorkerConfigError(f"state store: {exc}") from None
+        from contactsync_worker.store.postgres import PostgresStore  # only this store needs it
+
         return await PostgresStore.open(conninfo)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     return await SqliteStore.open(state_file(settings.state_dir))

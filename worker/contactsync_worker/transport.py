@@ -30,8 +30,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
-import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from contactsync_api.egress import RegionEgress
 from contactsync_api.errors import ConfigurationError
@@ -216,6 +214,8 @@ def ldap_port(url: str) -> int:
 async def check_egress_postgres(conninfo: str, egress: RegionEgress | None) -> None:
     """:func:`check_egress` for every host (and hostaddr) of a libpq connection string;
     Unix socket directories are local by nature."""
+    from psycopg.conninfo import conninfo_to_dict  # here: only PostgreSQL endpoints need it
+
     params = conninfo_to_dict(conninfo)
     hosts = str(params.get("hostaddr") or params.get("host") or "").split(",")
     ports = str(params.get("port") or "5432").split(",")
@@ -261,6 +261,10 @@ def postgres_conninfo(dsn: str, *, allow_insecure: bool, ca_bundle: Path | None)
     ``ca_bundle``, else the system CAs. With ``allow_insecure`` the DSN is used as given."""
     if allow_insecure:
         return dsn
+    # Here, not at the top: psycopg and its libpq cost a worker without PostgreSQL ~9 MiB.
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:  # its message quotes the string, password included
