@@ -132,7 +132,11 @@ class CardDavSource:
         )
         async with self._lock:
             listing, state = await self._listing_for(state)
-            return await self._page(listing, state)
+            responses = await asyncio.to_thread(listing.page, state.page)
+            page = self._where_next(listing, state)
+        # The cards are read outside the lock: pages of one listing worked at once by this
+        # worker parse and ask for cards side by side.
+        return await self._fill(page, responses)
 
     async def fetch_items(self, item_ids: list[str]) -> list[Contact]:
         cards = await self._multiget(item_ids)
@@ -173,28 +177,9 @@ class CardDavSource:
             self._listing.close()
         self._listing = listing
 
-    async def _page(self, listing: DavListing, state: _Cursor) -> Page:
-        responses = await asyncio.to_thread(listing.page, state.page)
-        removed = [r.href for r in responses if r.status == _GONE]
-        present = [r for r in responses if r.status != _GONE]
-        cards = _Cards([], [], [])
-        # Parsing is CPU work: in a thread, so the event loop keeps heartbeating and
-        # answering probes however large the cards are.
-        await asyncio.to_thread(
-            self._read_cards, [r for r in present if r.address_data is not None], cards
-        )
-        left_out = [r.href for r in present if r.address_data is None]
-        if left_out:  # a server that lists changes without their cards
-            fetched = await self._multiget(left_out)
-            cards.contacts += fetched.contacts
-            cards.quarantined += fetched.quarantined
-            cards.missing += fetched.missing
-        page = Page(
-            contacts=cards.contacts,
-            removed=removed + cards.missing,
-            quarantined=cards.quarantined,
-            snapshot=state.snapshot,
-        )
+    def _where_next(self, listing: DavListing, state: _Cursor) -> Page:
+        """A page of ``listing`` without its cards yet: where the run goes on after it."""
+        page = Page(snapshot=state.snapshot)
         following = state.page + 1
         if state.page == 0:
             page.fanout = [
@@ -208,6 +193,26 @@ class CardDavSource:
         else:
             page.complete = True
             page.checkpoint = listing.sync_token
+        return page
+
+    async def _fill(self, page: Page, responses: list[DavResponse]) -> Page:
+        """The page's cards: parsed from the listing, or asked for where it had none."""
+        present = [r for r in responses if r.status != _GONE]
+        cards = _Cards([], [], [])
+        # Parsing is CPU work: in a thread, so the event loop keeps heartbeating and
+        # answering probes however large the cards are.
+        await asyncio.to_thread(
+            self._read_cards, [r for r in present if r.address_data is not None], cards
+        )
+        left_out = [r.href for r in present if r.address_data is None]
+        if left_out:  # a server that lists changes without their cards
+            fetched = await self._multiget(left_out)
+            cards.contacts += fetched.contacts
+            cards.quarantined += fetched.quarantined
+            cards.missing += fetched.missing
+        page.contacts = cards.contacts
+        page.removed = [r.href for r in responses if r.status == _GONE] + cards.missing
+        page.quarantined = cards.quarantined
         return page
 
     async def _list(self, token: str) -> DavListing:
