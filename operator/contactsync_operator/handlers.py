@@ -84,9 +84,25 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 @kopf.on.resume(*RESOURCE)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
-@kopf.timer(*RESOURCE, interval=SETTINGS.resync_seconds, initial_delay=SETTINGS.resync_seconds)
 async def reconcile(
     body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    # A start, a new resource or a new spec: leftovers are looked for in a schedule listing
+    # begun after now, as an earlier one may predate what changed.
+    await _reconcile(body, status, patch, memo, listing_age=0.0)
+
+
+@kopf.timer(*RESOURCE, interval=SETTINGS.resync_seconds, initial_delay=SETTINGS.resync_seconds)
+async def resync(
+    body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    # The level-based tick: a listing from within the last period will do, so one listing per
+    # Temporal namespace serves every ContactSync's tick (see schedule_index).
+    await _reconcile(body, status, patch, memo, listing_age=SETTINGS.resync_seconds)
+
+
+async def _reconcile(
+    body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo, listing_age: float
 ) -> None:
     started = time.monotonic()
     if body.meta.get("deletionTimestamp"):
@@ -96,7 +112,8 @@ async def reconcile(
     except ManifestError as exc:
         raise kopf.PermanentError(_refuse_spec(body, status, patch, exc)) from exc
     try:
-        result = await _reconciler(memo).reconcile(resource, list(status.get("conditions") or []))
+        conditions = list(status.get("conditions") or [])
+        result = await _reconciler(memo).reconcile(resource, conditions, listing_age)
     except Exception:
         metrics.RECONCILES.labels("error").inc()  # Kopf logs it and retries
         raise

@@ -37,6 +37,7 @@ from contactsync_operator.planner import (
 from contactsync_operator.postgres_dsn import dsn_ports
 from contactsync_operator.region_keys import RegionKeys, parse_keys_secret
 from contactsync_operator.regionconfig import port_secret_refs
+from contactsync_operator.schedule_index import ScheduleIndex
 from contactsync_operator.schedules import desired_schedules
 from contactsync_operator.secret_access import check_secrets
 from contactsync_operator.settings import OperatorSettings
@@ -69,6 +70,7 @@ class Result:
 class Reconciler:
     kube: KubeGateway
     settings: OperatorSettings
+    schedule_index: ScheduleIndex = field(default_factory=ScheduleIndex)
     _clients: dict[tuple[str, str], Client] = field(default_factory=dict)
 
     def temporal_namespace(self, region: RegionSpec) -> str:
@@ -127,7 +129,11 @@ class Reconciler:
             return f"cannot read the ContactSyncEgressPolicies that apply here: {exc}"
         return None
 
-    async def observe(self, resource: ContactSync) -> tuple[Observed, Reach]:
+    async def observe(
+        self, resource: ContactSync, listing_age: float = 0.0
+    ) -> tuple[Observed, Reach]:
+        """What exists for ``resource``; its schedules' ids from a listing at most
+        ``listing_age`` seconds old (see schedule_index)."""
         observed = Observed()
         observed.children, observed.workers = await asyncio.to_thread(
             self.kube.observe_children, resource.namespace, resource.name
@@ -164,20 +170,20 @@ class Reconciler:
                 )
                 client = await self.client_for(self.temporal_namespace(region), keys.keyring)
                 clients[region.name] = client
-                listed = await temporal_io.list_schedule_ids(client, prefix)
+                listed = await self.schedule_index.ids(client, prefix, listing_age)
                 observed.schedule_ids |= listed
                 wanted = {d.schedule_id for d in desired_schedules(resource, region.name)}
                 region_ids = {i for i in listed if i.startswith(f"{prefix}{region.name}/")}
                 observed.schedules |= await temporal_io.observe_schedules(
                     client, wanted | region_ids
                 )
-            await self._observe_retired(resource, observed, reach)
+            await self._observe_retired(resource, observed, reach, listing_age)
         except temporal_io.TemporalUnavailable as exc:
             observed.temporal_error = str(exc)
         return observed, reach
 
     async def _observe_retired(
-        self, resource: ContactSync, observed: Observed, reach: Reach
+        self, resource: ContactSync, observed: Observed, reach: Reach, listing_age: float
     ) -> None:
         """Reach the Temporal namespace of each region the spec dropped, with the keys its
         Deployment names: its schedules are to be deleted there and, under Purge, its
@@ -203,8 +209,8 @@ class Reconciler:
             namespace = workers.temporal_namespace or self.settings.temporal.namespace
             reach.clients[region] = client = await self.client_for(namespace, keys.keyring)
             reach.keys[region] = keys
-            observed.schedule_ids |= await temporal_io.list_schedule_ids(
-                client, f"{prefix}{region}/"
+            observed.schedule_ids |= await self.schedule_index.ids(
+                client, f"{prefix}{region}/", listing_age
             )
 
     async def execute(
@@ -257,6 +263,7 @@ class Reconciler:
             elif isinstance(change, UpdateSchedule):
                 events.append(("Normal", "ScheduleUpdated", schedule_id))
             else:
+                self.schedule_index.forget(client.namespace, schedule_id)
                 outcome.schedules_present.discard(schedule_id)
                 events.append(("Normal", "ScheduleDeleted", f"{schedule_id} (no longer declared)"))
         for purge in the_plan.purges:
@@ -327,9 +334,12 @@ class Reconciler:
                 outcome.problems.append(Problem(Reason.DELETE_FAILED, str(exc)))
 
     async def reconcile(
-        self, resource: ContactSync, previous_conditions: Sequence[Mapping[str, Any]]
+        self,
+        resource: ContactSync,
+        previous_conditions: Sequence[Mapping[str, Any]],
+        listing_age: float = 0.0,
     ) -> Result:
-        observed, reach = await self.observe(resource)
+        observed, reach = await self.observe(resource, listing_age)
         the_plan = plan(resource, observed, self.settings)
         outcome, events = await self.execute(resource, the_plan, observed, reach)
         declared = {r.name for r in resource.spec.regions}
