@@ -40,6 +40,7 @@ from contactsync_operator.regionconfig import port_secret_refs
 from contactsync_operator.schedule_index import ScheduleIndex
 from contactsync_operator.schedules import desired_schedules
 from contactsync_operator.secret_access import check_secrets
+from contactsync_operator.secret_reads import SecretReads
 from contactsync_operator.settings import OperatorSettings
 from contactsync_worker.keyring import Keyring
 
@@ -91,8 +92,11 @@ class Reconciler:
             )
         return self._clients[key]
 
+    def secret_reads(self, namespace: str) -> SecretReads:
+        return SecretReads(lambda name: self.kube.secret(namespace, name))
+
     async def region_keys(
-        self, resource: ContactSync, region: RegionSpec
+        self, resource: ContactSync, region: RegionSpec, reads: SecretReads | None = None
     ) -> RegionKeys | RegionAccess:
         if region.encryption is None:
             return RegionAccess(
@@ -101,19 +105,24 @@ class Reconciler:
                 Reason.ENCRYPTION_NOT_CONFIGURED,
             )
         return await self.keys_in(
-            resource.namespace, region.name, region.encryption.keys_secret_ref.name
+            resource.namespace, region.name, region.encryption.keys_secret_ref.name, reads
         )
 
-    async def keys_in(self, namespace: str, region: str, secret: str) -> RegionKeys | RegionAccess:
-        data = await asyncio.to_thread(self.kube.read_secret, namespace, secret)
+    async def keys_in(
+        self, namespace: str, region: str, secret: str, reads: SecretReads | None = None
+    ) -> RegionKeys | RegionAccess:
+        reads = reads or self.secret_reads(namespace)
+        data = await asyncio.to_thread(reads.data, secret)
         return parse_keys_secret(region, secret, data)
 
-    def _database_ports(self, resource: ContactSync, region: RegionSpec) -> tuple[int, ...]:
+    def _database_ports(
+        self, resource: ContactSync, region: RegionSpec, reads: SecretReads
+    ) -> tuple[int, ...]:
         """The ports the region's PostgreSQL DSNs name, for its NetworkPolicy. Only the port is
         kept; a DSN that cannot be read or parsed is left to the worker to report."""
         ports: set[int] = set()
         for ref in port_secret_refs(resource, region.name):
-            data = self.kube.read_secret(resource.namespace, ref.name) or {}
+            data = reads.data(ref.name) or {}
             ports |= dsn_ports(data.get(ref.key, b""))
         return tuple(sorted(ports))
 
@@ -143,6 +152,7 @@ class Reconciler:
         served = [r for r in resource.spec.regions if self.settings.serves(r.name)]
         prefix = naming.resource_prefix(resource.namespace, resource.name)
         unreadable = await self._observe_egress(resource.namespace, observed)
+        reads = self.secret_reads(resource.namespace)
         try:
             for region in served:
                 if unreadable is not None:
@@ -150,7 +160,7 @@ class Reconciler:
                         region.name, unreadable, Reason.EGRESS_POLICY_UNREADABLE
                     )
                     continue
-                keys = await self.region_keys(resource, region)
+                keys = await self.region_keys(resource, region, reads)
                 if isinstance(keys, RegionAccess):
                     observed.access[region.name] = keys
                     continue
@@ -160,13 +170,13 @@ class Reconciler:
                     check_secrets,
                     resource,
                     region,
-                    lambda name: self.kube.secret_meta(resource.namespace, name),
+                    reads.meta,
                 )
                 if refused is not None:
                     observed.access[region.name] = refused
                     continue
                 observed.database_ports[region.name] = await asyncio.to_thread(
-                    self._database_ports, resource, region
+                    self._database_ports, resource, region, reads
                 )
                 client = await self.client_for(self.temporal_namespace(region), keys.keyring)
                 clients[region.name] = client
@@ -177,13 +187,18 @@ class Reconciler:
                 observed.schedules |= await temporal_io.observe_schedules(
                     client, wanted | region_ids
                 )
-            await self._observe_retired(resource, observed, reach, listing_age)
+            await self._observe_retired(resource, observed, reach, listing_age, reads)
         except temporal_io.TemporalUnavailable as exc:
             observed.temporal_error = str(exc)
         return observed, reach
 
     async def _observe_retired(
-        self, resource: ContactSync, observed: Observed, reach: Reach, listing_age: float
+        self,
+        resource: ContactSync,
+        observed: Observed,
+        reach: Reach,
+        listing_age: float,
+        reads: SecretReads,
     ) -> None:
         """Reach the Temporal namespace of each region the spec dropped, with the keys its
         Deployment names: its schedules are to be deleted there and, under Purge, its
@@ -198,7 +213,7 @@ class Reconciler:
                     region, "its Deployment names no keys Secret", Reason.ENCRYPTION_NOT_CONFIGURED
                 )
                 continue
-            keys = await self.keys_in(resource.namespace, region, workers.keys_secret)
+            keys = await self.keys_in(resource.namespace, region, workers.keys_secret, reads)
             if isinstance(keys, RegionAccess):
                 observed.access[region] = keys
                 continue
