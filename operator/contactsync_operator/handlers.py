@@ -28,6 +28,7 @@ from contactsync_operator.overrides import FORCE_DELETE, SKIP_PURGE, is_set
 from contactsync_operator.peering import PEERING_NAME, PeeringUnavailable, ensure_peering
 from contactsync_operator.reconcile import Reconciler
 from contactsync_operator.settings import OperatorSettings, settings_from_env
+from contactsync_operator.status_writes import LAST_WRITTEN, needs_writing
 from contactsync_operator.temporal import TemporalUnavailable
 
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -118,7 +119,9 @@ async def _reconcile(
         metrics.RECONCILES.labels("error").inc()  # Kopf logs it and retries
         raise
     written = serialized(result.status)
-    patch.status.update(written)
+    if needs_writing(written, status, memo.get(LAST_WRITTEN)):
+        patch.status.update(written)
+    memo[LAST_WRITTEN] = written
     runs = run_events.failed_runs(status.get("regions") or [], written.get("regions") or [])
     for kind, reason, message in [*result.events, *runs]:
         (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)
