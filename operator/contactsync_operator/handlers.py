@@ -28,6 +28,7 @@ from contactsync_operator.overrides import FORCE_DELETE, SKIP_PURGE, is_set
 from contactsync_operator.peering import PEERING_NAME, PeeringUnavailable, ensure_peering
 from contactsync_operator.reconcile import Reconciler
 from contactsync_operator.settings import OperatorSettings, settings_from_env
+from contactsync_operator.spread import first_tick
 from contactsync_operator.status_writes import LAST_WRITTEN, needs_writing
 from contactsync_operator.temporal import TemporalUnavailable
 
@@ -93,7 +94,11 @@ async def reconcile(
     await _reconcile(body, status, patch, memo, listing_age=0.0)
 
 
-@kopf.timer(*RESOURCE, interval=SETTINGS.resync_seconds, initial_delay=SETTINGS.resync_seconds)
+def _first_resync(meta: kopf.Meta, **_: Any) -> float:
+    return first_tick(str(meta.get("uid", "")), SETTINGS.resync_seconds)
+
+
+@kopf.timer(*RESOURCE, interval=SETTINGS.resync_seconds, initial_delay=_first_resync)
 async def resync(
     body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo, **_: Any
 ) -> None:
