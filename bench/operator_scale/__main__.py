@@ -15,6 +15,7 @@ import argparse
 import datetime
 import importlib.metadata
 import json
+import os
 import sys
 import tempfile
 import time
@@ -242,10 +243,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     started = datetime.datetime.now(datetime.UTC)
+    # The machine may be shared: its load says how much else ran meanwhile.
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="operator-scale-") as workdir:
         figures = run(args, Path(workdir))
     figures = {
         "measured_at": started.isoformat(timespec="seconds"),
+        "load_average": {"before": load_before, "after": os.getloadavg()},
         "command": "python -m bench.operator_scale "
         + " ".join(sys.argv[1:] if argv is None else argv),
         "machine": machine(),

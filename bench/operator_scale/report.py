@@ -21,6 +21,12 @@ def _reconciles(metrics: Mapping[str, float]) -> tuple[float, float]:
     return count, metrics.get("contactsync_operator_reconcile_seconds_sum", 0.0)
 
 
+def _outcomes(metrics: Mapping[str, float]) -> dict[str, int]:
+    """Reconciles so far by outcome (ok, degraded, invalid, error)."""
+    prefix = 'contactsync_operator_reconciles_total{outcome="'
+    return {k[len(prefix) : -2]: int(v) for k, v in metrics.items() if k.startswith(prefix)}
+
+
 def _requests(found: Sequence[audit.Request], start: float, end: float) -> dict[str, Any]:
     counted = audit.tally(found, start, end)
     return {
@@ -84,6 +90,7 @@ def figures(
             "idle_cpu_percent_of_a_core": round(
                 100 * watch.cpu("idle-start", "idle-end", "operator") / idle_seconds, 1
             ),
+            "reconciles_to_settled_by_outcome": _outcomes(metrics["settled"]),
             "idle_reconciles": int(idle_count),
             "idle_reconcile_mean_seconds": round(idle_time / idle_count, 3) if idle_count else None,
             "log": dict(log),
