@@ -1,11 +1,13 @@
 # The commands the README names. Each one installs what it needs first. `make help` lists them.
-.PHONY: help setup quickstart test lint fmt unit integration e2e bench image crd manifests
+.PHONY: help setup quickstart test lint fmt unit integration e2e bench bench-operator image crd manifests
 
 VENV := .venv/bin
 CLI := $(VENV)/contactsync
 CHART_FILES := helm/contactsync/files
 CARDS ?= 10000
 RUNS ?= 3
+RESOURCES ?= 300
+REGIONS ?= 2
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -39,10 +41,13 @@ integration: ## the integration tests (real servers, no Kubernetes node)
 e2e: ## the end-to-end tests (control plane, operator, and the real-pod node)
 	$(VENV)/pytest tests/e2e
 
-bench: ## ContactSync and vdirsyncer side by side on a real Radicale (CARDS=10000 RUNS=3)
-	tests/env/setup.sh --no-build
+bench: bench-operator ## bench-operator, then ContactSync and vdirsyncer side by side on a real Radicale (CARDS=10000 RUNS=3)
 	$(VENV)/pip install -q -e '.[bench]'
 	$(VENV)/python -m bench.carddav_sync --cards $(CARDS) --runs $(RUNS)
+
+bench-operator: ## the operator with many ContactSyncs on the test control plane (RESOURCES=300 REGIONS=2)
+	tests/env/setup.sh --no-build
+	$(VENV)/python -m bench.operator_scale --resources $(RESOURCES) --regions $(REGIONS)
 
 image: ## the operator and worker image, from ./Dockerfile: docker where it runs, else buildah
 	tests/env/build-image.sh

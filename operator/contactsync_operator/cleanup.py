@@ -52,8 +52,11 @@ async def cleanup(reconciler: Reconciler, resource: ContactSync, skip_purge: boo
         namespace: await temporal_io.connect(reconciler.settings.temporal, namespace, None)
         for namespace in sorted(namespaces)
     }
-    for client in keyless.values():
-        result.deleted_schedules += await temporal_io.delete_schedules(client, prefix)
+    for namespace, client in keyless.items():
+        deleted = await temporal_io.delete_schedules(client, prefix)
+        for schedule_id in deleted:
+            reconciler.schedule_index.forget(namespace, schedule_id)
+        result.deleted_schedules += deleted
     if resource.spec.deletion_policy is not DeletionPolicy.PURGE or skip_purge:
         result.done = True
         return result

@@ -28,6 +28,8 @@ from contactsync_operator.overrides import FORCE_DELETE, SKIP_PURGE, is_set
 from contactsync_operator.peering import PEERING_NAME, PeeringUnavailable, ensure_peering
 from contactsync_operator.reconcile import Reconciler
 from contactsync_operator.settings import OperatorSettings, settings_from_env
+from contactsync_operator.spread import first_tick
+from contactsync_operator.status_writes import LAST_WRITTEN, needs_writing
 from contactsync_operator.temporal import TemporalUnavailable
 
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -84,9 +86,29 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 @kopf.on.resume(*RESOURCE)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
-@kopf.timer(*RESOURCE, interval=SETTINGS.resync_seconds, initial_delay=SETTINGS.resync_seconds)
 async def reconcile(
     body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    # A start, a new resource or a new spec: leftovers are looked for in a schedule listing
+    # begun after now, as an earlier one may predate what changed.
+    await _reconcile(body, status, patch, memo, listing_age=0.0)
+
+
+def _first_resync(meta: kopf.Meta, **_: Any) -> float:
+    return first_tick(str(meta.get("uid", "")), SETTINGS.resync_seconds)
+
+
+@kopf.timer(*RESOURCE, interval=SETTINGS.resync_seconds, initial_delay=_first_resync)
+async def resync(
+    body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo, **_: Any
+) -> None:
+    # The level-based tick: a listing from within the last period will do, so one listing per
+    # Temporal namespace serves every ContactSync's tick (see schedule_index).
+    await _reconcile(body, status, patch, memo, listing_age=SETTINGS.resync_seconds)
+
+
+async def _reconcile(
+    body: kopf.Body, status: kopf.Status, patch: kopf.Patch, memo: kopf.Memo, listing_age: float
 ) -> None:
     started = time.monotonic()
     if body.meta.get("deletionTimestamp"):
@@ -96,12 +118,15 @@ async def reconcile(
     except ManifestError as exc:
         raise kopf.PermanentError(_refuse_spec(body, status, patch, exc)) from exc
     try:
-        result = await _reconciler(memo).reconcile(resource, list(status.get("conditions") or []))
+        conditions = list(status.get("conditions") or [])
+        result = await _reconciler(memo).reconcile(resource, conditions, listing_age)
     except Exception:
         metrics.RECONCILES.labels("error").inc()  # Kopf logs it and retries
         raise
     written = serialized(result.status)
-    patch.status.update(written)
+    if needs_writing(written, status, memo.get(LAST_WRITTEN)):
+        patch.status.update(written)
+    memo[LAST_WRITTEN] = written
     runs = run_events.failed_runs(status.get("regions") or [], written.get("regions") or [])
     for kind, reason, message in [*result.events, *runs]:
         (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)

@@ -74,6 +74,12 @@ class SecretMeta:
 
 
 @dataclass(frozen=True)
+class StoredSecret:
+    meta: SecretMeta
+    data: dict[str, bytes]  # decoded
+
+
+@dataclass(frozen=True)
 class _Kind:
     api_version: str
     kind: str
@@ -226,24 +232,21 @@ class KubeGateway:
             if exc.status != 404:
                 raise _translate(f"delete {ref.kind} {ref.name}", exc) from exc
 
-    def _secret(self, namespace: str, name: str) -> k8s.V1Secret | None:
+    def secret(self, namespace: str, name: str) -> StoredSecret | None:
+        """A Secret's metadata and decoded data, or None when it does not exist."""
         try:
             secret: k8s.V1Secret = self._core.read_namespaced_secret(name, namespace)
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise _translate(f"read Secret {name}", exc) from exc
-        return secret
-
-    def secret_meta(self, namespace: str, name: str) -> SecretMeta | None:
-        """A Secret's labels and type (never its data), or None when it does not exist."""
-        secret = self._secret(namespace, name)
-        if secret is None:
-            return None
         meta = secret.metadata
         labels = (meta.labels if meta else None) or {}
         annotations = (meta.annotations if meta else None) or {}
-        return SecretMeta(name, dict(labels), dict(annotations), secret.type or "Opaque")
+        return StoredSecret(
+            SecretMeta(name, dict(labels), dict(annotations), secret.type or "Opaque"),
+            {key: base64.b64decode(value) for key, value in (secret.data or {}).items()},
+        )
 
     def egress_policies(self) -> tuple[EgressPolicy, ...]:
         """Every ContactSyncEgressPolicy in the cluster. One the model refuses (stored before a
@@ -269,13 +272,6 @@ class KubeGateway:
         except ApiException as exc:
             raise _translate(f"read Namespace {namespace}", exc) from exc
         return dict((found.metadata and found.metadata.labels) or {})
-
-    def read_secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
-        """A Secret's decoded data, or None when it does not exist."""
-        secret = self._secret(namespace, name)
-        if secret is None:
-            return None
-        return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
 
     def namespace_terminating(self, namespace: str) -> bool:
         """True once the namespace is being deleted: its workers and Secrets are going, and

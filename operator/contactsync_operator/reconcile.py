@@ -37,8 +37,10 @@ from contactsync_operator.planner import (
 from contactsync_operator.postgres_dsn import dsn_ports
 from contactsync_operator.region_keys import RegionKeys, parse_keys_secret
 from contactsync_operator.regionconfig import port_secret_refs
+from contactsync_operator.schedule_index import ScheduleIndex
 from contactsync_operator.schedules import desired_schedules
 from contactsync_operator.secret_access import check_secrets
+from contactsync_operator.secret_reads import SecretReads
 from contactsync_operator.settings import OperatorSettings
 from contactsync_worker.keyring import Keyring
 
@@ -69,6 +71,7 @@ class Result:
 class Reconciler:
     kube: KubeGateway
     settings: OperatorSettings
+    schedule_index: ScheduleIndex = field(default_factory=ScheduleIndex)
     _clients: dict[tuple[str, str], Client] = field(default_factory=dict)
 
     def temporal_namespace(self, region: RegionSpec) -> str:
@@ -89,8 +92,11 @@ class Reconciler:
             )
         return self._clients[key]
 
+    def secret_reads(self, namespace: str) -> SecretReads:
+        return SecretReads(lambda name: self.kube.secret(namespace, name))
+
     async def region_keys(
-        self, resource: ContactSync, region: RegionSpec
+        self, resource: ContactSync, region: RegionSpec, reads: SecretReads | None = None
     ) -> RegionKeys | RegionAccess:
         if region.encryption is None:
             return RegionAccess(
@@ -99,19 +105,24 @@ class Reconciler:
                 Reason.ENCRYPTION_NOT_CONFIGURED,
             )
         return await self.keys_in(
-            resource.namespace, region.name, region.encryption.keys_secret_ref.name
+            resource.namespace, region.name, region.encryption.keys_secret_ref.name, reads
         )
 
-    async def keys_in(self, namespace: str, region: str, secret: str) -> RegionKeys | RegionAccess:
-        data = await asyncio.to_thread(self.kube.read_secret, namespace, secret)
+    async def keys_in(
+        self, namespace: str, region: str, secret: str, reads: SecretReads | None = None
+    ) -> RegionKeys | RegionAccess:
+        reads = reads or self.secret_reads(namespace)
+        data = await asyncio.to_thread(reads.data, secret)
         return parse_keys_secret(region, secret, data)
 
-    def _database_ports(self, resource: ContactSync, region: RegionSpec) -> tuple[int, ...]:
+    def _database_ports(
+        self, resource: ContactSync, region: RegionSpec, reads: SecretReads
+    ) -> tuple[int, ...]:
         """The ports the region's PostgreSQL DSNs name, for its NetworkPolicy. Only the port is
         kept; a DSN that cannot be read or parsed is left to the worker to report."""
         ports: set[int] = set()
         for ref in port_secret_refs(resource, region.name):
-            data = self.kube.read_secret(resource.namespace, ref.name) or {}
+            data = reads.data(ref.name) or {}
             ports |= dsn_ports(data.get(ref.key, b""))
         return tuple(sorted(ports))
 
@@ -127,7 +138,11 @@ class Reconciler:
             return f"cannot read the ContactSyncEgressPolicies that apply here: {exc}"
         return None
 
-    async def observe(self, resource: ContactSync) -> tuple[Observed, Reach]:
+    async def observe(
+        self, resource: ContactSync, listing_age: float = 0.0
+    ) -> tuple[Observed, Reach]:
+        """What exists for ``resource``; its schedules' ids from a listing at most
+        ``listing_age`` seconds old (see schedule_index)."""
         observed = Observed()
         observed.children, observed.workers = await asyncio.to_thread(
             self.kube.observe_children, resource.namespace, resource.name
@@ -137,6 +152,7 @@ class Reconciler:
         served = [r for r in resource.spec.regions if self.settings.serves(r.name)]
         prefix = naming.resource_prefix(resource.namespace, resource.name)
         unreadable = await self._observe_egress(resource.namespace, observed)
+        reads = self.secret_reads(resource.namespace)
         try:
             for region in served:
                 if unreadable is not None:
@@ -144,7 +160,7 @@ class Reconciler:
                         region.name, unreadable, Reason.EGRESS_POLICY_UNREADABLE
                     )
                     continue
-                keys = await self.region_keys(resource, region)
+                keys = await self.region_keys(resource, region, reads)
                 if isinstance(keys, RegionAccess):
                     observed.access[region.name] = keys
                     continue
@@ -154,30 +170,35 @@ class Reconciler:
                     check_secrets,
                     resource,
                     region,
-                    lambda name: self.kube.secret_meta(resource.namespace, name),
+                    reads.meta,
                 )
                 if refused is not None:
                     observed.access[region.name] = refused
                     continue
                 observed.database_ports[region.name] = await asyncio.to_thread(
-                    self._database_ports, resource, region
+                    self._database_ports, resource, region, reads
                 )
                 client = await self.client_for(self.temporal_namespace(region), keys.keyring)
                 clients[region.name] = client
-                listed = await temporal_io.list_schedule_ids(client, prefix)
+                listed = await self.schedule_index.ids(client, prefix, listing_age)
                 observed.schedule_ids |= listed
                 wanted = {d.schedule_id for d in desired_schedules(resource, region.name)}
                 region_ids = {i for i in listed if i.startswith(f"{prefix}{region.name}/")}
                 observed.schedules |= await temporal_io.observe_schedules(
                     client, wanted | region_ids
                 )
-            await self._observe_retired(resource, observed, reach)
+            await self._observe_retired(resource, observed, reach, listing_age, reads)
         except temporal_io.TemporalUnavailable as exc:
             observed.temporal_error = str(exc)
         return observed, reach
 
     async def _observe_retired(
-        self, resource: ContactSync, observed: Observed, reach: Reach
+        self,
+        resource: ContactSync,
+        observed: Observed,
+        reach: Reach,
+        listing_age: float,
+        reads: SecretReads,
     ) -> None:
         """Reach the Temporal namespace of each region the spec dropped, with the keys its
         Deployment names: its schedules are to be deleted there and, under Purge, its
@@ -192,7 +213,7 @@ class Reconciler:
                     region, "its Deployment names no keys Secret", Reason.ENCRYPTION_NOT_CONFIGURED
                 )
                 continue
-            keys = await self.keys_in(resource.namespace, region, workers.keys_secret)
+            keys = await self.keys_in(resource.namespace, region, workers.keys_secret, reads)
             if isinstance(keys, RegionAccess):
                 observed.access[region] = keys
                 continue
@@ -203,8 +224,8 @@ class Reconciler:
             namespace = workers.temporal_namespace or self.settings.temporal.namespace
             reach.clients[region] = client = await self.client_for(namespace, keys.keyring)
             reach.keys[region] = keys
-            observed.schedule_ids |= await temporal_io.list_schedule_ids(
-                client, f"{prefix}{region}/"
+            observed.schedule_ids |= await self.schedule_index.ids(
+                client, f"{prefix}{region}/", listing_age
             )
 
     async def execute(
@@ -257,6 +278,7 @@ class Reconciler:
             elif isinstance(change, UpdateSchedule):
                 events.append(("Normal", "ScheduleUpdated", schedule_id))
             else:
+                self.schedule_index.forget(client.namespace, schedule_id)
                 outcome.schedules_present.discard(schedule_id)
                 events.append(("Normal", "ScheduleDeleted", f"{schedule_id} (no longer declared)"))
         for purge in the_plan.purges:
@@ -327,9 +349,12 @@ class Reconciler:
                 outcome.problems.append(Problem(Reason.DELETE_FAILED, str(exc)))
 
     async def reconcile(
-        self, resource: ContactSync, previous_conditions: Sequence[Mapping[str, Any]]
+        self,
+        resource: ContactSync,
+        previous_conditions: Sequence[Mapping[str, Any]],
+        listing_age: float = 0.0,
     ) -> Result:
-        observed, reach = await self.observe(resource)
+        observed, reach = await self.observe(resource, listing_age)
         the_plan = plan(resource, observed, self.settings)
         outcome, events = await self.execute(resource, the_plan, observed, reach)
         declared = {r.name for r in resource.spec.regions}

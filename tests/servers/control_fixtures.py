@@ -48,7 +48,7 @@ def helm_binary() -> Path:
     return toolchain.built_binary("helm", toolchain.HELM_VERSION)
 
 
-def _established_crd(plane: KubeControlPlane, file_name: str, name: str) -> str:
+def established_crd(plane: KubeControlPlane, file_name: str, name: str) -> str:
     """A CRD from crds/, applied server-side and Established. Returns its name."""
     crd = Path(__file__).parents[2] / "crds" / file_name
     kubectl = str(toolchain.on_path("kubectl"))
@@ -67,13 +67,13 @@ def _established_crd(plane: KubeControlPlane, file_name: str, name: str) -> str:
 @pytest.fixture(scope="session")
 def contactsync_crd(kube_control_plane: KubeControlPlane) -> str:
     """The ContactSync CRD from crds/, applied server-side and Established. Returns its name."""
-    return _established_crd(kube_control_plane, "contactsync.yaml", "contactsyncs.contactsync.dev")
+    return established_crd(kube_control_plane, "contactsync.yaml", "contactsyncs.contactsync.dev")
 
 
 @pytest.fixture(scope="session")
 def egress_policy_crd(kube_control_plane: KubeControlPlane) -> str:
     """The ContactSyncEgressPolicy CRD from crds/, applied like contactsync_crd."""
-    return _established_crd(
+    return established_crd(
         kube_control_plane,
         "contactsyncegresspolicy.yaml",
         "contactsyncegresspolicies.contactsync.dev",

@@ -64,6 +64,8 @@ class KubeControlPlane:
     server: str = ""
     admin_kubeconfig: Path = field(default_factory=Path)
     pki: ControlPlanePki | None = None
+    # Appended to the API server's own (an audit log, say); a later flag overrides an earlier.
+    apiserver_args: tuple[str, ...] = ()
     processes: list[ManagedProcess] = field(default_factory=list)
 
     def start(self, timeout: float = 120.0) -> KubeControlPlane:
@@ -166,6 +168,7 @@ class KubeControlPlane:
             "--disable-admission-plugins=TaintNodesByCondition",
             "--profiling=false",
             "--v=1",
+            *self.apiserver_args,
         ]
 
     def _component_args(self, component: str, kubeconfig: Path, pki: ControlPlanePki) -> list[str]:

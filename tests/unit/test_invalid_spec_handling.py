@@ -43,7 +43,9 @@ class NothingMayRun:
     settings: Any = None
     called: list[str] = field(default_factory=list)
 
-    async def reconcile(self, resource: ContactSync, conditions: list[Any]) -> Any:
+    async def reconcile(
+        self, resource: ContactSync, conditions: list[Any], listing_age: float = 0.0
+    ) -> Any:
         raise AssertionError("a refused spec was reconciled")
 
 

@@ -238,7 +238,9 @@ def handlers(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 class FakeReconciler:
     result: Result | None = None
 
-    async def reconcile(self, resource: ContactSync, conditions: list[Any]) -> Result:
+    async def reconcile(
+        self, resource: ContactSync, conditions: list[Any], listing_age: float = 0.0
+    ) -> Result:
         if self.result is None:
             raise RuntimeError("the API server went away")
         return self.result

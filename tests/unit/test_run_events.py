@@ -114,5 +114,7 @@ class Replay:
 
     result: Result
 
-    async def reconcile(self, resource: ContactSync, conditions: list[Any]) -> Result:
+    async def reconcile(
+        self, resource: ContactSync, conditions: list[Any], listing_age: float = 0.0
+    ) -> Result:
         return self.result
