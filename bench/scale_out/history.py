@@ -21,7 +21,7 @@ class PageWork:
     pages: Counter[str] = field(default_factory=Counter)  # identity -> pages they read
     retried: int = 0  # page activities that needed more than one attempt
     failed: int = 0  # attempts that failed or timed out for good
-    most_in_flight: int = 0  # page activities scheduled and not yet closed, at most
+    most_scheduled: int = 0  # page activities scheduled and not yet closed, at most
     events: int = 0
 
 
@@ -31,15 +31,15 @@ async def page_work(client: Client, handle: WorkflowHandle[Any, Any]) -> PageWor
     converter = client.data_converter
     work = PageWork(events=len(history.events))
     pages: set[int] = set()  # scheduled event ids of page activities
-    in_flight = 0
+    scheduled_now = 0
     for event in history.events:
         kind = event.event_type
         if kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             scheduled = event.activity_task_scheduled_event_attributes
             if scheduled.activity_type.name == SYNC_PAGE:
                 pages.add(event.event_id)
-                in_flight += 1
-                work.most_in_flight = max(work.most_in_flight, in_flight)
+                scheduled_now += 1
+                work.most_scheduled = max(work.most_scheduled, scheduled_now)
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             started = event.activity_task_started_event_attributes
             if started.scheduled_event_id in pages and started.attempt > 1:
@@ -47,7 +47,7 @@ async def page_work(client: Client, handle: WorkflowHandle[Any, Any]) -> PageWor
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             completed = event.activity_task_completed_event_attributes
             if completed.scheduled_event_id in pages:
-                in_flight -= 1
+                scheduled_now -= 1
                 (result,) = await converter.decode(completed.result.payloads, [PageResult])
                 work.activities[completed.identity] += 1
                 work.pages[completed.identity] += result.summary.pages
@@ -61,6 +61,6 @@ async def page_work(client: Client, handle: WorkflowHandle[Any, Any]) -> PageWor
                 else event.activity_task_timed_out_event_attributes
             )
             if closed.scheduled_event_id in pages:
-                in_flight -= 1
+                scheduled_now -= 1
                 work.failed += 1
     return work

@@ -49,7 +49,9 @@ class Sample:
     rows: int
     duplicate_emails: int
     workers: list[WorkerShare]
-    most_in_flight: int  # page activities at once, at most
+    # Page activities scheduled and not closed, at most (the history records an activity's
+    # start only when it ends, so not how many ran at once).
+    most_scheduled: int
     retried: int  # page activities that took more than one attempt
     history_events: int
     requests: dict[str, int]  # what passed the proxy, by kind
@@ -127,7 +129,7 @@ class Bench:
             rows=written.rows,
             duplicate_emails=written.duplicate_emails,
             workers=shares(work, workers),
-            most_in_flight=work.most_in_flight,
+            most_scheduled=work.most_scheduled,
             retried=work.retried,
             history_events=work.events,
             requests=traffic.requests,
@@ -193,7 +195,7 @@ class Bench:
             "least_rows_allowed": least,
             "duplicate_emails": written.duplicate_emails,
             "workers": [asdict(s) for s in shares(work, workers)],
-            "most_in_flight": work.most_in_flight,
+            "most_scheduled": work.most_scheduled,
             "problems": found,
         }
 
@@ -226,6 +228,6 @@ def describe(sample: Sample) -> str:
     """One line of who did what: ``worker-1 3 activities / 6 pages, ...``."""
     parts = [f"{s.worker} {s.page_activities} act. / {s.pages} pages" for s in sample.workers]
     return (
-        ", ".join(parts) + f"; at most {sample.most_in_flight} page activities and "
+        ", ".join(parts) + f"; at most {sample.most_scheduled} page activities scheduled and "
         f"{sample.most_requests_at_once} requests at once"
     )
