@@ -6,6 +6,7 @@ run's region (bench.scale_out.guard)."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -100,7 +101,7 @@ class Bench:
                 yield started
             except BaseException:
                 for worker in started:
-                    print(f"--- {worker.log_path}\n{worker.log_tail()}", flush=True)
+                    print(f"--- {worker.log_path}\n{worker.log_tail()}", file=sys.stderr)
                 raise
 
     async def run_once(self, setup: Setup, run: int) -> Sample:
