@@ -1,5 +1,5 @@
 # The commands the README names. Each one installs what it needs first. `make help` lists them.
-.PHONY: help setup quickstart test lint fmt unit integration e2e bench bench-operator image crd manifests
+.PHONY: help setup quickstart test lint fmt unit integration e2e bench bench-operator image crd manifests bench-scale-out
 
 VENV := .venv/bin
 CLI := $(VENV)/contactsync
@@ -8,6 +8,7 @@ CARDS ?= 10000
 RUNS ?= 3
 RESOURCES ?= 300
 REGIONS ?= 2
+LATENCY_MS ?= 50
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -48,6 +49,11 @@ bench: bench-operator ## bench-operator, then ContactSync and vdirsyncer side by
 bench-operator: ## the operator with many ContactSyncs on the test control plane (RESOURCES=300 REGIONS=2)
 	tests/env/setup.sh --no-build
 	$(VENV)/python -m bench.operator_scale --resources $(RESOURCES) --regions $(REGIONS)
+
+bench-scale-out: CARDS = 5000
+bench-scale-out: ## one worker process against two on one slow CardDAV book (CARDS=5000 RUNS=3 LATENCY_MS=50)
+	tests/env/setup.sh --no-build
+	$(VENV)/python -m bench.scale_out --cards $(CARDS) --runs $(RUNS) --latency-ms $(LATENCY_MS)
 
 image: ## the operator and worker image, from ./Dockerfile: docker where it runs, else buildah
 	tests/env/build-image.sh
