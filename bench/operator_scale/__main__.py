@@ -27,7 +27,8 @@ from tests.e2e.operator_env import OperatorRun
 from tests.servers import toolchain
 from tests.servers.process import wait_until
 
-from bench.carddav_sync.__main__ import machine, say
+from bench.carddav_sync.__main__ import say
+from bench.machine import machine
 from bench.operator_scale import audit, probe, report
 from bench.operator_scale.cluster import (
     World,
