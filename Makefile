@@ -1,11 +1,12 @@
 # The commands the README names. Each one installs what it needs first. `make help` lists them.
-.PHONY: help setup quickstart test lint fmt unit integration e2e bench image crd manifests
+.PHONY: help setup quickstart test lint fmt unit integration e2e bench bench-files image crd manifests
 
 VENV := .venv/bin
 CLI := $(VENV)/contactsync
 CHART_FILES := helm/contactsync/files
 CARDS ?= 10000
 RUNS ?= 3
+RECORDS ?= 100000
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -43,6 +44,10 @@ bench: ## ContactSync and vdirsyncer side by side on a real Radicale (CARDS=1000
 	tests/env/setup.sh --no-build
 	$(VENV)/pip install -q -e '.[bench]'
 	$(VENV)/python -m bench.carddav_sync --cards $(CARDS) --runs $(RUNS)
+
+bench-files: ## a CSV and a JSON Lines file synced into PostgreSQL (RECORDS=100000 RUNS=3)
+	tests/env/setup.sh --no-build
+	$(VENV)/python -m bench.file_sync --records $(RECORDS) --runs $(RUNS)
 
 image: ## the operator and worker image, from ./Dockerfile: docker where it runs, else buildah
 	tests/env/build-image.sh
