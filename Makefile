@@ -1,5 +1,5 @@
 # The commands the README names. Each one installs what it needs first. `make help` lists them.
-.PHONY: help setup quickstart test lint fmt unit integration e2e bench bench-operator image crd manifests bench-scale-out
+.PHONY: help setup quickstart test lint fmt unit integration e2e bench bench-operator image crd manifests bench-scale-out bench-files
 
 VENV := .venv/bin
 CLI := $(VENV)/contactsync
@@ -9,6 +9,7 @@ RUNS ?= 3
 RESOURCES ?= 300
 REGIONS ?= 2
 LATENCY_MS ?= 50
+RECORDS ?= 100000
 
 help: ## this list
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
@@ -54,6 +55,10 @@ bench-scale-out: CARDS = 5000
 bench-scale-out: ## one worker process against two on one slow CardDAV book (CARDS=5000 RUNS=3 LATENCY_MS=50)
 	tests/env/setup.sh --no-build
 	$(VENV)/python -m bench.scale_out --cards $(CARDS) --runs $(RUNS) --latency-ms $(LATENCY_MS)
+
+bench-files: ## a CSV and a JSON Lines file synced into PostgreSQL (RECORDS=100000 RUNS=3)
+	tests/env/setup.sh --no-build
+	$(VENV)/python -m bench.file_sync --records $(RECORDS) --runs $(RUNS)
 
 image: ## the operator and worker image, from ./Dockerfile: docker where it runs, else buildah
 	tests/env/build-image.sh

@@ -496,18 +496,18 @@ class TestStateStore(StoreCase):
 
 
 def test_a_multirow_insert_repeats_the_row_of_placeholders_in_bounded_chunks() -> None:
-    query = "INSERT INTO t (a, b) VALUES (?, ?) ON CONFLICT (a) DO NOTHING"
+    query = "INSERT INTO t (a, b, c) VALUES (?, ?, NULL) ON CONFLICT (a) DO NOTHING"
     rows = [(str(n), n) for n in range(_sql.MAX_PARAMS // 2 + 1)]
 
     statements = list(_sql.multirow(query, rows, "%s"))
 
     assert len(statements) == 2
     first, params = statements[0]
-    assert first.startswith("INSERT INTO t (a, b) VALUES (%s, %s), (%s, %s), ")
-    assert first.endswith("(%s, %s) ON CONFLICT (a) DO NOTHING")
+    assert first.startswith("INSERT INTO t (a, b, c) VALUES (%s, %s, NULL), (%s, %s, NULL), ")
+    assert first.endswith("(%s, %s, NULL) ON CONFLICT (a) DO NOTHING")
     assert len(params) == _sql.MAX_PARAMS
     assert statements[1] == (
-        "INSERT INTO t (a, b) VALUES (%s, %s) ON CONFLICT (a) DO NOTHING",
+        "INSERT INTO t (a, b, c) VALUES (%s, %s, NULL) ON CONFLICT (a) DO NOTHING",
         [str(_sql.MAX_PARAMS // 2), _sql.MAX_PARAMS // 2],
     )
 
@@ -545,3 +545,17 @@ class TestRunCounts(StoreCase):
             await tx.lock_identities(SCOPE)  # again in the same transaction: no deadlock
             await tx.bind_identities(SCOPE, {"p1": "c1"})
         assert await store.lookup_identities(SCOPE, ["p1"]) == {"p1": "c1"}
+
+
+def test_numbered_placeholders_count_on_across_rows_and_lists() -> None:
+    query = "INSERT INTO t (a, b) VALUES (?, ?)"
+    [(text, params)] = _sql.multirow(query, [("x", 1), ("y", 2)], _sql.NUMBERED)
+    assert text == "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)"
+    assert params == ["x", 1, "y", 2]
+
+    select = "SELECT 1 FROM t WHERE s = ? AND a IN (?) AND b IN (?)"
+    text, flat = _sql.expand(select, ("s", ["p", "q"], ["r"]), _sql.NUMBERED, arrays=True)
+    assert text == "SELECT 1 FROM t WHERE s = $1 AND a = ANY($2) AND b = ANY($3)"
+    assert flat == ["s", ["p", "q"], ["r"]]
+    text, flat = _sql.expand(select, ("s", ["p", "q"], ["r"]), "?")
+    assert text == "SELECT 1 FROM t WHERE s = ? AND a IN (?, ?) AND b IN (?)"

@@ -55,6 +55,7 @@ from contactsync_worker.transport import check_egress_postgres, postgres_conninf
 CONNECT_TIMEOUT_SECONDS = 10
 _CHUNK = 500
 _MAX_PARAMS = 30_000  # per statement: PostgreSQL takes at most 65535
+_STATEMENTS_KEPT = 16
 _TEXT_TYPES = frozenset({"text", "character varying", "character"})
 _TEXT_ARRAYS = frozenset({"_text", "_varchar", "_bpchar"})
 _JSON_TYPES = frozenset({"jsonb", "json"})
@@ -104,6 +105,7 @@ class PostgresDestination(DestinationAdapter):
         self._connect_timeout = connect_timeout
         self._conn: psycopg.AsyncConnection[TupleRow] | None = None
         self._layout: _Layout | None = None
+        self._statements: dict[tuple[_Layout, int], bytes] = {}
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -142,14 +144,15 @@ class PostgresDestination(DestinationAdapter):
                 # A page of rows in one statement: one row each costs a statement apiece.
                 for start in range(0, len(rows), per_statement):
                     chunk = rows[start : start + per_statement]
-                    statement = self._upsert_statement(layout, len(chunk))
-                    cursor = await conn.execute(statement, [v for row in chunk for v in row])
+                    statement = self._statement(conn, layout, len(chunk))
+                    # PostgreSQL's own $1 placeholders: no "%s" for psycopg to find in a
+                    # statement of thousands of them.
+                    async with psycopg.AsyncRawCursor(conn) as cursor:
+                        await cursor.execute(statement, [v for row in chunk for v in row])
+                        inserted = [row[0] for row in await cursor.fetchall()]
                     # One row per inserted or changed contact; none when the hash matched.
-                    for (inserted,) in await cursor.fetchall():
-                        if inserted:
-                            result.created += 1
-                        else:
-                            result.updated += 1
+                    result.created += sum(inserted)
+                    result.updated += len(inserted) - sum(inserted)
         result.unchanged = len(rows) - result.created - result.updated
         result.unsupported_fields = dict(sorted(unsupported.items()))
         return result
@@ -293,6 +296,18 @@ class PostgresDestination(DestinationAdapter):
             added = True
         return added
 
+    def _statement(
+        self, conn: psycopg.AsyncConnection[TupleRow], layout: _Layout, rows: int
+    ) -> bytes:
+        """The upsert of ``rows`` rows, spelled once per table layout and row count (pages
+        are mostly of one size, and spelling thousands of placeholders takes a while)."""
+        key = (layout, rows)
+        if key not in self._statements:
+            if len(self._statements) >= _STATEMENTS_KEPT:
+                self._statements.clear()
+            self._statements[key] = self._upsert_statement(layout, rows).as_bytes(conn)
+        return self._statements[key]
+
     def _upsert_statement(self, layout: _Layout, rows: int) -> sql.Composed:
         names = ["contact_id", *(["uid"] if layout.has_uid else [])]
         names += [COLUMNS[f] for f in _ordered(layout.fields)]
@@ -300,9 +315,16 @@ class PostgresDestination(DestinationAdapter):
         names.append("content_hash")
         updates = [n for n in names if n != "contact_id"]
         stamp = ["updated_at"] if layout.has_updated_at else []
-        row = sql.SQL("({})").format(
-            sql.SQL(", ").join([sql.Placeholder()] * len(names) + [sql.SQL("now()")] * len(stamp))
-        )
+        width = len(names)
+        spelled = [
+            sql.SQL("({})").format(
+                sql.SQL(", ").join(
+                    [sql.SQL(f"${r * width + k}") for k in range(1, width + 1)]
+                    + [sql.SQL("now()")] * len(stamp)
+                )
+            )
+            for r in range(rows)
+        ]
         return sql.SQL(
             "INSERT INTO {table} AS t ({columns}) VALUES {rows} "
             "ON CONFLICT (contact_id) DO UPDATE SET {updates} "
@@ -312,7 +334,7 @@ class PostgresDestination(DestinationAdapter):
         ).format(
             table=self._table,
             columns=sql.SQL(", ").join(map(sql.Identifier, [*names, *stamp])),
-            rows=sql.SQL(", ").join([row] * rows),
+            rows=sql.SQL(", ").join(spelled),
             updates=sql.SQL(", ").join(
                 [sql.SQL("{0} = excluded.{0}").format(sql.Identifier(n)) for n in updates]
                 + [sql.SQL("{} = now()").format(sql.Identifier(n)) for n in stamp]

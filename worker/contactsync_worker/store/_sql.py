@@ -9,6 +9,8 @@ only the chain lock differs, see :attr:`Tx.locks_rows`.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
@@ -24,10 +26,11 @@ CHUNK = 500
 # Parameters per multi-row INSERT: under PostgreSQL's limit of 65535 a statement, and a
 # worker page of any table in one statement.
 MAX_PARAMS = 30_000
-# The one row of placeholders of an INSERT that executemany runs once per row.
+NUMBERED = "$"  # the mark that asks for numbered placeholders ($1, $2, …)
 # "… item_id IN (" before a list parameter (never NOT IN: the store has none).
 _IN_LIST = re.compile(r"(?<!NOT)\s+IN \($")
-_VALUES = re.compile(r"VALUES\s*\((\?(?:\s*,\s*\?)*)\)")
+# The one row of an INSERT that executemany runs once per row: placeholders and literals.
+_VALUES = re.compile(r"VALUES\s*\(([^()]*)\)")
 
 
 class Tx(Protocol):
@@ -56,6 +59,13 @@ def chunks(values: Collection[str], size: int = CHUNK) -> Iterator[list[str]]:
         yield ordered[start : start + size]
 
 
+def placeholders(mark: str) -> Iterator[str]:
+    """``mark`` again and again, or with :data:`NUMBERED` ``$1``, ``$2``, … (PostgreSQL's own)."""
+    if mark == NUMBERED:
+        return (f"${n}" for n in itertools.count(1))
+    return itertools.repeat(mark)
+
+
 def expand(
     query: str, params: Params, mark: str, *, arrays: bool = False
 ) -> tuple[str, list[Param | list[str]]]:
@@ -68,19 +78,20 @@ def expand(
     parts = query.split("?")
     if len(parts) != len(params) + 1:
         raise ValueError(f"query has {len(parts) - 1} placeholders for {len(params)} parameters")
+    marks = placeholders(mark)
     text = [parts[0]]
     flat: list[Param | list[str]] = []
     for param, part in zip(params, parts[1:], strict=True):
         if isinstance(param, list):
             if arrays and (found := _IN_LIST.search(text[-1])) and part.startswith(")"):
                 text[-1] = text[-1][: found.start()] + " = ANY("
-                text.append(mark)
+                text.append(next(marks))
                 flat.append(param)
             else:
-                text.append(", ".join([mark] * len(param)))
+                text.append(", ".join(itertools.islice(marks, len(param))))
                 flat += param
         else:
-            text.append(mark)
+            text.append(next(marks))
             flat.append(param)
         text.append(part)
     return "".join(text), flat
@@ -97,20 +108,36 @@ def multirow(
     conflict key must not share a statement (PostgreSQL refuses to update a row twice in
     one), so callers pass distinct keys.
     """
-    found = list(_VALUES.finditer(query))
-    if len(found) != 1:
-        raise ValueError("a multi-row INSERT needs exactly one VALUES (?, …) row")
-    values = found[0]
-    width = values.group(1).count("?")
-    one = "(" + ", ".join([mark] * width) + ")"
+    width = _row_width(query)
     per_statement = max(1, MAX_PARAMS // width)
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
         if any(len(row) != width for row in chunk):
             raise ValueError(f"every row needs {width} values")
-        text = query[: values.start()] + "VALUES " + ", ".join([one] * len(chunk))
-        text += query[values.end() :]
-        yield text, [param for row in chunk for param in row]
+        yield _multirow_text(query, len(chunk), mark), [p for row in chunk for p in row]
+
+
+def _row_width(query: str) -> int:
+    found = list(_VALUES.finditer(query))
+    if len(found) != 1 or "?" not in found[0].group(1):
+        raise ValueError("a multi-row INSERT needs exactly one VALUES (?, …) row")
+    return found[0].group(1).count("?")
+
+
+@functools.lru_cache(maxsize=64)
+def _multirow_text(query: str, rows: int, mark: str) -> str:
+    # Cached: pages are mostly of one size, and a statement of thousands of placeholders
+    # takes a while to spell out.
+    values = next(_VALUES.finditer(query))
+    parts = values.group(1).split("?")
+    marks = placeholders(mark)
+    spelled = []
+    for _ in range(rows):
+        row = [parts[0]]
+        for part in parts[1:]:
+            row += [next(marks), part]
+        spelled.append("(" + "".join(row) + ")")
+    return query[: values.start()] + "VALUES " + ", ".join(spelled) + query[values.end() :]
 
 
 def utc(value: object) -> datetime:
