@@ -23,9 +23,10 @@ from tests.servers.radicale import USERNAME, running_radicale
 from tests.servers.temporal import TemporalDevServer
 
 from bench.carddav_sync import book, context, measure, radicale_files, report, vdirsyncer
+from bench.carddav_sync.bench_worker import READ_TIMEOUT
 from bench.carddav_sync.plot import plot
 from bench.carddav_sync.sample import SCENARIOS, TOOLS, Sample
-from bench.carddav_sync.scenarios import Bench, warm_up
+from bench.carddav_sync.scenarios import Bench, time_listing, warm_up
 from bench.carddav_sync.tools import DESTINATIONS, POSTGRES, Harness
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,6 +77,12 @@ def arguments(argv: list[str]) -> argparse.Namespace:
         help="postgres: ContactSync into a table, vdirsyncer into local files; carddav: both "
         "into another Radicale address book",
     )
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        help="seconds ContactSync's HTTP clients wait for an answer (bench only; default: the "
+        "worker's own)",
+    )
     return parser.parse_args(argv)
 
 
@@ -107,9 +114,19 @@ def run(args: argparse.Namespace, work: Path) -> tuple[list[Sample], dict[str, f
             book.upload(client, book_url, args.cards, args.seed)
             timings["put_seconds"] = time.perf_counter() - started
         timings["warm_up_seconds"] = warm_up(client, book_url)
+        timings.update(time_listing(client, book_url))
         say(f"book of {args.cards:,} cards ready: {timings}")
+        overrides = {READ_TIMEOUT: str(args.read_timeout)} if args.read_timeout else {}
         harness = Harness(
-            work, REPO, book_url, radicale, client, temporal.address, dsn, args.destination
+            work,
+            REPO,
+            book_url,
+            radicale,
+            client,
+            temporal.address,
+            dsn,
+            args.destination,
+            overrides,
         )
         tools = harness.tools(args.tools)
         for tool in tools:
@@ -146,6 +163,7 @@ def main(argv: list[str]) -> None:
         "seed": args.seed,
         "load": args.load,
         "destination": args.destination,
+        "read_timeout": args.read_timeout,
         "servers": servers,
     }
     report.write_json(stem.with_suffix(".json"), samples, meta)

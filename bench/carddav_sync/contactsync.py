@@ -83,6 +83,7 @@ class Region:
     dav_credentials: dict[str, str]
     dsn: str
     new_destination: Callable[[str], dict[str, Any]]
+    overrides: dict[str, str] = field(default_factory=dict)  # bench_worker's, for every sync
     generation: int = 0
     runs: int = 0
     files: WorkerFiles = field(init=False)
@@ -109,7 +110,7 @@ class Region:
 
     def env(self, metrics_port: int, **extra: str) -> dict[str, str]:
         """The worker's environment, on top of this one (PYTHONPATH picks the checkout)."""
-        return {**os.environ, **self.files.env(metrics_port), **extra}
+        return {**os.environ, **self.files.env(metrics_port), **self.overrides, **extra}
 
 
 def history_events(address: str, workflow_id: str) -> int:

@@ -19,9 +19,9 @@ import httpx
 from temporalio.client import Client
 from tests.servers.process import free_port, wait_until
 
+from bench.carddav_sync.bench_worker import PLAIN, plain_converter
 from bench.carddav_sync.contactsync import Region, history_events
 from bench.carddav_sync.measure import MIB, cpu_seconds
-from bench.carddav_sync.plain_worker import plain_converter
 from bench.carddav_sync.sample import SCENARIOS, Sample
 from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
 
@@ -49,7 +49,7 @@ def _ready(port: int) -> bool:
 
 @dataclass
 class Deployed:
-    """``plain``: the worker and the client without the payload codec (plain_worker)."""
+    """``plain``: the worker and the client without the payload codec (bench_worker)."""
 
     name: str
     region: Region
@@ -68,11 +68,10 @@ class Deployed:
         self._stop()
         self.region.reset()
         port = free_port()
-        module = "bench.carddav_sync.plain_worker" if self.plain else "contactsync_cli.main"
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", module, *([] if self.plain else ["worker"])],
-                env=self.region.env(port),
+                [sys.executable, "-m", "bench.carddav_sync.bench_worker"],
+                env=self.region.env(port, **{PLAIN: "1" if self.plain else ""}),
                 cwd=self.repo,
                 stdout=log,
                 stderr=log,

@@ -5,7 +5,8 @@ It reads the environment the operator's Deployment gives a worker (contactsync_a
 plus ``CONTACTSYNC_BENCH_WORKFLOW_ID``. Its wall time is what a one-shot ``contactsync``
 costs: the interpreter, the imports, the worker's start, the sync and the shutdown. With
 ``CONTACTSYNC_BENCH_OWN_SERVER=1`` it first starts a Temporal dev server of its own, as
-``contactsync local`` does, instead of using the one the environment names.
+``contactsync local`` does, instead of using the one the environment names. The bench's
+overrides (``bench_worker``) apply as they do to a running worker.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from bench.carddav_sync.bench_worker import overridden
 from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
 from contactsync_worker import main as worker_main
 from contactsync_worker.codec import data_converter
@@ -96,7 +98,8 @@ async def sync_once(workflow_id: str, start_server: bool) -> dict[str, object]:
 
 def main() -> None:
     start_server = os.environ.get(OWN_SERVER) == "1"
-    result = asyncio.run(sync_once(os.environ[WORKFLOW_ID], start_server))
+    with overridden(os.environ):
+        result = asyncio.run(sync_once(os.environ[WORKFLOW_ID], start_server))
     json.dump(result, sys.stdout)
 
 

@@ -13,6 +13,7 @@ import httpx
 
 from bench.carddav_sync import book
 from bench.carddav_sync.sample import FULL, NO_CHANGE, ONE_PERCENT, VDIRSYNCER, Sample, Tool
+from contactsync_worker.webdav import sync_collection_body
 
 CHANGED_PERCENT = 1.0
 ALL_CARDS = (
@@ -38,6 +39,27 @@ def warm_up(client: httpx.Client, book_url: str) -> float:
         )
         response.raise_for_status()
     return time.perf_counter() - started
+
+
+def time_listing(client: httpx.Client, book_url: str) -> dict[str, float]:
+    """How long Radicale takes to answer the report a full ContactSync read asks (every card
+    with its etag, by sync-collection): until its first byte, and until its last."""
+    started = time.perf_counter()
+    with client.stream(
+        "REPORT",
+        book_url,
+        content=sync_collection_body("", with_cards=True),
+        headers={"Depth": "0"},
+        timeout=3600,
+    ) as response:
+        response.raise_for_status()
+        first_byte = time.perf_counter() - started
+        size = sum(len(chunk) for chunk in response.iter_raw())
+    return {
+        "listing_first_byte_seconds": first_byte,
+        "listing_seconds": time.perf_counter() - started,
+        "listing_mib_on_the_wire": size / 2**20,
+    }
 
 
 @dataclass

@@ -33,6 +33,7 @@ class Harness:
     temporal_address: str
     dsn: str
     destination: str  # POSTGRES or CARDDAV
+    overrides: dict[str, str]  # bench_worker's, for every ContactSync tool
 
     def new_destination(self) -> Callable[[str], dict[str, Any]]:
         """ContactSync's destination block for a fresh table, or a fresh address book."""
@@ -51,6 +52,7 @@ class Harness:
             {"username": self.radicale.username, "password": self.radicale.password},
             self.dsn,
             self.new_destination(),
+            self.overrides,
         )
 
     def vdirsyncer(self) -> vdirsyncer.Vdirsyncer:

@@ -1,15 +1,18 @@
 """The benchmark harness's own logic: the book written as Radicale's files, the medians and
-ratios it reports, and the bench-only worker converter that differs by its codec alone."""
+ratios it reports, and the bench-only worker overrides (a converter that differs by its
+codec alone, a longer read timeout) that hold inside their block only."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from bench.carddav_sync import book, radicale_files, report
-from bench.carddav_sync.plain_worker import plain_converter
+from bench.carddav_sync import bench_worker, book, radicale_files, report
+from bench.carddav_sync.bench_worker import plain_converter
 from bench.carddav_sync.sample import DEPLOYED, FULL, NO_CHANGE, PLAIN, VDIRSYNCER, Sample
 
+from contactsync_worker import main as worker_main
+from contactsync_worker import transport
 from contactsync_worker.codec import data_converter
 from contactsync_worker.keyring import Keyring
 
@@ -59,3 +62,18 @@ def test_the_bench_only_converter_is_the_workers_without_its_codec(tmp_path: Pat
     assert plain.payload_codec is None
     assert plain.failure_converter_class is workers.failure_converter_class
     assert plain.payload_converter_class is workers.payload_converter_class
+
+
+async def test_the_bench_overrides_hold_inside_their_block_only() -> None:
+    env = {bench_worker.PLAIN: "1", bench_worker.READ_TIMEOUT: "600"}
+    with bench_worker.overridden(env):
+        assert vars(worker_main)["data_converter"] is plain_converter
+        async with transport.http_client(
+            "http://127.0.0.1/", allow_insecure=True, ca_bundle=None
+        ) as client:
+            assert client.timeout.read == 600
+    assert vars(worker_main)["data_converter"] is data_converter
+    async with transport.http_client(
+        "http://127.0.0.1/", allow_insecure=True, ca_bundle=None
+    ) as client:
+        assert client.timeout.read == transport.DEFAULT_TIMEOUT.read
