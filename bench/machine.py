@@ -24,4 +24,6 @@ def machine() -> dict[str, Any]:
         "memory_gib": round(int(memory) / 2**20, 1),
         "kernel": platform.release(),
         "python": platform.python_version(),
+        # Other work on a shared machine slows what is measured: say how much there was.
+        "load_average": os.getloadavg(),
     }

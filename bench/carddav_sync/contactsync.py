@@ -1,20 +1,19 @@
-"""ContactSync's side: a region syncing the CardDAV book into a PostgreSQL table, laid out
-as the operator mounts it (tests.worker_env), run one sync per process (``oneshot``)."""
+"""ContactSync's side: a region syncing the CardDAV book into a destination (a PostgreSQL
+table or another address book), laid out as the operator mounts it (tests.worker_env)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import shutil
-import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
-from tests.servers.process import free_port
 from tests.worker_env import WorkerFiles
 
-from bench.carddav_sync.oneshot import WORKFLOW_ID
 from contactsync_api.fields import ContactField as F
 from contactsync_api.spec import RegionConfig
 from contactsync_worker.keyring import REQUESTS_KEY
@@ -31,9 +30,20 @@ FIELDS = [
     F.ADDRESSES,
     F.NOTE,
 ]
+DAV_SECRET, PG_SECRET = "dav", "pg"
 
 
-def region_config(book_url: str, table: str) -> RegionConfig:
+def postgres_destination(table: str) -> dict[str, Any]:
+    return {"postgres": {"dsnSecretRef": {"name": PG_SECRET, "key": "dsn"}, "table": table}}
+
+
+def carddav_destination(url: str) -> dict[str, Any]:
+    return {
+        "carddav": {"url": url, "allowInsecure": True, "credentialsSecretRef": {"name": DAV_SECRET}}
+    }
+
+
+def region_config(book_url: str, destination: dict[str, Any]) -> RegionConfig:
     return RegionConfig.model_validate(
         {
             "contactSync": "bench/book",
@@ -45,17 +55,11 @@ def region_config(book_url: str, table: str) -> RegionConfig:
                     "carddav": {
                         "url": book_url,
                         "allowInsecure": True,
-                        "credentialsSecretRef": {"name": "dav"},
+                        "credentialsSecretRef": {"name": DAV_SECRET},
                     },
                 }
             ],
-            "destinations": [
-                {
-                    "name": "db",
-                    "region": "local",
-                    "postgres": {"dsnSecretRef": {"name": "pg", "key": "dsn"}, "table": table},
-                }
-            ],
+            "destinations": [{"name": "out", "region": "local", **destination}],
             "fields": [str(f) for f in FIELDS],
             "identity": ["uid"],
             "consent": {"mode": "NotRequired"},
@@ -67,51 +71,62 @@ def region_config(book_url: str, table: str) -> RegionConfig:
 
 
 @dataclass
-class ContactSyncRun:
-    """One region's mounts under ``root``; ``reset`` starts it over with an empty state and a
-    new table, so the next sync is a full one."""
+class Region:
+    """One region's mounts under ``root``, for one tool; ``reset`` starts it over with an
+    empty state and a new destination (``new_destination`` is given a name no other reset
+    used), so the next sync is a full one."""
 
     root: Path
+    tool: str
+    book_url: str
     temporal_address: str
     dav_credentials: dict[str, str]
     dsn: str
+    new_destination: Callable[[str], dict[str, Any]]
+    overrides: dict[str, str] = field(default_factory=dict)  # bench_worker's, for every sync
     generation: int = 0
     runs: int = 0
     files: WorkerFiles = field(init=False)
 
-    def reset(self, book_url: str) -> None:
+    def reset(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(parents=True)
         self.generation += 1
+        name = f"{self.tool.replace('-', '_')}_{self.generation}"
         self.files = WorkerFiles(
             self.root,
-            region_config(book_url, f"contacts_{self.generation}"),
-            task_queue=f"bench-{os.getpid()}-{self.generation}",
+            region_config(self.book_url, self.new_destination(name)),
+            task_queue=f"bench-{os.getpid()}-{self.tool}-{self.generation}",
             temporal_address=self.temporal_address,
         )
         self.files.add_key("k0001")
         self.files.add_key(REQUESTS_KEY)
-        self.files.write_secret("dav", self.dav_credentials)
-        self.files.write_secret("pg", {"dsn": self.dsn})
+        self.files.write_secret(DAV_SECRET, self.dav_credentials)
+        self.files.write_secret(PG_SECRET, {"dsn": self.dsn})
 
     def next_workflow_id(self) -> str:
         self.runs += 1
         return f"{self.files.task_queue}/sync-{self.runs}"
 
-    @staticmethod
-    def argv() -> list[str]:
-        return [sys.executable, "-m", "bench.carddav_sync.oneshot"]
-
-    def env(self, workflow_id: str) -> dict[str, str]:
-        return {**os.environ, **self.files.env(free_port()), WORKFLOW_ID: workflow_id}
+    def env(self, metrics_port: int, **extra: str) -> dict[str, str]:
+        """The worker's environment, on top of this one (PYTHONPATH picks the checkout)."""
+        return {**os.environ, **self.files.env(metrics_port), **self.overrides, **extra}
 
 
 def history_events(address: str, workflow_id: str) -> int:
-    """Events in the sync workflow's history (no payload is decoded, so no key is needed)."""
+    """Events in the sync's history, over every run it continued as new into (no payload is
+    decoded, so no key is needed)."""
 
     async def count() -> int:
         client = await Client.connect(address)
-        history = await client.get_workflow_handle(workflow_id).fetch_history()
-        return len(history.events)
+        run_id: str | None = None
+        events = 0
+        while True:
+            history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+            events += len(history.events)
+            started = history.events[0].workflow_execution_started_event_attributes
+            run_id = started.continued_execution_run_id
+            if not run_id:
+                return events
 
     return asyncio.run(count())

@@ -1,4 +1,4 @@
-"""Medians and ratios of the samples: a table on stdout, JSON and a plot under bench/results/."""
+"""Medians over the runs, the ratios the goals name, the table on stdout and the JSON."""
 
 from __future__ import annotations
 
@@ -9,16 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.carddav_sync.scenarios import (
-    CONTACTSYNC,
-    SCENARIOS,
-    TOOLS,
-    VDIRSYNCER,
-    Sample,
-)
+from bench.carddav_sync.sample import DEPLOYED, FULL, PLAIN, SCENARIOS, TOOLS, VDIRSYNCER, Sample
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
-_MEASURES = (
+MEASURES = (
     "seconds",
     "cpu_seconds",
     "peak_rss_mib",
@@ -26,54 +20,82 @@ _MEASURES = (
     "sync_seconds",
     "imports_seconds",
     "history_events",
+    "idle_rss_mib",
+    "server_start_seconds",
 )
+Table = dict[str, dict[str, dict[str, float]]]
 
 
-def medians(samples: Sequence[Sample]) -> dict[str, dict[str, dict[str, float]]]:
-    """scenario → tool → measure → median over the runs (measures a tool has)."""
-    table: dict[str, dict[str, dict[str, float]]] = {}
+def medians(samples: Sequence[Sample]) -> Table:
+    """scenario → tool → measure → median over the runs (the measures a tool has)."""
+    table: Table = {}
     for scenario in SCENARIOS:
-        table[scenario] = {}
         for tool in TOOLS:
             runs = [s for s in samples if s.scenario == scenario and s.tool == tool]
-            table[scenario][tool] = {
-                measure: statistics.median(values)
-                for measure in _MEASURES
-                if (values := [v for s in runs if (v := getattr(s, measure)) is not None])
-            }
+            if runs:
+                table.setdefault(scenario, {})[tool] = {
+                    measure: statistics.median(values)
+                    for measure in MEASURES
+                    if (values := [v for s in runs if (v := getattr(s, measure)) is not None])
+                }
     return table
 
 
-def ratios(table: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    """ContactSync's median over vdirsyncer's: below 1 is faster (or smaller)."""
-    return {
-        scenario: {
-            measure: tools[CONTACTSYNC][measure] / tools[VDIRSYNCER][measure]
-            for measure in ("seconds", "peak_rss_mib")
+def _ratio(tools: dict[str, dict[str, float]], over: str, under: str, measure: str) -> float:
+    if over in tools and under in tools and measure in tools[over] and tools[under].get(measure):
+        return tools[over][measure] / tools[under][measure]
+    return float("nan")
+
+
+def ratios(table: Table) -> dict[str, dict[str, float]]:
+    """Each ContactSync row's wall time over vdirsyncer's (below 1 is faster), and the
+    payload codec's cost: the running worker's wall time and CPU with it over without."""
+    found: dict[str, dict[str, float]] = {}
+    for scenario, tools in table.items():
+        row = {
+            f"{tool}/vdirsyncer seconds": _ratio(tools, tool, VDIRSYNCER, "seconds")
+            for tool in tools
+            if tool != VDIRSYNCER
         }
-        for scenario, tools in table.items()
-    }
+        row["encrypted/plain seconds"] = _ratio(tools, DEPLOYED, PLAIN, "seconds")
+        row["encrypted/plain cpu_seconds"] = _ratio(tools, DEPLOYED, PLAIN, "cpu_seconds")
+        found[scenario] = {k: v for k, v in row.items() if v == v}  # drop the NaNs
+    return found
 
 
-def text_table(table: dict[str, dict[str, dict[str, float]]], runs: int, cards: int) -> str:
+def _cell(values: dict[str, float], measure: str, digits: int = 2) -> str:
+    return f"{values[measure]:.{digits}f}" if measure in values else "-"
+
+
+def text_table(table: Table, runs: int, cards: int) -> str:
     rows = [
-        f"{cards:,} cards, medians of {runs} run(s) each; ratio = ContactSync / vdirsyncer",
+        f"{cards:,} cards, medians of {runs} run(s); ratio = the row's wall time / vdirsyncer's",
         "",
-        "| scenario | vdirsyncer s | ContactSync s | ratio | ContactSync: sync alone s "
-        "| process start and imports s | Radicale CPU s (vdirsyncer / ContactSync) "
-        "| peak RSS MiB (vdirsyncer / ContactSync) | history events |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| scenario | tool | wall s | ratio | workflow alone s | start and imports s "
+        "| CPU s | Radicale CPU s | peak RSS MiB | history events |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for scenario, tools in table.items():
-        v, c = tools[VDIRSYNCER], tools[CONTACTSYNC]
-        rows.append(
-            f"| {scenario} | {v['seconds']:.2f} | {c['seconds']:.2f} "
-            f"| {c['seconds'] / v['seconds']:.2f} | {c['sync_seconds']:.2f} "
-            f"| {c['imports_seconds']:.2f} "
-            f"| {v['radicale_cpu_seconds']:.2f} / {c['radicale_cpu_seconds']:.2f} "
-            f"| {v['peak_rss_mib']:.1f} / {c['peak_rss_mib']:.1f} "
-            f"| {c['history_events']:.0f} |"
-        )
+        for tool, values in tools.items():
+            ratio = _ratio(tools, tool, VDIRSYNCER, "seconds")
+            rows.append(
+                f"| {scenario} | {tool} | {values['seconds']:.2f} "
+                f"| {'-' if ratio != ratio or tool == VDIRSYNCER else f'{ratio:.2f}'} "
+                f"| {_cell(values, 'sync_seconds')} | {_cell(values, 'imports_seconds')} "
+                f"| {values['cpu_seconds']:.2f} | {values['radicale_cpu_seconds']:.2f} "
+                f"| {values['peak_rss_mib']:.1f} | {_cell(values, 'history_events', 0)} |"
+            )
+    if FULL in table:
+        speeds = (f"{t} {cards / v['seconds']:.0f}" for t, v in table[FULL].items())
+        rows += ["", f"full sync, cards/s (medians): {', '.join(speeds)}"]
+    codec = [
+        f"{scenario} {r['encrypted/plain seconds']:.3f} "
+        f"(CPU {r['encrypted/plain cpu_seconds']:.3f})"
+        for scenario, r in ratios(table).items()
+        if "encrypted/plain seconds" in r
+    ]
+    if codec:
+        rows += ["", f"payload codec, running worker with / without: {'; '.join(codec)}"]
     return "\n".join(rows)
 
 
@@ -87,49 +109,3 @@ def write_json(path: Path, samples: Sequence[Sample], context: dict[str, Any]) -
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
-
-
-def plot(path: Path, samples: Sequence[Sample], title: str) -> None:
-    """Wall time and peak memory per scenario: bars for the medians, dots for the runs."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
-
-    table = medians(samples)
-    figure, (time_axis, memory_axis) = plt.subplots(1, 2, figsize=(11, 4.2))
-    width = 0.38
-    for offset, tool, label in (
-        (-1, VDIRSYNCER, "vdirsyncer 0.21.0 → files"),
-        (1, CONTACTSYNC, "ContactSync → PostgreSQL"),
-    ):
-        positions = [i + offset * width / 2 for i in range(len(SCENARIOS))]
-        for axis, measure in ((time_axis, "seconds"), (memory_axis, "peak_rss_mib")):
-            heights = [table[s][tool][measure] for s in SCENARIOS]
-            axis.bar(positions, heights, width, label=label)
-            _dots(axis, samples, tool, positions, measure)
-    for axis, unit in (
-        (time_axis, "wall time of the process, s"),
-        (memory_axis, "peak resident memory, MiB"),
-    ):
-        axis.set_xticks(range(len(SCENARIOS)), SCENARIOS)
-        axis.set_ylabel(unit)
-        axis.grid(axis="y", alpha=0.3)
-    time_axis.legend()
-    figure.suptitle(title)
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
-def _dots(
-    axis: Any,
-    samples: Sequence[Sample],
-    tool: str,
-    positions: Sequence[float],
-    measure: str,
-) -> None:
-    for position, scenario in zip(positions, SCENARIOS, strict=True):
-        values = [getattr(s, measure) for s in samples if s.tool == tool and s.scenario == scenario]
-        axis.scatter([position] * len(values), values, s=10, color="black", zorder=3)
