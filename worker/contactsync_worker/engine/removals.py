@@ -191,8 +191,10 @@ async def refuse(region: RegionRuntime, blocked: list[GuardVerdict]) -> NoReturn
         f"({v.planned * 100 // v.held}%, limit {v.limit_percent}%)"
         for v in blocked
     )
-    # The activity that runs this logs the refusal, once, with its type.
+    # The activity that runs this logs the refusal, once, with its type. The counts include
+    # what earlier pages of the run deleted, which stays deleted: "nothing more".
     raise MassDeleteBlocked(
-        f"this sync would delete {words}; nothing was deleted. If the "
+        f"this sync would delete {words}, counting what it deleted already; nothing more was "
+        "deleted. If the "
         "sources really lost these contacts, raise spec.deletes.maxDeletePercent for one run"
     )
