@@ -83,6 +83,7 @@ def arguments(argv: list[str]) -> argparse.Namespace:
         help="seconds ContactSync's HTTP clients wait for an answer (bench only; default: the "
         "worker's own)",
     )
+    parser.add_argument("--label", help="appended to the results' file names")
     return parser.parse_args(argv)
 
 
@@ -151,7 +152,7 @@ def main(argv: list[str]) -> None:
     print(report.text_table(table, args.runs, args.cards))
     print(f"\nbook and servers: {servers}")
     kind = "carddav-sync" if args.destination == POSTGRES else "carddav-to-carddav"
-    stem = args.results / f"{kind}-{args.cards}"
+    stem = args.results / "-".join(filter(None, (kind, str(args.cards), args.label)))
     meta = {
         "command": f"python -m bench.carddav_sync {' '.join(argv)}".strip(),
         "started": started.isoformat(timespec="seconds"),
