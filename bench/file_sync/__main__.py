@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
-import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -20,42 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from tests.servers.postgres import running_postgres
-from tests.servers.temporal import TemporalDevServer, temporal_cli
+from tests.servers.temporal import TemporalDevServer
 
 from bench.carddav_sync import measure
 from bench.file_sync import people, report
 from bench.file_sync.region import STORES, FileSyncRun
 from bench.file_sync.scenarios import FORMATS, Bench
-from bench.machine import machine
+from bench.machine import machine, versions
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
-
-
-def versions(postgres_dsn: str) -> dict[str, str]:
-    import psycopg
-
-    with psycopg.connect(postgres_dsn) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-    temporal = subprocess.run(
-        [str(temporal_cli()), "--version"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return {
-        "postgresql": str(row[0]) if row else "",
-        "psycopg": importlib.metadata.version("psycopg"),
-        "temporalio": importlib.metadata.version("temporalio"),
-        "temporal": temporal,
-        "commit": commit,
-    }
 
 
 def arguments(argv: list[str]) -> argparse.Namespace:
@@ -97,7 +72,7 @@ def main(argv: list[str]) -> None:
             "command": f"python -m bench.file_sync {' '.join(argv)}".strip(),
             "started": started.isoformat(timespec="seconds"),
             "machine": machine(),
-            "versions": versions(postgres.dsn),
+            "versions": versions(("psycopg", "temporalio"), postgres.dsn),
             "records": args.records,
             "runs": args.runs,
             "seed": args.seed,

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
-import importlib.metadata
-import subprocess
 import sys
 import tempfile
 from contextlib import ExitStack
@@ -24,14 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 from tests.servers.postgres import running_postgres
 from tests.servers.process import free_port
 from tests.servers.radicale import running_radicale
-from tests.servers.temporal import TemporalDevServer, temporal_cli
+from tests.servers.temporal import TemporalDevServer
 
 from bench.carddav_sync import book
-from bench.machine import machine
+from bench.machine import machine, versions
 from bench.scale_out import report
 from bench.scale_out.proxy import LatencyProxy
 from bench.scale_out.region import DEFAULT_SETUPS, ONE, SETUPS, TWO, Setup
@@ -94,27 +91,6 @@ def setups(text: str) -> tuple[Setup, ...]:
     return tuple(SETUPS[n] for n in names)
 
 
-def versions(dsn: str) -> dict[str, str]:
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute("SHOW server_version").fetchone()
-    temporal = subprocess.run(
-        [str(temporal_cli()), "--version"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    return {
-        "radicale": importlib.metadata.version("radicale"),
-        "postgresql": str(row[0]) if row else "",
-        "temporalio": importlib.metadata.version("temporalio"),
-        "temporal": temporal,
-        "commit": commit,
-    }
-
-
 def prepare_book(client: httpx.Client, url: str, cards: int, seed: int) -> None:
     client.timeout = httpx.Timeout(600.0)
     book.upload(client, url, cards, seed)
@@ -167,7 +143,7 @@ async def run(args: argparse.Namespace, argv: list[str]) -> int:
             "command": f"python -m bench.scale_out {' '.join(argv)}".strip(),
             "started": started.isoformat(timespec="seconds"),
             "machine": machine(),
-            "versions": versions(postgres.dsn),
+            "versions": versions(("radicale", "temporalio"), postgres.dsn),
             "cards": args.cards,
             "runs": args.runs,
             "latency_ms": args.latency_ms,
