@@ -265,6 +265,24 @@ async def retried_attempts(handle: WorkflowHandle[Any, Any]) -> int:
     )
 
 
+async def sync_everyone(
+    root: Path, temporal: TemporalDevServer, table: Table, count: int, budget_seconds: int
+) -> tuple[Client, WorkflowHandle[Any, SyncSummary], SyncSummary]:
+    """A sync of ``count`` people who need no consent, from a JSON Lines file, by a worker
+    process whose page activities have ``budget_seconds`` each."""
+    source = root / "people.jsonl"
+    write_jsonl(source, people(count, refused_every=0))
+    files = region_files(
+        root, {"jsonl": {"path": str(source)}}, table, temporal, consent={"mode": "NotRequired"}
+    )
+    files.extra_env["CONTACTSYNC_PAGE_BUDGET_SECONDS"] = str(budget_seconds)
+    client = await files.client()
+    async with worker_process(files, root / "worker.log") as worker:
+        handle = await start_sync(client, files)
+        summary = await finish(handle, worker, 150.0)
+    return client, handle, summary
+
+
 async def test_kill_9_mid_sync_then_restart_writes_every_allowed_contact_once(
     tmp_path: Path, temporal_server: TemporalDevServer, table: Table
 ) -> None:
@@ -335,22 +353,8 @@ async def test_a_sync_of_many_pages_is_one_activity_in_a_short_history(
     """An activity goes on from page to page within its time budget: the history of a sync
     does not grow with the number of contacts."""
     count = 20 * PAGE_SIZE + 1
-    source = tmp_path / "people.jsonl"
-    write_jsonl(source, people(count, refused_every=0))
-    files = region_files(
-        tmp_path,
-        {"jsonl": {"path": str(source)}},
-        table,
-        temporal_server,
-        consent={"mode": "NotRequired"},
-    )
     # The longest budget a worker accepts, so a slow machine cannot split the pages.
-    files.extra_env["CONTACTSYNC_PAGE_BUDGET_SECONDS"] = "300"
-    client = await files.client()
-
-    async with worker_process(files, tmp_path / "worker.log") as worker:
-        handle = await start_sync(client, files)
-        summary = await finish(handle, worker, 150.0)
+    _, handle, summary = await sync_everyone(tmp_path, temporal_server, table, count, 300)
     history = await handle.fetch_history()
 
     page_activities = [
@@ -371,21 +375,8 @@ async def test_a_sync_of_more_pages_than_one_run_holds_continues_as_new(
 ) -> None:
     # One record more than PAGES_PER_RUN full pages: the last page falls to a second run.
     count = PAGES_PER_RUN * PAGE_SIZE + 1
-    source = tmp_path / "people.jsonl"
-    write_jsonl(source, people(count, refused_every=0))
-    files = region_files(
-        tmp_path,
-        {"jsonl": {"path": str(source)}},
-        table,
-        temporal_server,
-        consent={"mode": "NotRequired"},
-    )
-    files.extra_env["CONTACTSYNC_PAGE_BUDGET_SECONDS"] = "0"  # one page an activity
-    client = await files.client()
-
-    async with worker_process(files, tmp_path / "worker.log") as worker:
-        handle = await start_sync(client, files)
-        summary = await finish(handle, worker, 150.0)
+    # A budget of 0: one page an activity.
+    client, handle, summary = await sync_everyone(tmp_path, temporal_server, table, count, 0)
 
     pages_per_run = []
     run_id = handle.first_execution_run_id

@@ -163,17 +163,12 @@ class ContactSyncWorkflow:
             try:
                 page = await self._page(
                     plan,
-                    PageInput(
-                        request,
-                        progress.run_id,
-                        source,
-                        cursor,
-                        progress.totals.deleted,
-                        progress.started_at,
-                        plan.page_budget_seconds,
-                        plan.max_source_pages - pages_read,
-                        fan_out=plan.page_concurrency,
-                    ),
+                    request,
+                    progress,
+                    source,
+                    cursor,
+                    plan.max_source_pages - pages_read,
+                    fan_out=plan.page_concurrency,
                 )
                 if page.slices:
                     # The first page of a listing that can be worked in slices: the rest
@@ -236,7 +231,32 @@ class ContactSyncWorkflow:
                 )
                 return source_failed(replace(progress, cursor=None), endless)
 
-    async def _page(self, plan: RegionRunPlan, page: PageInput) -> PageResult:
+    async def _page(
+        self,
+        plan: RegionRunPlan,
+        request: RegionRunRequest,
+        progress: SyncProgress,
+        source: str,
+        cursor: str | None,
+        max_pages: int,
+        *,
+        fan_out: int = 1,
+        in_slice: bool = False,
+    ) -> PageResult:
+        """One page activity: from ``cursor``, for at most ``max_pages`` pages and the
+        plan's time budget."""
+        page = PageInput(
+            request,
+            progress.run_id,
+            source,
+            cursor,
+            progress.totals.deleted,
+            progress.started_at,
+            plan.page_budget_seconds,
+            max_pages,
+            fan_out=fan_out,
+            in_slice=in_slice,
+        )
         result: PageResult = await workflow.execute_activity(
             SYNC_PAGE,
             page,
@@ -287,20 +307,7 @@ class ContactSyncWorkflow:
         summary = SyncSummary()
         snapshot = False
         while True:
-            result = await self._page(
-                plan,
-                PageInput(
-                    request,
-                    progress.run_id,
-                    source,
-                    cursor,
-                    progress.totals.deleted,
-                    progress.started_at,
-                    plan.page_budget_seconds,
-                    left,
-                    in_slice=True,
-                ),
-            )
+            result = await self._page(plan, request, progress, source, cursor, left, in_slice=True)
             summary = summary.plus(result.summary)
             snapshot = snapshot or result.snapshot
             left -= result.summary.pages
