@@ -61,7 +61,7 @@ def arguments(argv: list[str]) -> argparse.Namespace:
         "--scenarios",
         type=_choices(SCENARIOS),
         default=list(SCENARIOS),
-        help=f"of {','.join(SCENARIOS)}; every run starts with a full sync all the same",
+        help=f"of {','.join(SCENARIOS).replace('%', '%%')}; every run starts with a full sync all the same",
     )
     parser.add_argument(
         "--load",

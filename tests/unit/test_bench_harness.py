@@ -5,8 +5,11 @@ codec alone, a longer read timeout) that hold inside their block only."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from bench.carddav_sync import bench_worker, book, radicale_files, report
 from bench.carddav_sync.bench_worker import plain_converter
 from bench.carddav_sync.sample import DEPLOYED, FULL, NO_CHANGE, PLAIN, VDIRSYNCER, Sample
@@ -77,3 +80,18 @@ async def test_the_bench_overrides_hold_inside_their_block_only() -> None:
         "http://127.0.0.1/", allow_insecure=True, ca_bundle=None
     ) as client:
         assert client.timeout.read == transport.DEFAULT_TIMEOUT.read
+
+
+@pytest.mark.parametrize("bench", ["carddav_sync", "file_sync", "scale_out", "operator_scale"])
+def test_each_benchmark_explains_its_options(bench: str) -> None:
+    """docs/benchmarks.md sends readers to ``--help``: it must print, not fail on a ``%`` in
+    a choice's name."""
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{bench}", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: python -m bench.")
