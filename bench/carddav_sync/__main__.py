@@ -61,7 +61,9 @@ def arguments(argv: list[str]) -> argparse.Namespace:
         "--scenarios",
         type=_choices(SCENARIOS),
         default=list(SCENARIOS),
-        help=f"of {','.join(SCENARIOS).replace('%', '%%')}; every run starts with a full sync all the same",
+        # argparse formats help with %: the "1% changed" scenario's sign is doubled.
+        help=f"of {','.join(SCENARIOS).replace('%', '%%')}; every run starts with a full sync "
+        "all the same",
     )
     parser.add_argument(
         "--load",
