@@ -51,7 +51,7 @@ def read_directory(path: Path) -> KeySet:
             if not entry.name.startswith(_SKIPPED_PREFIX) and entry.is_file()
         }
     except OSError as exc:
-        raise KeySetError(f"cannot read {path}: {exc.strerror}") from exc
+        raise KeySetError(f"{path}: cannot be read ({exc.strerror})") from exc
     return parse(entries, str(path))
 
 
@@ -68,7 +68,7 @@ def write_new_directory(path: Path, keys: KeySet) -> None:
         for name, content in keys.entries.items():
             _write_exclusive(path / name, content)
     except OSError as exc:
-        raise KeySetError(f"cannot write {path}: {exc.strerror}") from exc
+        raise KeySetError(f"{path}: cannot be written ({exc.strerror})") from exc
 
 
 def update_directory(path: Path, before: KeySet, after: KeySet) -> None:
@@ -81,14 +81,14 @@ def update_directory(path: Path, before: KeySet, after: KeySet) -> None:
         for name in before.entries.keys() - after.entries.keys():
             (path / name).unlink()
     except OSError as exc:
-        raise KeySetError(f"cannot update {path}: {exc.strerror}") from exc
+        raise KeySetError(f"{path}: cannot be updated ({exc.strerror})") from exc
 
 
 def read_manifest(path: Path) -> SecretManifest:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise KeySetError(f"cannot read {path}: {exc.strerror}") from exc
+        raise KeySetError(f"{path}: cannot be read ({exc.strerror})") from exc
     except UnicodeDecodeError as exc:
         raise KeySetError(f"{path} is not a text file") from exc
     try:
@@ -136,7 +136,7 @@ def write_manifest(path: Path, manifest: SecretManifest, *, replace: bool) -> No
             f"{path} already exists: new keys are written only where they overwrite nothing"
         ) from exc
     except OSError as exc:
-        raise KeySetError(f"cannot write {path}: {exc.strerror}") from exc
+        raise KeySetError(f"{path}: cannot be written ({exc.strerror})") from exc
 
 
 def _data_entries(path: Path, data: object) -> Iterator[tuple[str, bytes]]:
