@@ -48,7 +48,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     generate = actions.add_parser(
         "generate", help="a new keys set: payload key, pseudonym key and request key"
     )
-    generate.add_argument("--region", required=True)
+    generate.add_argument(
+        "--region", required=True, help="the region the keys are for; names the default Secret"
+    )
     generate.add_argument(
         "--secret-name", help="the Secret's name (default: contactsync-keys-REGION)"
     )
