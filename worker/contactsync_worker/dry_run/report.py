@@ -4,7 +4,7 @@ and (only when asked) which contacts would change. ``describe`` words it, one li
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from contactsync_api.workflows import SyncSummary
@@ -84,7 +84,6 @@ class DryRunReport:
     blocked_message: str = ""
     rekeyed: bool = False  # the pseudonym key rotates: the sync re-keys the store first
     detail: bool = False  # whether ``changes`` were collected
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def blocked(self) -> bool:
@@ -125,7 +124,6 @@ def describe(report: DryRunReport) -> list[str]:
         f"{summary.deleted}, unchanged {summary.unchanged}, held for the grace period "
         f"{summary.held}, pages {summary.pages}"
     )
-    lines += report.notes
     return lines
 
 
