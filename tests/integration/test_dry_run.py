@@ -56,6 +56,15 @@ def state_bytes(files: WorkerFiles) -> dict[str, str]:
     }
 
 
+def application_error(error: WorkflowFailureError) -> ApplicationError:
+    """The ApplicationError under a workflow failure: the searchable type and message."""
+    cause: BaseException | None = error.cause
+    while cause is not None and not isinstance(cause, ApplicationError):
+        cause = cause.__cause__
+    assert isinstance(cause, ApplicationError), error
+    return cause
+
+
 async def temporal_view(files: WorkerFiles) -> tuple[list[str], list[str]]:
     """The workflows of the region's task queue and the namespace's schedules."""
     client = await Client.connect(files.temporal_address, namespace=files.temporal_namespace)
@@ -185,10 +194,7 @@ async def test_a_dry_run_that_trips_the_guard_says_so_and_writes_nothing(
         )
         with pytest.raises(WorkflowFailureError) as blocked:
             await sync(files)
-        refused: BaseException | None = blocked.value.cause
-        while refused is not None and not isinstance(refused, ApplicationError):
-            refused = refused.__cause__
-        assert isinstance(refused, ApplicationError), blocked.value
+        refused = application_error(blocked.value)
         assert refused.type == "MassDeleteBlocked"
         assert refused.message == report.blocked_message
         assert len(await cards(dav, book)) == 10
@@ -218,3 +224,44 @@ async def test_an_unreachable_source_is_an_error_not_an_empty_source(
             await dry_run(unreachable.settings(free_port()))
         assert "team" in str(failed.value)
         assert await everything(files, dav, book) == before
+
+
+async def test_merges_that_trip_the_guard_in_a_page_are_reported_and_write_nothing(
+    tmp_path: Path,
+    radicale_server: RadicaleServer,
+    temporal_server: TemporalDevServer,
+    dav: httpx.AsyncClient,
+) -> None:
+    people = tmp_path / "people.csv"
+    rows = [(f"p{n}", f"Person {n}", f"p{n}@example.org") for n in range(10)]
+    people.write_text("id,fullName,emails\n" + "".join(f"{i},{n},{e}\n" for i, n, e in rows))
+    csv = {"name": "people", "region": "local", "csv": {"path": str(people)}}
+    async with carddav_region(
+        tmp_path / "worker",
+        radicale_server,
+        temporal_server,
+        sources=[csv],
+        fields=["fullName", "emails"],
+        identity=["email"],
+        deletes={"propagate": True, "maxDeletePercent": 20},
+    ) as (files, _, book):
+        assert (await sync(files)).created == 10
+        # Three rows, each joining two people: three contacts would be folded away (30%).
+        joins = "".join(
+            f"j{n},Joined {n},p{n}@example.org;p{n + 5}@example.org\n" for n in range(3)
+        )
+        people.write_text(people.read_text() + joins)
+
+        before = await everything(files, dav, book)
+        report = await dry_run(files.settings(free_port()))
+        assert await everything(files, dav, book) == before, "the dry run wrote something"
+
+        assert report.blocked
+        assert report.guard == (GuardCheck("phonebook", 3, 10, 20, blocked=True),)
+        (reading,) = report.sources
+        assert (reading.name, reading.whole) == ("people", False)
+        assert report.destinations[0].deleted == 0
+        with pytest.raises(WorkflowFailureError) as blocked:
+            await sync(files)
+        refused = application_error(blocked.value)
+        assert refused.message == report.blocked_message

@@ -113,25 +113,26 @@ async def _sync(settings: WorkerSettings, region: DryRunRegion, rekeyed: bool) -
     at = datetime.now(UTC)
     totals = SyncSummary()
     readings: list[SourceReading] = []
-    message = ""
-    try:
-        whole: list[str] = []
-        for source in region.source_order:
-            try:
-                summary, read_whole = await _read_source(settings, region, run, source, totals, at)
-            except _Stopped as stopped:
-                totals = totals.plus(stopped.done)
-                readings.append(_reading(region, source, stopped.done, whole=False))
-                raise stopped.refusal from None
-            totals = totals.plus(summary)
-            readings.append(_reading(region, source, summary, read_whole))
-            if read_whole:
-                whole.append(source)
-        totals = totals.plus(
-            await removals.apply_removals(region, run, tuple(whole), totals.deleted)
-        )
-    except MassDeleteBlocked as refused:
-        message = str(refused)
+    message = ""  # the guard's refusal, when it stops the run
+    whole: list[str] = []
+    for source in region.source_order:
+        try:
+            summary, read_whole = await _read_source(settings, region, run, source, totals, at)
+        except _Stopped as stopped:
+            summary, read_whole, message = stopped.done, False, str(stopped.refusal)
+        totals = totals.plus(summary)
+        readings.append(_reading(region, source, summary, read_whole))
+        if message:
+            break
+        if read_whole:
+            whole.append(source)
+    if not message:
+        try:
+            totals = totals.plus(
+                await removals.apply_removals(region, run, tuple(whole), totals.deleted)
+            )
+        except MassDeleteBlocked as refused:
+            message = str(refused)
     guard = await _guard(region, store, start, held) if message else _allowed(region, held)
     return DryRunReport(
         scope=scope,
