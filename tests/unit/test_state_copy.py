@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from contactsync_api.errors import StoreUnavailable
 from contactsync_worker.audit import AuditEvent
 from contactsync_worker.store import PENDING_HASH, ItemWrite, Suppression, _schema
 from contactsync_worker.store.copy import SqliteReader, copy_scope
@@ -114,3 +115,15 @@ async def test_a_file_without_a_schema_gives_an_empty_copy_and_a_copy_never_over
         await copy.aclose()
         with pytest.raises(FileExistsError):
             await copy_scope(reader, SCOPE, tmp_path / "copy.sqlite")
+
+
+async def test_a_state_file_that_cannot_be_read_is_a_store_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    garbage = tmp_path / "state.sqlite"
+    garbage.write_bytes(b"not a database, but long enough to look like a header" * 20)
+    unreadable = r"cannot read the SQLite state store .*state\.sqlite"
+    with pytest.raises(StoreUnavailable, match=unreadable):
+        async with SqliteReader.open(garbage) as reader:
+            await reader.version()
+    assert garbage.read_bytes().startswith(b"not a database")

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from contactsync_api.errors import StoreUnavailable
 from contactsync_worker.store import StoreSchemaTooNew
@@ -48,6 +48,7 @@ TABLES: tuple[tuple[str, tuple[str, ...], int], ...] = (
     ),
 )
 BATCH = 5000  # rows read and written at a time
+T = TypeVar("T")
 
 
 class ScopeReader(Protocol):
@@ -117,8 +118,9 @@ class SqliteReader:
     """A real SQLite state file, opened read-only (``mode=ro``): SQLite refuses any write
     through it, and a read transaction sees one state however a worker writes meanwhile."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self._conn = conn
+        self._path = path
 
     @classmethod
     @asynccontextmanager
@@ -132,11 +134,9 @@ class SqliteReader:
         try:
             conn = await asyncio.to_thread(connect)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(
-                f"cannot read the SQLite state store {path} ({type(exc).__name__})"
-            ) from exc
+            raise _unreadable(path, exc) from exc
         try:
-            yield cls(conn)
+            yield cls(conn, path)
         finally:
             await asyncio.to_thread(conn.close)  # the read transaction ends with it
 
@@ -150,12 +150,22 @@ class SqliteReader:
             row = self._conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
             return None if row is None or row[0] is None else int(row[0])
 
-        return await asyncio.to_thread(read)
+        return await self._read(read)
 
     async def rows(
         self, table: str, columns: Sequence[str], scope: str
     ) -> AsyncIterator[list[Row]]:
         query = f"SELECT {', '.join(columns)} FROM {table} WHERE scope = ?"  # noqa: S608 - names from TABLES
-        cursor = await asyncio.to_thread(self._conn.execute, query, (scope,))
-        while batch := await asyncio.to_thread(cursor.fetchmany, BATCH):
+        cursor = await self._read(lambda: self._conn.execute(query, (scope,)))
+        while batch := await self._read(lambda: cursor.fetchmany(BATCH)):
             yield batch
+
+    async def _read(self, work: Callable[[], T]) -> T:
+        try:
+            return await asyncio.to_thread(work)
+        except sqlite3.Error as exc:
+            raise _unreadable(self._path, exc) from exc
+
+
+def _unreadable(path: Path, exc: sqlite3.Error) -> StoreUnavailable:
+    return StoreUnavailable(f"cannot read the SQLite state store {path} ({type(exc).__name__})")

@@ -184,9 +184,9 @@ class PostgresReader:
             await conn.set_read_only(True)
             await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
             yield cls(conn, schema)
-        except psycopg.OperationalError as exc:
+        except psycopg.Error as exc:  # only the reader speaks PostgreSQL in this block
             raise StoreUnavailable(
-                f"the PostgreSQL state store is unavailable ({type(exc).__name__})"
+                f"cannot read the PostgreSQL state store ({type(exc).__name__})"
             ) from exc
         finally:
             if not conn.broken:
