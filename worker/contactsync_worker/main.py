@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -83,24 +84,30 @@ async def adopt_pseudonym_key(
     return keys
 
 
-async def open_store(settings: WorkerSettings) -> StateStore:
+def store_conninfo(settings: WorkerSettings) -> Callable[[], Awaitable[str]] | None:
+    """How to reach the region's PostgreSQL state store (None: the store is SQLite): the
+    connection string, read for every connection so a rotated password needs no restart."""
     store = settings.config.region.store
-    if store is not None and store.postgres is not None:
-        spec = store.postgres
+    if store is None or store.postgres is None:
+        return None
+    spec = store.postgres
 
-        async def conninfo() -> str:
-            """Read for every connection, so a rotated password needs no restart."""
-            ref = spec.dsn_secret_ref
-            dsn = credentials.read_secret(ref.name, ref.key, secrets_dir=settings.secrets_dir)
-            bundle = credentials.ca_bundle_for(
-                spec.ca_bundle_secret_ref, secrets_dir=settings.secrets_dir
-            )
-            info = postgres_conninfo(
-                dsn.reveal(), allow_insecure=spec.allow_insecure, ca_bundle=bundle
-            )
-            await check_egress_postgres(info, settings.config.egress)
-            return info
+    async def conninfo() -> str:
+        ref = spec.dsn_secret_ref
+        dsn = credentials.read_secret(ref.name, ref.key, secrets_dir=settings.secrets_dir)
+        bundle = credentials.ca_bundle_for(
+            spec.ca_bundle_secret_ref, secrets_dir=settings.secrets_dir
+        )
+        info = postgres_conninfo(dsn.reveal(), allow_insecure=spec.allow_insecure, ca_bundle=bundle)
+        await check_egress_postgres(info, settings.config.egress)
+        return info
 
+    return conninfo
+
+
+async def open_store(settings: WorkerSettings) -> StateStore:
+    conninfo = store_conninfo(settings)
+    if conninfo is not None:
         try:
             await conninfo()  # a worker that cannot use its store does not start
         except InsecureTransportError as exc:

@@ -24,6 +24,7 @@ from contactsync_api.errors import StoreUnavailable
 from contactsync_worker.store._base import Clock, SqlStore, system_clock
 from contactsync_worker.store._schema import POSTGRES, migrate
 from contactsync_worker.store._sql import NUMBERED, Param, Params, Row, expand, multirow
+from contactsync_worker.store.copy import BATCH
 
 DEFAULT_SCHEMA = "contactsync"
 # Serializes schema creation and migration across every worker on the database.
@@ -157,3 +158,64 @@ class PostgresStore(SqlStore):
                 raise StoreUnavailable(
                     f"the PostgreSQL state store is unavailable ({type(exc).__name__})"
                 ) from exc
+
+
+class PostgresReader:
+    """A real PostgreSQL state store, read in one ``REPEATABLE READ READ ONLY`` transaction
+    that is rolled back: the server refuses any write in it, and every table is read as of
+    one moment."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[TupleRow], schema: str) -> None:
+        self._conn = conn
+        self._schema = schema
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, conninfo: Callable[[], Awaitable[str]], schema: str
+    ) -> AsyncIterator[PostgresReader]:
+        try:
+            conn = await psycopg.AsyncConnection.connect(await conninfo(), connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(
+                f"cannot connect to the PostgreSQL state store ({type(exc).__name__})"
+            ) from exc
+        try:
+            await conn.set_read_only(True)
+            await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
+            yield cls(conn, schema)
+        except psycopg.Error as exc:  # only the reader speaks PostgreSQL in this block
+            raise StoreUnavailable(
+                f"cannot read the PostgreSQL state store ({type(exc).__name__})"
+            ) from exc
+        finally:
+            if not conn.broken:
+                await conn.rollback()  # nothing to undo: the transaction is read-only
+            await conn.close()
+
+    async def version(self) -> int | None:
+        cursor = await self._conn.execute(
+            "SELECT to_regclass(%s)", (f'"{self._schema}".schema_migrations',)
+        )
+        found = await cursor.fetchone()
+        if found is None or found[0] is None:
+            return None
+        query = sql.SQL("SELECT max(version) FROM {}.schema_migrations").format(
+            sql.Identifier(self._schema)
+        )
+        row = await (await self._conn.execute(query)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    async def rows(
+        self, table: str, columns: Sequence[str], scope: str
+    ) -> AsyncIterator[list[Row]]:
+        query = sql.SQL("SELECT {} FROM {}.{} WHERE scope = %s").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)),
+            sql.Identifier(self._schema),
+            sql.Identifier(table),
+        )
+        # A server-side cursor: a large scope comes over a batch at a time.
+        async with self._conn.cursor(name=f"copy_{table}") as cursor:
+            await cursor.execute(query, (scope,))
+            while batch := await cursor.fetchmany(BATCH):
+                yield batch
