@@ -166,3 +166,21 @@ def test_rendered_from_the_stored_contactsync_the_owner_is_the_real_one(
     assert rendered
     assert {d["metadata"]["ownerReferences"][0]["uid"] for d in rendered} == {uid}
     dry_run_apply(kube_control_plane, kube_api, stream)
+
+
+def test_schedule_documents_are_refused_by_kubectl_not_stored(
+    kube_control_plane: KubeControlPlane, crds: tuple[str, str]
+) -> None:
+    """They are for reading: no API group serves their kind, so an apply of the full stream
+    fails on them instead of storing something nobody reads."""
+    stream = contactsync("render", str(EXAMPLES / "multi-region.yaml"), "--only=schedules")
+    assert {d["kind"] for d in objects(stream)} == {"TemporalSchedule"}
+    said = kubectl(
+        kube_control_plane.admin_kubeconfig,
+        "apply",
+        "--dry-run=server",
+        "--filename=-",
+        stdin=stream,
+        check=False,
+    )
+    assert 'no matches for kind "TemporalSchedule" in version "contactsync.dev/render"' in said
