@@ -40,6 +40,7 @@ def register(commands: Any) -> None:
         "-n",
         "--namespace",
         default="default",
+        metavar="NS",
         help="the namespace of ContactSyncs whose metadata names none (default: default)",
     )
     parser.add_argument(
@@ -51,11 +52,13 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--temporal-address",
         default=TemporalConnection.address,
+        metavar="HOST:PORT",
         help="the operator's Temporal frontend (TEMPORAL_ADDRESS; default: %(default)s)",
     )
     parser.add_argument(
         "--temporal-namespace",
         default=TemporalConnection.namespace,
+        metavar="NS",
         help="the default Temporal namespace (TEMPORAL_NAMESPACE; default: %(default)s)",
     )
     parser.add_argument(

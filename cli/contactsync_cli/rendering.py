@@ -95,7 +95,11 @@ def _header(
         )
     else:
         names = ", ".join(p.name for p in egress.policies) or "none"
-        lines.append(f"- the ContactSyncEgressPolicies given: {names}")
+        labels = ", ".join(f"{k}={v}" for k, v in sorted((egress.namespace_labels or {}).items()))
+        lines.append(
+            f"- the ContactSyncEgressPolicies given ({names}), matched against the namespace "
+            f"labels {labels + ' and ' if labels else ''}{NAMESPACE_NAME_LABEL}"
+        )
     if not owner_uid_given:
         lines.append(
             f"- owner uid {PLACEHOLDER_UID}: the ContactSync's uid exists only once it is "
@@ -113,7 +117,7 @@ def _owned(resource: ContactSync) -> ContactSync:
     return resource if resource.uid else replace(resource, uid=PLACEHOLDER_UID)
 
 
-def _region_notes(resource: ContactSync, the_plan: Plan) -> list[str]:
+def _region_notes(the_plan: Plan) -> list[str]:
     notes = []
     for region in the_plan.regions:
         if not region.served_here:
@@ -142,7 +146,7 @@ def render(
             resource, settings, egress.policies, egress.labels_of(resource.namespace)
         )
         who = f"ContactSync {resource.namespace}/{resource.name}"
-        out.append("#\n" + _comment([who, *_region_notes(resource, the_plan)]))
+        out.append("#\n" + _comment([who, *_region_notes(the_plan)]))
         if only is not Only.SCHEDULES:
             for manifest in the_plan.apply:
                 region = manifest["metadata"]["labels"][naming.REGION_LABEL]

@@ -72,8 +72,6 @@ def describe(
             {"every": duration(i.every), **({"offset": duration(i.offset)} if i.offset else {})}
             for i in schedule.spec.intervals
         ]
-    if schedule.spec.calendars:
-        spec["calendars"] = len(schedule.spec.calendars)
     if schedule.spec.jitter:
         spec["jitter"] = duration(schedule.spec.jitter)
     if schedule.spec.time_zone_name:
