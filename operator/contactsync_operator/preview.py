@@ -21,7 +21,8 @@ from contactsync_operator.settings import OperatorSettings
 # What a preview takes for granted, in the words ``contactsync render`` prints.
 ASSUMPTIONS = (
     "nothing exists yet: no worker objects, no schedules (so all of them are created)",
-    "every Secret the manifest names exists and carries the contactsync.dev/use label",
+    "every Secret the manifest names exists and is labelled for this ContactSync "
+    "(contactsync.dev/use); the keys Secret holds valid payload keys",
     "the keys Secret is not read: the operator mounts its entries by name, all but "
     "requests.key, and writes that key's public half into the worker config; here the keys "
     "volume names the whole Secret and the config has no requestsPublicKey",
