@@ -4,6 +4,7 @@ contactsync check FILE...   check ContactSync manifests without a cluster
 contactsync crd [egress]    print the ContactSync (or ContactSyncEgressPolicy) CRD
 contactsync local FILE      run a ContactSync on this machine (embedded Temporal)
 contactsync keys ...        generate, rotate and list a region's keys Secret
+contactsync render FILE     print what the operator would create for ContactSync manifests
 
 One entry point for the image and for people. This package is the composition root: the
 operator and the worker do not import each other (beyond the payload codec and keyring
@@ -24,7 +25,7 @@ from contactsync_api.crd import crd_yaml
 from contactsync_api.egress_crd import egress_crd_yaml
 from contactsync_api.manifest import ManifestError, load_contact_syncs
 from contactsync_api.workflows import RegionRunRequest, SubjectIds
-from contactsync_cli import keys
+from contactsync_cli import keys, render
 
 if TYPE_CHECKING:
     from contactsync_worker.commands import ErasureTarget
@@ -188,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     uninstall.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
     keys.register(commands)
+    render.register(commands)
     return parser
 
 
@@ -335,6 +337,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _uninstall(args)
     if args.command == "keys":
         return keys.run(args)
+    if args.command == "render":
+        return render.run(args)
     if args.command == "worker":
         from contactsync_worker.main import main as worker_main
 

@@ -35,7 +35,7 @@ from contactsync_operator.planner import (
     retired_regions,
 )
 from contactsync_operator.postgres_dsn import dsn_ports
-from contactsync_operator.region_keys import RegionKeys, parse_keys_secret
+from contactsync_operator.region_keys import RegionKeys, keys_secret_of, parse_keys_secret
 from contactsync_operator.regionconfig import port_secret_refs
 from contactsync_operator.schedule_index import ScheduleIndex
 from contactsync_operator.schedules import desired_schedules
@@ -98,15 +98,10 @@ class Reconciler:
     async def region_keys(
         self, resource: ContactSync, region: RegionSpec, reads: SecretReads | None = None
     ) -> RegionKeys | RegionAccess:
-        if region.encryption is None:
-            return RegionAccess(
-                region.name,
-                "no encryption.keysSecretRef: workers and schedules need payload keys",
-                Reason.ENCRYPTION_NOT_CONFIGURED,
-            )
-        return await self.keys_in(
-            resource.namespace, region.name, region.encryption.keys_secret_ref.name, reads
-        )
+        secret = keys_secret_of(region)
+        if isinstance(secret, RegionAccess):
+            return secret
+        return await self.keys_in(resource.namespace, region.name, secret, reads)
 
     async def keys_in(
         self, namespace: str, region: str, secret: str, reads: SecretReads | None = None

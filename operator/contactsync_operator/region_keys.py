@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from contactsync_api.reasons import Reason
+from contactsync_api.spec import RegionSpec
 from contactsync_api.workflows import RegionRunRequest
 from contactsync_operator.observed import RegionAccess, WorkerKeys
 from contactsync_worker import authorization
@@ -52,6 +53,18 @@ class RegionKeys:
             self.request_key, authorization.PURGE, request, workflow_id, now
         )
         return RegionRunRequest(request.namespace, request.contact_sync, request.region, signed)
+
+
+def keys_secret_of(region: RegionSpec) -> str | RegionAccess:
+    """The name of the region's keys Secret, or why the region cannot run whatever its Secrets
+    hold: the spec names none (a question of the spec alone, so answered without a cluster)."""
+    if region.encryption is None:
+        return RegionAccess(
+            region.name,
+            "no encryption.keysSecretRef: workers and schedules need payload keys",
+            Reason.ENCRYPTION_NOT_CONFIGURED,
+        )
+    return region.encryption.keys_secret_ref.name
 
 
 def parse_keys_secret(
