@@ -24,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.typedefs import Middleware
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
@@ -166,7 +167,7 @@ def _refusal_response(refusal: RequestRefused) -> web.Response:
     return web.Response(status=refusal.status, text=refusal.message + "\n", headers=headers)
 
 
-def _cors_middleware(origins: frozenset[str]) -> Any:
+def _cors_middleware(origins: frozenset[str]) -> Middleware:
     """CORS for the configured origins only; any other origin gets no CORS headers at all."""
 
     @web.middleware
