@@ -98,13 +98,15 @@ def parse_payloads(body: bytes) -> list[Payload]:
     """The payloads of a ``Payloads`` message in protobuf JSON form, or a 400 saying what is off."""
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise RequestRefused(400, "the request body is not JSON") from exc
-    if not isinstance(document, dict) or not isinstance(document.get("payloads"), list):
+    # Protobuf JSON leaves out empty fields: {} is a Payloads message without payloads.
+    items = document.get("payloads", []) if isinstance(document, dict) else None
+    if not isinstance(items, list):
         raise RequestRefused(
             400, 'the request body must be a JSON object with a "payloads" list (Temporal Payloads)'
         )
-    return [_parse_payload(index, item) for index, item in enumerate(document["payloads"])]
+    return [_parse_payload(index, item) for index, item in enumerate(items)]
 
 
 def _parse_payload(index: int, item: Any) -> Payload:

@@ -100,13 +100,15 @@ def test_payloads_in_protobuf_json_form_are_parsed() -> None:
     assert payload.metadata["encoding"] == b"json/plain"
     assert payload.data == b'"a"'
     assert parse_payloads(b'{"payloads": []}') == []
+    assert parse_payloads(b"{}") == []  # protobuf JSON leaves an empty list out
 
 
 @pytest.mark.parametrize(
     ("body", "words"),
     [
         (b"\xff", "not JSON"),
-        (b"{}", '"payloads" list'),
+        (b"[" * 100_000, "not JSON"),
+        (b'[{"payloads": []}]', '"payloads" list'),
         (b'{"payloads": null}', '"payloads" list'),
         (b'{"payloads": ["ImEi"]}', "payload 0 is not a JSON object"),
         (b'{"payloads": [{}, {"metadata": {"encoding": 7}}]}', "payload 1 is not a Temporal"),
