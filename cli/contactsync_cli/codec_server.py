@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         _serve(service, listen, ssl_context)
     except OSError as exc:
-        _fail(f"cannot listen on {args.listen}: {exc.strerror or 'the address is unavailable'}")
+        # asyncio's own text repeats the address; the errno says what went wrong.
+        reason = os.strerror(exc.errno) if exc.errno else "the address is unavailable"
+        _fail(f"cannot listen on {args.listen}: {reason}")
         return EXIT_UNAVAILABLE
     return 0
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import json
 import os
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -26,7 +28,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
 
-from contactsync_cli.main import EXIT_INVALID, main
+from contactsync_cli.main import EXIT_INVALID, EXIT_UNAVAILABLE, main
 from contactsync_worker.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec
 from contactsync_worker.keyring import Keyring
 from tests.integration.test_codec_temporal import (
@@ -436,3 +438,20 @@ def test_plain_http_beyond_loopback_is_refused_without_insecure_listen(
     assert "0.0.0.0 is not a loopback address" in error
     assert "--tls-cert" in error
     assert "--insecure-listen" in error
+
+
+def test_an_address_already_in_use_is_unavailable_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = write_keys(tmp_path / "keys", {"k1": os.urandom(32)})
+    token = tmp_path / "token"
+    token.write_text("a-token-long-enough-to-pass")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status = main(codec_server_argv(keys, token, f"--listen=127.0.0.1:{port}"))
+    error = capsys.readouterr().err
+    assert status == EXIT_UNAVAILABLE
+    in_use = os.strerror(errno.EADDRINUSE)
+    assert error == f"contactsync codec-server: cannot listen on 127.0.0.1:{port}: {in_use}\n"
