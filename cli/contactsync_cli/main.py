@@ -3,6 +3,7 @@
 contactsync check FILE...   check ContactSync manifests without a cluster
 contactsync crd [egress]    print the ContactSync (or ContactSyncEgressPolicy) CRD
 contactsync local FILE      run a ContactSync on this machine (embedded Temporal)
+contactsync report FILE     a record of processing activities (GDPR Art. 30) per ContactSync
 
 One entry point for the image and for people. This package is the composition root: the
 operator and the worker do not import each other (beyond the payload codec and keyring
@@ -23,6 +24,7 @@ from contactsync_api.crd import crd_yaml
 from contactsync_api.egress_crd import egress_crd_yaml
 from contactsync_api.manifest import ManifestError, load_contact_syncs
 from contactsync_api.workflows import RegionRunRequest, SubjectIds
+from contactsync_cli import report
 
 if TYPE_CHECKING:
     from contactsync_worker.commands import ErasureTarget
@@ -185,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the operator's Deployment, scaled to zero before releasing",
     )
     uninstall.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS")
+    report.register(commands)
     return parser
 
 
@@ -330,6 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _lift_suppression(args)
     if args.command == "uninstall":
         return _uninstall(args)
+    if args.command == "report":
+        return report.run(args)
     if args.command == "worker":
         from contactsync_worker.main import main as worker_main
 
