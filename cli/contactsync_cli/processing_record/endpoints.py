@@ -76,8 +76,8 @@ def transport(endpoint: EndpointSpec) -> str:
     if isinstance(endpoint, PostgresConnectionSpec):
         if endpoint.allow_insecure:
             return (
-                "the connection string is used as given (allowInsecure): TLS only if it asks "
-                "for it, the server not necessarily verified"
+                "the connection string as given (allowInsecure): TLS only if it asks for it, "
+                "the server not necessarily verified"
             )
         return (
             f"TLS with sslmode=verify-full (certificate and host name verified against "
@@ -89,14 +89,14 @@ def transport(endpoint: EndpointSpec) -> str:
             return f"LDAPS: {_VERIFIED} {trust}"
         if endpoint.start_tls:
             return f"StartTLS: {_VERIFIED} {trust}"
-        return "clear text LDAP (allowInsecure): contacts and the bind password unencrypted"
+        return "clear-text LDAP: contacts and the bind password unencrypted"
     if isinstance(endpoint, FileSourceSpec) and endpoint.path is not None:
         return "no network: read from a volume mounted into the worker pod"
     if isinstance(endpoint, CardDavSpec | FileSourceSpec):
         url = endpoint.url or ""
         if url.startswith("https://"):
             return f"HTTPS: {_VERIFIED} {_trust(endpoint.ca_bundle_secret_ref)}"
-        return "clear text HTTP (allowInsecure): contacts and credentials unencrypted"
+        return "clear-text HTTP: contacts and credentials unencrypted"
     return "not stated"
 
 

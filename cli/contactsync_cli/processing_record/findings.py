@@ -49,14 +49,14 @@ def _insecure(resource: ContactSync, endpoints: list[Endpoint]) -> list[Finding]
                 "URL would no longer be refused"
             )
         else:
-            effect = f"the connection is {endpoint.transport}"
+            effect = f"transport: {endpoint.transport}"
         found.append(
             Finding(
                 code="AllowInsecure",
                 severity=Severity.WARNING,
                 message=(
                     f"{endpoint.role} {endpoint.name} ({endpoint.kind}, {endpoint.location}) "
-                    f"sets allowInsecure, for development only: {effect}."
+                    f"sets allowInsecure, for development only; {effect}."
                 ),
                 source=[f"{endpoint.source}.allowInsecure"],
             )

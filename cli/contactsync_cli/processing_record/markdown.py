@@ -134,45 +134,30 @@ def _data(record: ProcessingRecord) -> list[str]:
     return lines
 
 
-def _endpoint_rows(endpoints: list[Endpoint]) -> list[tuple[object, ...]]:
-    return [
-        (
-            e.name,
-            e.kind,
-            e.region,
-            e.host or "-",
-            e.location,
-            ", ".join(e.receives_from) or "-",
-            e.transport,
-            ", ".join(e.secrets) or "none",
-            f"`{e.source}`",
-        )
-        for e in endpoints
-    ]
+_ENDPOINT_HEADER = ("name", "kind", "region", "host", "what", "transport", "Secrets (names)")
+
+
+def _endpoint_row(e: Endpoint) -> list[object]:
+    secrets = ", ".join(e.secrets) or "none"
+    return [e.name, e.kind, e.region, e.host or "-", e.location, e.transport, secrets]
 
 
 def _endpoints(record: ProcessingRecord) -> list[str]:
-    header = (
-        "name",
-        "kind",
-        "region",
-        "host",
-        "what",
-        "receives from",
-        "transport",
-        "Secrets (names)",
-        "source",
-    )
+    sources = [(*_endpoint_row(e), f"`{e.source}`") for e in record.sources]
+    destinations = [
+        (*_endpoint_row(e), ", ".join(e.receives_from), f"`{e.source}`")
+        for e in record.destinations
+    ]
     return [
         _heading(4, "d"),
         "",
         "Sources (where contacts are collected):",
         "",
-        *_table(header, _endpoint_rows(record.sources)),
+        *_table((*_ENDPOINT_HEADER, "source"), sources),
         "",
-        "Recipients (destinations contacts are disclosed to):",
+        "Recipients (the destinations contacts are disclosed to):",
         "",
-        *_table(header, _endpoint_rows(record.destinations)),
+        *_table((*_ENDPOINT_HEADER, "receives from", "source"), destinations),
         "",
     ]
 
@@ -235,7 +220,7 @@ def _retention(record: ProcessingRecord) -> list[str]:
 def _measures(record: ProcessingRecord) -> list[str]:
     lines = [_heading(7, "g"), ""]
     for measure in record.security_measures:
-        gets = "" if measure.applies else " — NOT fully applied, see below"
+        gets = "" if measure.applies else " — not fully applied to this spec"
         said = _statements(measure.statements) or ["- This spec does not get it."]
         lines += [f"### {measure.title}{gets}", "", *said, ""]
     return lines
