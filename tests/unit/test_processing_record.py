@@ -357,3 +357,11 @@ def test_the_markdown_has_every_section_once_per_contactsync() -> None:
     for title in SECTIONS:
         assert markdown.count(f". {title}") == 2, title
     assert markdown.count("# Record of processing activities: ContactSync ") == 2
+
+
+def test_a_file_on_a_volume_is_reached_over_no_network_and_claims_no_tls() -> None:
+    record = Variation("file", "consent-retention").record()
+    [events] = [s for s in record.sources if s.name == "events"]
+    assert (events.host, events.encrypted_in_transit) == (None, None)
+    assert events.location == "file /data/events/attendees.jsonl on a volume of the worker pod"
+    assert measure(record, "EncryptionInTransit") is True

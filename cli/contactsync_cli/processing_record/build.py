@@ -183,9 +183,10 @@ def _also_read(spec: ContactSyncSpec) -> list[Statement]:
         ),
         Statement(
             text=(
-                "Each record's id at its source (vCard UID, LDAP entryUUID) is read whatever "
-                "spec.identity says, so that an erasure finds every record of a person; the "
-                "store keeps its pseudonym, never the id."
+                "Each record's uid (a vCard's UID, the LDAP uid attribute, a file's uid column "
+                "or key) is read whatever spec.identity says, so that an erasure finds every "
+                "record of a person; unless uid is an identity key it is neither merged on nor "
+                "written, and the store keeps its pseudonym, never the uid."
             ),
             source=["spec.identity"],
         ),
@@ -272,7 +273,7 @@ def _retention(spec: ContactSyncSpec) -> Retention:
     history = f"{retention.workflow_history}{default_note(spec, 'retention', 'workflow_history')}"
     if deletes.propagate:
         grace = (
-            f"by the first run after (removedContacts {removed})"
+            f"by the run that finds it gone: removedContacts is {removed}"
             if to_timedelta(retention.removed_contacts) == timedelta(0)
             else f"once it has been gone for {removed}"
         )

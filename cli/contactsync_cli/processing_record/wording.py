@@ -44,7 +44,7 @@ FIELD_NAMES: dict[ContactField, str] = {
 
 IDENTITY_NAMES: dict[IdentityKey, str] = {
     IdentityKey.EMAIL: "e-mail address",
-    IdentityKey.UID: "the source's record id (vCard UID, LDAP entryUUID, file id)",
+    IdentityKey.UID: "uid (a vCard's UID, the LDAP uid attribute, a file's uid column or key)",
     IdentityKey.PHONE: "telephone number",
 }
 
