@@ -17,7 +17,7 @@ def register(commands: Any) -> None:
         "report",
         help="a record of processing activities (GDPR Art. 30) for each ContactSync in a file",
     )
-    report.add_argument("file", type=Path)
+    report.add_argument("file", type=Path, help="a manifest of one or more ContactSyncs")
     report.add_argument(
         "--format", choices=FORMATS, default="markdown", help="markdown (default) or json"
     )
