@@ -6,6 +6,7 @@ contactsync local FILE      run a ContactSync on this machine (embedded Temporal
 contactsync keys ...        generate, rotate and list a region's keys Secret
 contactsync render FILE     print what the operator would create for ContactSync manifests
 contactsync codec-server    decode a region's payloads for the Temporal Web UI and CLI
+contactsync report FILE     a record of processing activities (GDPR Art. 30) per ContactSync
 
 One entry point for the image and for people. This package is the composition root: the
 operator and the worker do not import each other (beyond the payload codec and keyring
@@ -26,7 +27,7 @@ from contactsync_api.crd import crd_yaml
 from contactsync_api.egress_crd import egress_crd_yaml
 from contactsync_api.manifest import ManifestError, load_contact_syncs
 from contactsync_api.workflows import RegionRunRequest, SubjectIds
-from contactsync_cli import codec_server, keys, render
+from contactsync_cli import codec_server, keys, render, report
 
 if TYPE_CHECKING:
     from contactsync_worker.commands import ErasureTarget
@@ -192,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys.register(commands)
     render.register(commands)
     codec_server.register(commands)
+    report.register(commands)
     return parser
 
 
@@ -343,6 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return render.run(args)
     if args.command == codec_server.COMMAND:
         return codec_server.run(args)
+    if args.command == "report":
+        return report.run(args)
     if args.command == "worker":
         from contactsync_worker.main import main as worker_main
 
