@@ -13,14 +13,18 @@ async def noop(value: str) -> str:
     return value
 
 
+async def _one_activity(value: str) -> str:
+    result: str = await workflow.execute_activity(
+        "noop", value, start_to_close_timeout=timedelta(seconds=30)
+    )
+    return result
+
+
 @workflow.defn(name="Floor", sandboxed=False)
 class Floor:
     @workflow.run
     async def run(self, value: str) -> str:
-        result: str = await workflow.execute_activity(
-            "noop", value, start_to_close_timeout=timedelta(seconds=30)
-        )
-        return result
+        return await _one_activity(value)
 
 
 @workflow.defn(name="SandboxedFloor")
@@ -29,7 +33,4 @@ class SandboxedFloor:
 
     @workflow.run
     async def run(self, value: str) -> str:
-        result: str = await workflow.execute_activity(
-            "noop", value, start_to_close_timeout=timedelta(seconds=30)
-        )
-        return result
+        return await _one_activity(value)

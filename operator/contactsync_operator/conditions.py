@@ -276,3 +276,14 @@ def build_status(
         regions_ready=f"{len(ready_regions)}/{len(served)}",
         last_sync_time=max(finished) if finished else None,
     )
+
+
+def reconcile_outcome(status: ContactSyncStatus) -> str:
+    """The reconcile's outcome for the operator's metrics: "degraded" exactly when the status
+    it wrote says Degraded (problems met while applying, a region blocked, or Temporal
+    unreadable), else "ok", so the metric and the status never disagree."""
+    degraded = any(
+        c.type == ConditionType.DEGRADED and c.status == ConditionStatus.TRUE
+        for c in status.conditions
+    )
+    return "degraded" if degraded else "ok"

@@ -21,7 +21,7 @@ from contactsync_api.spec import GROUP, PLURAL, VERSION
 from contactsync_api.status import serialized
 from contactsync_operator import kube, metrics, naming, run_events
 from contactsync_operator.cleanup import cleanup
-from contactsync_operator.conditions import deletion_waits, spec_refused
+from contactsync_operator.conditions import deletion_waits, reconcile_outcome, spec_refused
 from contactsync_operator.default_egress import DefaultPolicyError
 from contactsync_operator.kube import KubeGateway, ensure_default_policy
 from contactsync_operator.overrides import FORCE_DELETE, SKIP_PURGE, is_set
@@ -132,7 +132,7 @@ async def _reconcile(
         (kopf.warn if kind == "Warning" else kopf.info)(body, reason=reason, message=message)
     for problem in result.outcome.problems:
         metrics.ERRORS.labels(problem.reason).inc()
-    metrics.RECONCILES.labels("degraded" if result.outcome.problems else "ok").inc()
+    metrics.RECONCILES.labels(reconcile_outcome(result.status)).inc()
     metrics.CONTACTSYNCS.record(
         resource.namespace, resource.name, written, result.missing_schedules
     )

@@ -12,7 +12,13 @@ from contactsync_api.manifest import ContactSync, parse_contact_sync
 from contactsync_api.reasons import Reason
 from contactsync_api.status import serialized
 from contactsync_api.workflows import SyncSummary
-from contactsync_operator.conditions import Outcome, Problem, build_status, spec_refused
+from contactsync_operator.conditions import (
+    Outcome,
+    Problem,
+    build_status,
+    reconcile_outcome,
+    spec_refused,
+)
 from contactsync_operator.observed import (
     Observed,
     ObservedRun,
@@ -121,6 +127,28 @@ def test_temporal_down_is_degraded_and_named() -> None:
         "connection refused"
         in next(c for c in status["conditions"] if c["type"] == "Degraded")["message"]
     )
+
+
+@pytest.mark.parametrize(
+    ("temporal_error", "problems", "expected"),
+    [
+        (None, [], "ok"),
+        # Nothing failed while applying, but Temporal could not be read: the status says
+        # Degraded, and so must the metric.
+        ("list schedules: timeout", [], "degraded"),
+        (None, [Problem(Reason.SCHEDULE_FAILED, "refused")], "degraded"),
+    ],
+)
+def test_the_metrics_outcome_is_degraded_exactly_when_the_status_is(
+    temporal_error: str | None, problems: list[Problem], expected: str
+) -> None:
+    observed = running(resource())
+    observed.temporal_error = temporal_error
+    outcome = Outcome(problems=problems, schedules_present=set(observed.schedules))
+    res = resource()
+    status = build_status(res, plan(res, observed, SETTINGS), observed, outcome, [], NOW)
+    assert reconcile_outcome(status) == expected
+    assert (conditions(serialized(status))["Degraded"][0] == "True") == (expected == "degraded")
 
 
 def test_transition_time_moves_only_when_the_status_does() -> None:
