@@ -31,12 +31,12 @@ from temporalio.client import (
     WorkflowFailureError,
 )
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
 
 from contactsync_api.errors import ContactSyncError
 from contactsync_api.manifest import ContactSync
 from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
 from contactsync_cli import demo
+from contactsync_cli.dev_server import DevServerError, running_dev_server
 from contactsync_cli.exit_codes import EXIT_INVALID, EXIT_SYNC_FAILED, EXIT_UNAVAILABLE
 from contactsync_cli.local import dev_server_version, temporal_binary
 from contactsync_cli.progress import RunProgress, RunWatcher, progress_line, summary_table
@@ -166,42 +166,49 @@ async def _on_dev_server(
 ) -> list[RegionOutcome]:
     binary = temporal_binary()
     version = await asyncio.to_thread(dev_server_version, binary)
+    database, log = state.temporal_database, state.root / "temporal.log"
     try:
-        environment = await WorkflowEnvironment.start_local(
-            dev_server_existing_path=str(binary),
-            dev_server_database_filename=str(state.temporal_database),
-            dev_server_log_level="error",
-            data_converter=data_converter(keyring),
-        )
-    except RuntimeError:
-        raise LocalRunError(
-            f"the Temporal dev server did not start on {state.temporal_database}",
-            EXIT_UNAVAILABLE,
-        ) from None
-    async with environment:
-        client = environment.client
-        address = client.service_client.config.target_host
-        report(f"Temporal dev server started ({version}) at {address}")
-        await _end_leftovers(client, resource, follow=options.follow, report=report)
-        worker_stop = asyncio.Event()
-        regions = [
-            _start_worker(resource, name, state, secrets_dir, options, address, worker_stop)
-            for name in (r.name for r in resource.spec.regions)
-        ]
-        try:
-            outcomes = []
-            for region in regions:
-                if stop.is_set():
-                    break
-                outcomes.append(
-                    await _sync_now(client, resource, region, secrets_dir, report, stop)
-                )
-            if options.follow and not stop.is_set() and not _worker_failed(regions, outcomes):
-                outcomes += await _follow(client, resource, regions, secrets_dir, report, stop)
-        finally:
-            worker_stop.set()
-            await asyncio.gather(*(r.worker for r in regions), return_exceptions=True)
+        server = running_dev_server(binary, database, log, data_converter(keyring))
+        async with server as client:
+            address = client.service_client.config.target_host
+            report(f"Temporal dev server started ({version}) at {address}")
+            outcomes = await _with_workers(
+                client, resource, options, state, secrets_dir, report, stop
+            )
+    except DevServerError as exc:
+        raise LocalRunError(str(exc), EXIT_UNAVAILABLE) from None
     report("Temporal dev server stopped")
+    return outcomes
+
+
+async def _with_workers(
+    client: Client,
+    resource: ContactSync,
+    options: RunOptions,
+    state: ResourceState,
+    secrets_dir: Path,
+    report: Report,
+    stop: asyncio.Event,
+) -> list[RegionOutcome]:
+    """Start each region's worker, sync each region now, follow with ``options.follow``."""
+    address = client.service_client.config.target_host
+    await _end_leftovers(client, resource, follow=options.follow, report=report)
+    worker_stop = asyncio.Event()
+    regions = [
+        _start_worker(resource, name, state, secrets_dir, options, address, worker_stop)
+        for name in (r.name for r in resource.spec.regions)
+    ]
+    try:
+        outcomes = []
+        for region in regions:
+            if stop.is_set():
+                break
+            outcomes.append(await _sync_now(client, resource, region, secrets_dir, report, stop))
+        if options.follow and not stop.is_set() and not _worker_failed(regions, outcomes):
+            outcomes += await _follow(client, resource, regions, secrets_dir, report, stop)
+    finally:
+        worker_stop.set()
+        await asyncio.gather(*(r.worker for r in regions), return_exceptions=True)
     return outcomes
 
 

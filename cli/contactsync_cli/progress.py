@@ -17,6 +17,7 @@ from typing import Any
 
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
@@ -135,12 +136,22 @@ class RunWatcher:
                 if position is not None:
                     progress.add(source, position.summary)
             if pending.attempt > 1:
-                failure = pending.last_failure.application_failure_info.type or "a failure"
-                progress.retrying[source] = (pending.attempt, failure)
+                progress.retrying[source] = (pending.attempt, _error_type(pending.last_failure))
 
     async def _decode(self, payloads: Payloads, kind: type[Any] | None) -> list[Any]:
         hints = None if kind is None else [kind] * len(payloads.payloads)
         return await self._client.data_converter.decode(payloads.payloads, hints)
+
+
+def _error_type(failure: Failure) -> str:
+    """The type the worker gave a failure; the server may have wrapped it (a failure it
+    cut down to size keeps the worker's as its cause)."""
+    current: Failure | None = failure
+    while current is not None:
+        if current.application_failure_info.type:
+            return current.application_failure_info.type
+        current = current.cause if current.HasField("cause") else None
+    return "a failure"
 
 
 def _merge(into: RunProgress, other: RunProgress) -> None:

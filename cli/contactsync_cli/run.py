@@ -128,6 +128,9 @@ def _run(args: argparse.Namespace) -> int:
     from contactsync_worker.settings import WorkerConfigError, tuning_from_env
 
     run_logs.configure(args.log_format, args.debug)
+    # Whatever the run creates (the dev server's database, state stores, logs) is the
+    # user's alone, as the state directory is.
+    os.umask(0o077)
     resources = _resources(args.file)
     if resources is None:
         return EXIT_INVALID

@@ -48,6 +48,9 @@ _WHAT: dict[ErrorType, str] = {
 # CredentialsError's words for a key that is not there (contactsync_worker.credentials).
 _MISSING_KEY = re.compile(r"Secret '([^']+)' has no key '([^']+)' mounted at ([^:]+): [^;]*")
 
+# "(ConnectError: the library's words)" in a worker's message: the class is kept.
+_QUOTED_ERROR = re.compile(r"\(([A-Z][A-Za-z0-9_]*): [^()]*\)")
+
 
 @dataclass(frozen=True)
 class SyncFailure:
@@ -113,4 +116,4 @@ def _local(message: str, secrets_dir: Path | None) -> str:
             f"({where}: one directory per Secret, one file per key)"
         )
 
-    return _MISSING_KEY.sub(missing, message)
+    return _QUOTED_ERROR.sub(r"(\1)", _MISSING_KEY.sub(missing, message))
