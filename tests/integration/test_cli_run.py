@@ -4,8 +4,10 @@ as the destination."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -13,11 +15,12 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 import pytest
 from psycopg import sql
+from temporalio.client import Client
 
 from contactsync_cli.exit_codes import (
     EXIT_INTERRUPTED,
@@ -25,6 +28,8 @@ from contactsync_cli.exit_codes import (
     EXIT_OK,
     EXIT_UNAVAILABLE,
 )
+from contactsync_worker.codec import data_converter
+from contactsync_worker.keyring import Keyring
 from tests.carddav_sync import VCARD, vcard
 from tests.servers.postgres import PostgresServer
 from tests.servers.process import free_port
@@ -326,29 +331,69 @@ def test_a_signal_ends_a_sync_in_flight_and_the_next_run_is_not_disturbed(setup:
     assert setup.names() == {"Ada Example"}
 
 
-def test_follow_keeps_the_schedules_until_sigterm_then_stops_cleanly(setup: Setup) -> None:
+def test_follow_reports_each_scheduled_sync_until_sigterm_then_stops_cleanly(
+    setup: Setup,
+) -> None:
     setup.put("ada", vcard("ada", "Ada Example", "ada@example.org", "directory"))
     argv = [str(CLI), "run", str(setup.manifest), "--state-dir", str(setup.state)]
     argv += ["--secrets-dir", str(setup.secrets), "--follow"]
-    with subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as process:
-        assert process.stdout is not None
-        seen = []
-        for line in process.stdout:
-            seen.append(line)
-            if line.startswith("Following the schedules"):
-                break
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=120)
-    before = "".join(seen)
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
+        assert run.stdout is not None
+        before = read_until(run.stdout, "Following the schedules")
+        assert setup.names() == {"Ada Example"}  # the first sync ran before following
+        schedule = "contactsync/tests/phonebook/local/sync"
+        assert f"schedule {schedule}: active, next run 20" in before
 
-    assert process.returncode == EXIT_OK, err
-    assert setup.names() == {"Ada Example"}  # the first sync ran before following
-    assert "schedule contactsync/tests/phonebook/local/sync: active, next run 20" in before
+        # The schedule's next run, now rather than in 15 minutes, on the run's own dev server.
+        setup.put("alan", vcard("alan", "Alan Example", "alan@example.org", "directory"))
+        address = re.search(r"Temporal dev server started .* at (\S+)", before)
+        assert address is not None
+        keys = Keyring.from_directory(setup.state / "tests/phonebook/keys")
+        asyncio.run(trigger(address.group(1), keys, schedule))
+        during = read_until(run.stdout, "region local: synced")
+
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=120)
+
+    assert run.returncode == EXIT_OK, err
+    assert f"Scheduled sync of region local started ({schedule}-" in during
+    assert row(during, "team")["created"] == 1
+    assert setup.names() == {"Ada Example", "Alan Example"}
     assert "Temporal dev server stopped" in out
 
     # Without --follow, the schedules go: nothing would run them between runs.
     again = setup.run()
     assert again.returncode == EXIT_OK, again.stderr
-    assert "removed schedule contactsync/tests/phonebook/local/sync" in again.stdout
+    assert f"removed schedule {schedule} (--follow creates it again)" in again.stdout
+
+
+async def trigger(address: str, keys: Keyring, schedule_id: str) -> None:
+    client = await Client.connect(address, data_converter=data_converter(keys))
+    await client.get_schedule_handle(schedule_id).trigger()
+
+
+def read_until(stream: IO[str], marker: str) -> str:
+    """Lines of ``stream`` up to and with the first that holds ``marker``."""
+    seen = []
+    for line in stream:
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError(f"the output ended before {marker!r}: {''.join(seen)}")
+
+
+def test_a_worker_that_cannot_start_fails_the_run_with_its_reason(setup: Setup) -> None:
+    """A PostgreSQL state store whose Secret is missing stops the region's worker at start;
+    the run does not wait for a sync nobody works."""
+    document = json.loads(setup.manifest.read_text())
+    store = {"postgres": {"dsnSecretRef": {"name": "store", "key": "dsn"}}}
+    document["spec"]["regions"][0]["store"] = store
+    setup.manifest.write_text(json.dumps(document))
+
+    result = setup.run()
+
+    assert result.returncode == EXIT_INVALID
+    assert error_line(result).startswith(
+        "contactsync run: tests/phonebook region local: the configuration cannot be used: "
+        "Secret 'store' has no key 'dsn': write it to "
+    )
