@@ -16,44 +16,31 @@ import contextlib
 import fcntl
 import os
 import socket
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from temporalio.client import (
-    Client,
-    ScheduleActionExecutionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-    WorkflowFailureError,
-)
+from temporalio.client import Client
 from temporalio.service import RPCError
 
-from contactsync_api.errors import ContactSyncError
 from contactsync_api.manifest import ContactSync
 from contactsync_api.workflows import SYNC_WORKFLOW, RegionRunRequest, SyncInput, SyncSummary
 from contactsync_cli import demo
 from contactsync_cli.dev_server import DevServerError, running_dev_server
-from contactsync_cli.exit_codes import EXIT_INVALID, EXIT_SYNC_FAILED, EXIT_UNAVAILABLE
+from contactsync_cli.exit_codes import EXIT_INVALID, EXIT_UNAVAILABLE
+from contactsync_cli.follow import follow
 from contactsync_cli.local import dev_server_version, temporal_binary
-from contactsync_cli.progress import RunProgress, RunWatcher, progress_line, summary_table
-from contactsync_cli.run_failures import SyncFailure, application_failure, failure_of
+from contactsync_cli.region_watch import RegionOutcome, RegionWorker, Watch, watch_sync
 from contactsync_cli.state_dir import ResourceState, private_dir, resource_state
-from contactsync_operator import naming, schedules
+from contactsync_operator import naming
 from contactsync_operator.regionconfig import region_config
 from contactsync_worker import main as worker_main
 from contactsync_worker.codec import data_converter
 from contactsync_worker.keyring import Keyring, KeyringError
-from contactsync_worker.settings import WorkerConfigError, WorkerSettings, WorkerTuning
+from contactsync_worker.settings import WorkerSettings, WorkerTuning
 
 Report = Callable[[str], None]
-# How often a running sync's progress is read; a line is printed only when counts changed.
-PROGRESS_SECONDS = 2.0
-# A scheduled run's start is noticed this often under --follow.
-FOLLOW_SECONDS = 5.0
 
 
 class LocalRunError(RuntimeError):
@@ -71,28 +58,6 @@ class RunOptions:
     demo: Path | None
     follow: bool
     tuning: WorkerTuning
-
-
-@dataclass
-class RegionOutcome:
-    """How one sync of a region ended: done, failed (and why), or stopped by a signal."""
-
-    contact_sync: str
-    region: str
-    summary: SyncSummary | None = None
-    failure: SyncFailure | None = None
-    interrupted: bool = False
-
-
-@dataclass
-class _Region:
-    """A region of the ContactSync being run, and its worker."""
-
-    name: str
-    task_queue: str
-    worker: asyncio.Task[None]
-    sources: tuple[str, ...]
-    watched: set[str] = field(default_factory=set)  # scheduled runs already reported
 
 
 async def run_contact_sync(
@@ -193,19 +158,20 @@ async def _with_workers(
     """Start each region's worker, sync each region now, follow with ``options.follow``."""
     address = client.service_client.config.target_host
     await _end_leftovers(client, resource, follow=options.follow, report=report)
+    watch = Watch(client, f"{resource.namespace}/{resource.name}", secrets_dir, report, stop)
     worker_stop = asyncio.Event()
     regions = [
-        _start_worker(resource, name, state, secrets_dir, options, address, worker_stop)
-        for name in (r.name for r in resource.spec.regions)
+        _start_worker(resource, region.name, state, secrets_dir, options, address, worker_stop)
+        for region in resource.spec.regions
     ]
     try:
         outcomes = []
         for region in regions:
             if stop.is_set():
                 break
-            outcomes.append(await _sync_now(client, resource, region, secrets_dir, report, stop))
+            outcomes.append(await _sync_now(watch, resource, region))
         if options.follow and not stop.is_set() and not _worker_failed(regions, outcomes):
-            outcomes += await _follow(client, resource, regions, secrets_dir, report, stop)
+            outcomes += await follow(watch, resource, regions)
     finally:
         worker_stop.set()
         await asyncio.gather(*(r.worker for r in regions), return_exceptions=True)
@@ -220,7 +186,7 @@ def _start_worker(
     options: RunOptions,
     address: str,
     stop: asyncio.Event,
-) -> _Region:
+) -> RegionWorker:
     config = region_config(resource, region)
     tuning = options.tuning
     settings = WorkerSettings(
@@ -241,7 +207,8 @@ def _start_worker(
         max_concurrent_activities=tuning.max_concurrent_activities,
     )
     worker = asyncio.create_task(worker_main.run(settings, stop, handle_signals=False))
-    return _Region(region, settings.task_queue, worker, tuple(s.name for s in config.sources))
+    sources = tuple(s.name for s in config.sources)
+    return RegionWorker(region, settings.task_queue, worker, sources)
 
 
 async def _end_leftovers(
@@ -267,207 +234,22 @@ async def _end_leftovers(
             report(f"  removed schedule {listed.id} (--follow creates it again)")
 
 
-async def _sync_now(
-    client: Client,
-    resource: ContactSync,
-    region: _Region,
-    secrets_dir: Path,
-    report: Report,
-    stop: asyncio.Event,
-) -> RegionOutcome:
+async def _sync_now(watch: Watch, resource: ContactSync, region: RegionWorker) -> RegionOutcome:
     request = RegionRunRequest(resource.namespace, resource.name, region.name)
     workflow_id = f"{region.task_queue}/run-{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}"
-    report(f"Syncing region {region.name} of {resource.namespace}/{resource.name}")
-    handle = await client.start_workflow(
+    watch.report(f"Syncing region {region.name} of {watch.contact_sync}")
+    handle = await watch.client.start_workflow(
         SYNC_WORKFLOW,
         SyncInput(request),
         id=workflow_id,
         task_queue=region.task_queue,
         result_type=SyncSummary,
     )
-    run_id = handle.result_run_id or ""
-    return await _watch(client, resource, region, workflow_id, run_id, secrets_dir, report, stop)
+    return await watch_sync(watch, region, workflow_id, handle.result_run_id or "")
 
 
-async def _watch(
-    client: Client,
-    resource: ContactSync,
-    region: _Region,
-    workflow_id: str,
-    run_id: str,
-    secrets_dir: Path,
-    report: Report,
-    stop: asyncio.Event,
-) -> RegionOutcome:
-    """Report a sync's progress until it ends, its worker dies or ``stop`` is set (then the
-    sync is terminated: what its pages wrote stays, and the next run goes on from there)."""
-    outcome = RegionOutcome(f"{resource.namespace}/{resource.name}", region.name)
-    result = asyncio.create_task(client.get_workflow_handle(workflow_id).result())
-    stopped = asyncio.create_task(stop.wait())
-    watcher = RunWatcher(client, workflow_id, run_id)
-    shown: dict[str, str] = {}
-    try:
-        while True:
-            done, _ = await asyncio.wait(
-                {result, stopped, region.worker},
-                timeout=PROGRESS_SECONDS,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            if result in done:
-                break
-            if done:  # stopped, or the worker died: this sync goes no further
-                await _terminate(client, workflow_id)
-                if region.worker in done:
-                    outcome.failure = worker_failure(region.worker)
-                else:
-                    outcome.interrupted = True
-                break
-            _show(await watcher.progress(), shown, report)
-        progress = await watcher.progress(running=False)
-    finally:
-        stopped.cancel()
-    for line in summary_table(progress, region.sources):
-        report(f"  {line}")
-    if result.done() and not outcome.failure and not outcome.interrupted:
-        try:
-            outcome.summary = result.result()
-        except WorkflowFailureError as exc:
-            outcome.failure = failure_of(exc, secrets_dir)
-    else:
-        result.cancel()
-    return outcome
-
-
-def _show(progress: RunProgress, shown: dict[str, str], report: Report) -> None:
-    for source, summary in progress.sources.items():
-        line = progress_line(source, summary)
-        if source in progress.retrying:
-            attempt, error = progress.retrying[source]
-            line += f"; retrying (attempt {attempt}) after {error}"
-        if shown.get(source) != line:
-            shown[source] = line
-            report(f"  {line}")
-
-
-async def _terminate(client: Client, workflow_id: str) -> None:
-    with contextlib.suppress(RPCError):  # it ended meanwhile
-        await client.get_workflow_handle(workflow_id).terminate(reason="contactsync run stopped")
-
-
-def worker_failure(worker: asyncio.Task[None]) -> SyncFailure:
-    """Why a region's worker stopped before its work was done."""
-    error = worker.exception() if not worker.cancelled() else None
-    if error is None:
-        return SyncFailure(EXIT_SYNC_FAILED, "the region's worker stopped")
-    if isinstance(error, WorkerConfigError | KeyringError):
-        return SyncFailure(EXIT_INVALID, f"the region's worker cannot start: {error}")
-    if isinstance(error, ContactSyncError):
-        return application_failure(error.error_type.value, str(error), None)
-    return application_failure(None, f"{type(error).__name__}: ", None)
-
-
-def _worker_failed(regions: list[_Region], outcomes: list[RegionOutcome]) -> bool:
+def _worker_failed(regions: list[RegionWorker], outcomes: list[RegionOutcome]) -> bool:
     return any(r.worker.done() for r in regions) or any(o.interrupted for o in outcomes)
-
-
-async def _follow(
-    client: Client,
-    resource: ContactSync,
-    regions: list[_Region],
-    secrets_dir: Path,
-    report: Report,
-    stop: asyncio.Event,
-) -> list[RegionOutcome]:
-    """Create or update the regions' schedules, then report each scheduled sync as it runs,
-    until ``stop``. Returns the outcome of a region whose worker died, or of a sync ``stop``
-    interrupted; the others were reported as they ended."""
-    for region in regions:
-        for desired in schedules.desired_schedules(resource, region.name):
-            await _upsert_schedule(client, desired)
-            description = await client.get_schedule_handle(desired.schedule_id).describe()
-            upcoming = description.info.next_action_times[:1]
-            when = upcoming[0].isoformat(timespec="seconds") if upcoming else "none"
-            state = "paused" if description.schedule.state.paused else "active"
-            report(f"  schedule {desired.schedule_id}: {state}, next run {when}")
-            region.watched.update(_started(description.info.recent_actions))
-    report("Following the schedules; SIGINT or SIGTERM (Ctrl-C) stops")
-    stopped = asyncio.create_task(stop.wait())
-    try:
-        while not stop.is_set():
-            for region in regions:
-                if region.worker.done():
-                    failure = worker_failure(region.worker)
-                    name = f"{resource.namespace}/{resource.name}"
-                    return [RegionOutcome(name, region.name, failure=failure)]
-                outcome = await _follow_region(client, resource, region, secrets_dir, report, stop)
-                if outcome is not None:
-                    return [outcome]
-            await asyncio.wait({stopped}, timeout=FOLLOW_SECONDS)
-    finally:
-        stopped.cancel()
-    return []
-
-
-async def _follow_region(
-    client: Client,
-    resource: ContactSync,
-    region: _Region,
-    secrets_dir: Path,
-    report: Report,
-    stop: asyncio.Event,
-) -> RegionOutcome | None:
-    """Watch the sync the region's schedule started since last asked, if any."""
-    schedule_id = naming.sync_schedule_id(resource.namespace, resource.name, region.name)
-    description = await client.get_schedule_handle(schedule_id).describe()
-    for workflow_id, run_id in _started(description.info.recent_actions).items():
-        if workflow_id in region.watched:
-            continue
-        region.watched.add(workflow_id)
-        report(f"Scheduled sync of region {region.name} started ({workflow_id})")
-        outcome = await _watch(
-            client, resource, region, workflow_id, run_id, secrets_dir, report, stop
-        )
-        if outcome.interrupted or region.worker.done():
-            return outcome
-        report_outcome(outcome, report, _error_report)
-    return None
-
-
-def _started(actions: object) -> dict[str, str]:
-    """Workflow id -> first run id of the workflows schedule actions started."""
-    started: dict[str, str] = {}
-    for action in actions if isinstance(actions, list) else []:
-        execution = getattr(action, "action", None)
-        if isinstance(execution, ScheduleActionExecutionStartWorkflow):
-            started[execution.workflow_id] = execution.first_execution_run_id
-    return started
-
-
-async def _upsert_schedule(client: Client, desired: schedules.DesiredSchedule) -> None:
-    try:
-        await client.create_schedule(desired.schedule_id, desired.schedule)
-    except ScheduleAlreadyRunningError:
-
-        def updated(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=desired.schedule)
-
-        await client.get_schedule_handle(desired.schedule_id).update(updated)
-
-
-def report_outcome(outcome: RegionOutcome, report: Report, error: Callable[[str], None]) -> None:
-    """One line for a region's sync: done, interrupted, or the error line of its failure."""
-    where = f"{outcome.contact_sync} region {outcome.region}"
-    if outcome.failure is not None:
-        error(f"{where}: {outcome.failure.words}")
-    elif outcome.interrupted:
-        report(f"{where}: interrupted; what it wrote stays, the next run goes on from there")
-    elif outcome.summary is not None:
-        report(f"{where}: synced")
-
-
-def _error_report(line: str) -> None:
-    """Under --follow a failed scheduled sync is reported and following goes on."""
-    print(f"contactsync run: {line}", file=sys.stderr, flush=True)
 
 
 def _free_port() -> int:

@@ -17,7 +17,7 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contactsync_api.manifest import ContactSync, ManifestError, load_contact_syncs
 from contactsync_cli import run_logs
@@ -27,6 +27,9 @@ from contactsync_cli.exit_codes import (
     EXIT_OK,
     EXIT_UNAVAILABLE,
 )
+
+if TYPE_CHECKING:
+    from contactsync_cli.local_run import RunOptions
 
 # A person at a terminal waits for a wrong host to fail: few attempts, a short pause (the
 # worker's own defaults, 8 attempts from 2 s apart, ride out a server restart in a cluster).
@@ -180,15 +183,11 @@ def _resources(path: Path) -> list[ContactSync] | None:
     return None
 
 
-async def _run_all(resources: list[ContactSync], options: Any) -> int:
+async def _run_all(resources: list[ContactSync], options: RunOptions) -> int:
     """Each ContactSync in turn (with --follow, all at once); the exit code of the first
     region that failed, in the manifest's order, else of an interruption, else 0."""
-    from contactsync_cli.local_run import (
-        LocalRunError,
-        RegionOutcome,
-        report_outcome,
-        run_contact_sync,
-    )
+    from contactsync_cli.local_run import LocalRunError, run_contact_sync
+    from contactsync_cli.region_watch import RegionOutcome, report_outcome
 
     stop = asyncio.Event()
     _on_signals(stop)
