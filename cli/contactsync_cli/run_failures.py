@@ -116,4 +116,9 @@ def _local(message: str, secrets_dir: Path | None) -> str:
             f"({where}: one directory per Secret, one file per key)"
         )
 
-    return _QUOTED_ERROR.sub(r"(\1)", _MISSING_KEY.sub(missing, message))
+    return without_library_words(_MISSING_KEY.sub(missing, message))
+
+
+def without_library_words(text: str) -> str:
+    """``text`` with each "(SomeError: what the library said)" cut to "(SomeError)"."""
+    return _QUOTED_ERROR.sub(r"(\1)", text)

@@ -4,7 +4,8 @@ for a person at a terminal; on stderr, so stdout holds only the run's report.
 A local run logs warnings and errors (a source that refused, a record set aside); ``--debug``
 adds the worker's own information and debug lines and the tracebacks of crashes, as frames
 and exception types. Third-party records never carry their exceptions' words, in either
-format (contactsync_worker.logs.ThirdPartyDetailFilter).
+format (contactsync_worker.logs.ThirdPartyDetailFilter), nor a library's words the worker
+quoted in a line of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from contactsync_cli.run_failures import without_library_words
 from contactsync_worker.logs import JsonFormatter, ThirdPartyDetailFilter, stack
 
 FORMATS = ("json", "text")
@@ -35,6 +37,18 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class NoLibraryWords(logging.Filter):
+    """The worker's own lines may quote a library's error ("request failed (ConnectError:
+    ...)"); a local run keeps the error's class only, as in its error line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = without_library_words(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
 class NoTraceback(logging.Filter):
     """Without --debug a crash is logged by its exception's type, without the frames."""
 
@@ -50,6 +64,7 @@ def configure(log_format: str, debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(TextFormatter() if log_format == "text" else JsonFormatter())
     handler.addFilter(ThirdPartyDetailFilter())
+    handler.addFilter(NoLibraryWords())
     if not debug:
         handler.addFilter(NoTraceback())
     root = logging.getLogger()
