@@ -197,6 +197,7 @@ def _start_worker(
         secrets_dir=secrets_dir,
         state_dir=private_dir(state.region_dir(region)),
         metrics_port=_free_port(),
+        metrics_host="127.0.0.1",
         temporal_address=address,
         temporal_namespace="default",
         source_attempts=tuning.source_attempts,
@@ -235,6 +236,8 @@ async def _end_leftovers(
 
 
 async def _sync_now(watch: Watch, resource: ContactSync, region: RegionWorker) -> RegionOutcome:
+    # The place for --dry-run (contactsync_cli.run.register): the sync it starts would be told
+    # to write nothing, and be watched the same way.
     request = RegionRunRequest(resource.namespace, resource.name, region.name)
     workflow_id = f"{region.task_queue}/run-{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}"
     watch.report(f"Syncing region {region.name} of {watch.contact_sync}")

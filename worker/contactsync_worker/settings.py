@@ -48,6 +48,9 @@ class WorkerSettings:
     # one Python process, so with several replicas a small number here spreads the slices
     # of a sync over them instead of one worker taking them all.
     max_concurrent_activities: int | None = None
+    # Where the probes and metrics listen: every interface in a pod, for the kubelet and the
+    # scraper; a run on a laptop keeps them on loopback.
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - probed from outside the pod
 
     @property
     def scope(self) -> str:
