@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from contactsync_api.manifest import ContactSync
+from contactsync_cli.local import ends_with_this_process
 
 _CONFIG = """\
 [server]
@@ -98,6 +99,7 @@ def start_demo(resource: ContactSync, samples: Path, workdir: Path) -> DemoServe
         [sys.executable, "-m", "radicale", "--config", str(config)],
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=ends_with_this_process,
     )
     server = DemoServer(username, password, process)
     try:

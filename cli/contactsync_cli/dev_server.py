@@ -14,6 +14,8 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError
 
+from contactsync_cli.local import ends_with_this_process
+
 NAMESPACE = "default"
 START_SECONDS = 60.0
 STOP_SECONDS = 15.0
@@ -45,7 +47,10 @@ async def running_dev_server(
     ]
     with log.open("ab") as output:
         process = await asyncio.create_subprocess_exec(
-            *argv, stdout=output, stderr=asyncio.subprocess.STDOUT
+            *argv,
+            stdout=output,
+            stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=ends_with_this_process,
         )
     try:
         yield await _connect(process, f"127.0.0.1:{port}", log, converter)

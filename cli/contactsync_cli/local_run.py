@@ -104,7 +104,8 @@ async def _credentials(
         return
     workdir = private_dir(state.demo_dir)
     try:
-        server = await asyncio.to_thread(demo.start_demo, resource, options.demo, workdir)
+        # In this thread, not a pool's: the server ends with the thread that started it.
+        server = demo.start_demo(resource, options.demo, workdir)
     except demo.DemoError as exc:
         raise LocalRunError(f"--demo: {exc}", EXIT_UNAVAILABLE) from None
     try:

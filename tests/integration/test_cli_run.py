@@ -34,6 +34,7 @@ from tests.carddav_sync import VCARD, vcard
 from tests.servers.postgres import PostgresServer
 from tests.servers.process import free_port
 from tests.servers.radicale import RadicaleServer
+from tests.support import eventually
 
 pytestmark = [pytest.mark.carddav, pytest.mark.postgres, pytest.mark.temporal]
 CLI = Path(sys.executable).parent / "contactsync"
@@ -397,3 +398,46 @@ def test_a_worker_that_cannot_start_fails_the_run_with_its_reason(setup: Setup) 
         "contactsync run: tests/phonebook region local: the configuration cannot be used: "
         "Secret 'store' has no key 'dsn': write it to "
     )
+
+
+def test_a_killed_run_leaves_no_server_and_the_next_run_ends_its_sync(setup: Setup) -> None:
+    """SIGKILL gives the command no chance to clean up: its dev server goes with it (the
+    next run needs the database), and the sync it left in that database is ended by the next
+    run before it starts its own."""
+    setup.write_manifest(f"http://127.0.0.1:{free_port()}/contactsync/nobody/")
+    argv = [str(CLI), "run", str(setup.manifest), "--state-dir", str(setup.state)]
+    argv += ["--secrets-dir", str(setup.secrets)]
+    env = {**os.environ, "CONTACTSYNC_SOURCE_ATTEMPTS": "100"}
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as run:
+        assert run.stdout is not None
+        read_until(run.stdout, "retrying (attempt")
+        run.kill()
+        run.communicate(timeout=60)
+    database = str(setup.state / "tests/phonebook/temporal.sqlite")
+    eventually(lambda: not servers_on(database), timeout=30, what="the dev server to end")
+
+    setup.write_manifest(setup.book)
+    setup.put("ada", vcard("ada", "Ada Example", "ada@example.org", "directory"))
+    after = setup.run()
+
+    assert after.returncode == EXIT_OK, after.stderr
+    assert re.search(
+        r"ended contactsync/tests/phonebook/local/run-\S+, left running by an earlier run",
+        after.stdout,
+    )
+    assert setup.names() == {"Ada Example"}
+
+
+def servers_on(database: str) -> list[str]:
+    """Processes whose command line names ``database``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if database in command:
+            found.append(entry.name)
+    return found
