@@ -25,6 +25,7 @@ from temporalio.client import Client
 from contactsync_cli.exit_codes import (
     EXIT_INTERRUPTED,
     EXIT_INVALID,
+    EXIT_MASS_DELETE_BLOCKED,
     EXIT_OK,
     EXIT_UNAVAILABLE,
 )
@@ -300,6 +301,26 @@ def test_a_missing_secret_key_names_the_file_to_write(setup: Setup) -> None:
     assert error_line(result).startswith(
         "contactsync run: tests/phonebook region local: the configuration cannot be used: "
     )
+
+
+def test_a_run_that_would_delete_too_much_exits_4_and_deletes_nothing(setup: Setup) -> None:
+    document = json.loads(setup.manifest.read_text())
+    document["spec"]["deletes"] = {"propagate": True, "maxDeletePercent": 20}
+    setup.manifest.write_text(json.dumps(document))
+    people = ["ada", "alan", "grace", "hedy", "katherine"]
+    for uid in people:
+        setup.put(uid, vcard(uid, f"{uid.title()} Example", f"{uid}@example.org", "directory"))
+    assert setup.run().returncode == EXIT_OK
+    for uid in people[1:]:
+        setup.delete(uid)
+
+    result = setup.run()
+
+    assert result.returncode == EXIT_MASS_DELETE_BLOCKED
+    assert error_line(result).startswith(
+        "contactsync run: tests/phonebook region local: deletes blocked: "
+    )
+    assert len(setup.names()) == 5
 
 
 def test_a_signal_ends_a_sync_in_flight_and_the_next_run_is_not_disturbed(setup: Setup) -> None:
