@@ -29,6 +29,7 @@ from contactsync_cli.exit_codes import (
     EXIT_SYNC_FAILED,
     EXIT_UNAVAILABLE,
 )
+from contactsync_cli.run_logs import without_library_words
 
 _WHAT: dict[ErrorType, str] = {
     ErrorType.SOURCE_UNREACHABLE: "a source could not be reached",
@@ -47,9 +48,6 @@ _WHAT: dict[ErrorType, str] = {
 }
 # CredentialsError's words for a key that is not there (contactsync_worker.credentials).
 _MISSING_KEY = re.compile(r"Secret '([^']+)' has no key '([^']+)' mounted at ([^:]+): [^;]*")
-
-# "(ConnectError: the library's words)" in a worker's message: the class is kept.
-_QUOTED_ERROR = re.compile(r"\(([A-Z][A-Za-z0-9_]*): [^()]*\)")
 
 
 @dataclass(frozen=True)
@@ -117,8 +115,3 @@ def _local(message: str, secrets_dir: Path | None) -> str:
         )
 
     return without_library_words(_MISSING_KEY.sub(missing, message))
-
-
-def without_library_words(text: str) -> str:
-    """``text`` with each "(SomeError: what the library said)" cut to "(SomeError)"."""
-    return _QUOTED_ERROR.sub(r"(\1)", text)

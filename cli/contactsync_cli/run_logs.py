@@ -11,14 +11,21 @@ quoted in a line of its own.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
-from contactsync_cli.run_failures import without_library_words
 from contactsync_worker.logs import JsonFormatter, ThirdPartyDetailFilter, stack
 
 FORMATS = ("json", "text")
 _OWN = ("contactsync_worker", "contactsync_operator", "contactsync_cli")
+# "(ConnectError: the library's words)" in a worker's message: the class is kept.
+_QUOTED_ERROR = re.compile(r"\(([A-Z][A-Za-z0-9_]*): [^()]*\)")
+
+
+def without_library_words(text: str) -> str:
+    """``text`` with each "(SomeError: what the library said)" cut to "(SomeError)"."""
+    return _QUOTED_ERROR.sub(r"(\1)", text)
 
 
 class TextFormatter(logging.Formatter):
