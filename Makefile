@@ -17,9 +17,14 @@ help: ## this list
 setup: ## install the virtualenv and build the test servers and tools (cached outside the clone)
 	tests/env/setup.sh
 
+QUICKSTART := run examples/quickstart.yaml --demo examples/sample-contacts --log-format text
+
 quickstart: ## the main job: a sample ContactSync run locally on an embedded Temporal dev server
 	tests/env/setup.sh --no-build
-	$(CLI) local examples/quickstart.yaml --demo examples/sample-contacts
+	@state=$$(mktemp -d) && trap 'rm -rf "$$state"' EXIT && \
+	$(CLI) $(QUICKSTART) --state-dir "$$state" && \
+	echo && echo "Once more on the same state: only what changed since is read and written" && \
+	$(CLI) $(QUICKSTART) --state-dir "$$state"
 
 test: setup lint ## the whole suite: lint, types, unit, integration and end-to-end on real servers
 	$(VENV)/pytest tests

@@ -44,7 +44,7 @@ def seconds_since_start() -> float:
 async def own_server(stack: AsyncExitStack, settings: WorkerSettings) -> WorkerSettings:
     """A dev server started as local mode starts it, stopped when ``stack`` closes; the
     settings pointed at it."""
-    from contactsync_cli.local import temporal_binary  # what a user's `contactsync local` runs
+    from contactsync_cli.local import temporal_binary  # what a user's `contactsync run` runs
 
     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="contactsync-")))
     environment = await WorkflowEnvironment.start_local(

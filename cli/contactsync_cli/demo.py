@@ -1,8 +1,9 @@
-"""Demo data for local mode: a Radicale CardDAV server on the manifest's loopback address,
-its address books created, the sources filled with sample contacts.
+"""Demo data for a local run: a Radicale CardDAV server on the manifest's loopback address,
+its address books created, the sources filled with sample contacts when they are created.
 
-Only for ``contactsync local --demo``: it refuses any URL that is not plain http on
-loopback, so it can never touch a real server.
+Only for ``contactsync run --demo``: it refuses any URL that is not plain http on loopback,
+so it can never touch a real server. Its books live in the run's state directory, so a
+second run on that state finds what the first left (and what a person changed there since).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from contactsync_api.manifest import ContactSync
+from contactsync_cli.local import ends_with_this_process
 
 _CONFIG = """\
 [server]
@@ -58,6 +60,7 @@ class DemoServer:
     password: str
     process: subprocess.Popen[bytes]
     books: list[str] = field(default_factory=list)
+    filled: list[str] = field(default_factory=list)  # sources created, and filled, by this run
 
     def stop(self) -> None:
         self.process.terminate()
@@ -87,8 +90,8 @@ def start_demo(resource: ContactSync, samples: Path, workdir: Path) -> DemoServe
     username = first.path.strip("/").split("/")[0]
     password = secrets.token_urlsafe(16)
     users = workdir / "users"
+    users.touch(mode=0o600)
     users.write_text(f"{username}:{password}\n")
-    users.chmod(0o600)
     config = workdir / "radicale.conf"
     config.write_text(_CONFIG.format(host=host, port=port, users=users, storage=workdir / "dav"))
     log = (workdir / "radicale.log").open("wb")
@@ -96,19 +99,24 @@ def start_demo(resource: ContactSync, samples: Path, workdir: Path) -> DemoServe
         [sys.executable, "-m", "radicale", "--config", str(config)],
         stdout=log,
         stderr=subprocess.STDOUT,
+        preexec_fn=ends_with_this_process,
     )
     server = DemoServer(username, password, process)
     try:
         _wait_for(host, port, process)
         with httpx.Client(auth=(username, password), timeout=10) as client:
+            created = set()
             for url in dict.fromkeys([*sources, *destinations]):
                 response = client.request("MKCOL", url, content=_ADDRESS_BOOK)
                 if response.status_code not in (201, 405):  # 405: it exists already
                     raise DemoError(
                         f"could not create the address book {url}: {response.status_code}"
                     )
+                if response.status_code == 201:
+                    created.add(url)
                 server.books.append(url)
-            for url in sources:
+            for url in (s for s in sources if s in created):
+                server.filled.append(url)
                 for card in sorted(samples.glob("*.vcf")):
                     client.put(
                         f"{url}{card.name}",
@@ -156,6 +164,8 @@ def write_demo_secrets(resource: ContactSync, server: DemoServer, secrets_dir: P
     }
     for name in names:
         directory = secrets_dir / name
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "username").write_text(server.username)
-        (directory / "password").write_text(server.password)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for key, value in (("username", server.username), ("password", server.password)):
+            path = directory / key
+            path.touch(mode=0o600)
+            path.write_text(value)

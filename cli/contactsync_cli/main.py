@@ -2,11 +2,11 @@
 
 contactsync check FILE...   check ContactSync manifests without a cluster
 contactsync crd [egress]    print the ContactSync (or ContactSyncEgressPolicy) CRD
-contactsync local FILE      run a ContactSync on this machine (embedded Temporal)
 contactsync keys ...        generate, rotate and list a region's keys Secret
 contactsync render FILE     print what the operator would create for ContactSync manifests
 contactsync codec-server    decode a region's payloads for the Temporal Web UI and CLI
 contactsync report FILE     a record of processing activities (GDPR Art. 30) per ContactSync
+contactsync run FILE        run ContactSyncs on this machine (embedded Temporal), state kept
 
 One entry point for the image and for people. This package is the composition root: the
 operator and the worker do not import each other (beyond the payload codec and keyring
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,12 +27,12 @@ from contactsync_api.egress_crd import egress_crd_yaml
 from contactsync_api.manifest import ManifestError, load_contact_syncs
 from contactsync_api.workflows import RegionRunRequest, SubjectIds
 from contactsync_cli import codec_server, keys, render, report
+from contactsync_cli import run as run_command
+from contactsync_cli.exit_codes import EXIT_INVALID as EXIT_INVALID
+from contactsync_cli.exit_codes import EXIT_UNAVAILABLE as EXIT_UNAVAILABLE
 
 if TYPE_CHECKING:
     from contactsync_worker.commands import ErasureTarget
-
-EXIT_INVALID = 2
-EXIT_UNAVAILABLE = 3
 
 
 def _say(line: str) -> None:
@@ -56,52 +55,6 @@ def _check(paths: Sequence[Path]) -> int:
     return status
 
 
-def _local(path: Path, demo: Path | None, secrets_dir: Path | None) -> int:
-    from contactsync_cli.demo import DemoError, count_cards, start_demo, write_demo_secrets
-    from contactsync_cli.local import (
-        LocalModeError,
-        describe_resource,
-        run_local,
-        temporal_binary,
-    )
-
-    try:
-        resources = load_contact_syncs(path)
-    except ManifestError as exc:
-        for problem in exc.problems:
-            print(f"{exc.source}: {problem}", file=sys.stderr)
-        return EXIT_INVALID
-    if len(resources) != 1:
-        print(f"{path}: local mode runs one ContactSync, found {len(resources)}", file=sys.stderr)
-        return EXIT_INVALID
-    resource = resources[0]
-    describe_resource(resource, _say)
-    try:
-        binary = temporal_binary()
-        with tempfile.TemporaryDirectory(prefix="contactsync-local-") as directory:
-            workdir = Path(directory)
-            credentials = secrets_dir or workdir / "secrets"
-            server = None
-            if demo is not None:
-                server = start_demo(resource, demo, workdir)
-                samples = len(list(demo.glob("*.vcf")))
-                _say(f"Demo CardDAV server (Radicale) started, {samples} sample vCards per source")
-                write_demo_secrets(resource, server, credentials)
-            try:
-                asyncio.run(run_local(resource, _say, workdir, binary, credentials))
-                if server is not None:
-                    for url in server.books:
-                        held = count_cards(server, url)
-                        _say(f"  {url} holds {held} contacts (read back over CardDAV)")
-            finally:
-                if server is not None:
-                    server.stop()
-    except (LocalModeError, DemoError) as exc:
-        print(f"contactsync local: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="contactsync", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -115,20 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="contactsync",
         help="ContactSync (default) or ContactSyncEgressPolicy",
     )
-    local = commands.add_parser("local", help="run a ContactSync locally on embedded Temporal")
-    local.add_argument("file", type=Path)
-    local.add_argument(
-        "--demo",
-        type=Path,
-        metavar="DIR",
-        help="serve the manifest's loopback CardDAV URLs from a local Radicale, sources filled "
-        "with the vCards in DIR",
-    )
-    local.add_argument(
-        "--secrets-dir",
-        type=Path,
-        help="credentials: one directory per Secret name, one file per key",
-    )
+    run_command.register(commands)
     operator = commands.add_parser("operator", help="run the Kubernetes operator")
     operator.add_argument(
         "--liveness", metavar="URL", help="serve a liveness probe, e.g. http://0.0.0.0:8080/healthz"
@@ -351,7 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from contactsync_worker.main import main as worker_main
 
         return worker_main()
-    return _local(args.file, args.demo, args.secrets_dir)
+    if args.command in ("run", "local"):
+        return run_command.run(args)
+    raise AssertionError(f"no dispatch for {args.command}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,11 @@ PAGE_SECONDS = Histogram(
 )
 
 
-async def serve(port: int, ready: Callable[[], Awaitable[bool]]) -> web.AppRunner:
+async def serve(
+    port: int,
+    ready: Callable[[], Awaitable[bool]],
+    host: str = "0.0.0.0",  # noqa: S104 - probed from outside the pod
+) -> web.AppRunner:
     """Serve the probes and metrics on ``port``. /readyz asks ``ready`` on every probe, so the
     kubelet sees a worker that lost Temporal as not ready, not only one that never started."""
 
@@ -49,5 +53,5 @@ async def serve(port: int, ready: Callable[[], Awaitable[bool]]) -> web.AppRunne
     app.router.add_get("/metrics", metrics)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", port).start()  # noqa: S104 - probed from outside the pod
+    await web.TCPSite(runner, host, port).start()
     return runner

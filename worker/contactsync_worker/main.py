@@ -224,7 +224,7 @@ async def run(
     async def ready() -> bool:
         return running and await temporal_reachable(client)
 
-    server = await health.serve(settings.metrics_port, ready)
+    server = await health.serve(settings.metrics_port, ready, settings.metrics_host)
     if handle_signals:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

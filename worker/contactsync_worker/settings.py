@@ -48,6 +48,9 @@ class WorkerSettings:
     # one Python process, so with several replicas a small number here spreads the slices
     # of a sync over them instead of one worker taking them all.
     max_concurrent_activities: int | None = None
+    # Where the probes and metrics listen: every interface in a pod, for the kubelet and the
+    # scraper; a run on a laptop keeps them on loopback.
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - probed from outside the pod
 
     @property
     def scope(self) -> str:
@@ -95,6 +98,58 @@ def _positive(env: Mapping[str, str], name: str) -> int | None:
     return int(text)
 
 
+def _whole(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    if not text.isdigit():
+        raise WorkerConfigError(f"{name}={text}: expected a whole number")
+    return int(text)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise WorkerConfigError(f"{name}={text}: expected a positive number of seconds")
+    return seconds
+
+
+@dataclass(frozen=True)
+class WorkerTuning:
+    """How hard and how wide a worker goes at a sync: the settings an environment variable
+    may change, whoever runs the worker (the operator's pods, ``contactsync run``)."""
+
+    source_attempts: int
+    source_retry_seconds: float
+    max_source_pages: int
+    page_budget_seconds: float
+    page_concurrency: int
+    max_concurrent_activities: int | None
+
+
+def tuning_from_env(
+    env: Mapping[str, str], *, source_attempts: int = 8, source_retry_seconds: float = 2.0
+) -> WorkerTuning:
+    """The tuning variables of ``env``; the defaults for the two that bound the retries of
+    an unreachable source are the caller's (a person at a terminal wants fewer)."""
+    return WorkerTuning(
+        source_attempts=_whole(env, "CONTACTSYNC_SOURCE_ATTEMPTS", source_attempts),
+        source_retry_seconds=_seconds(
+            env, "CONTACTSYNC_SOURCE_RETRY_SECONDS", source_retry_seconds
+        ),
+        max_source_pages=_whole(env, "CONTACTSYNC_MAX_SOURCE_PAGES", 20_000),
+        page_budget_seconds=_page_budget(env),
+        page_concurrency=_page_concurrency(env),
+        max_concurrent_activities=_positive(env, "CONTACTSYNC_MAX_CONCURRENT_ACTIVITIES"),
+    )
+
+
 def _required(env: Mapping[str, str], name: str) -> str:
     value = env.get(name)
     if not value:
@@ -130,6 +185,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> WorkerSettings:
             f"{runtime.ENV_TEMPORAL_API_KEY_FILE}, or {runtime.ENV_TEMPORAL_PLAINTEXT}=true to "
             "connect in plain text (development only)"
         )
+    tuning = tuning_from_env(env)
     return WorkerSettings(
         region=region,
         task_queue=_required(env, runtime.ENV_TASK_QUEUE),
@@ -142,10 +198,10 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> WorkerSettings:
         temporal_namespace=env.get(runtime.ENV_TEMPORAL_NAMESPACE, "default"),
         temporal_tls_dir=tls_dir,
         temporal_api_key_file=api_key_file,
-        source_attempts=int(env.get("CONTACTSYNC_SOURCE_ATTEMPTS") or 8),
-        max_source_pages=int(env.get("CONTACTSYNC_MAX_SOURCE_PAGES") or 20_000),
-        source_retry_seconds=float(env.get("CONTACTSYNC_SOURCE_RETRY_SECONDS") or 2.0),
-        page_budget_seconds=_page_budget(env),
-        page_concurrency=_page_concurrency(env),
-        max_concurrent_activities=_positive(env, "CONTACTSYNC_MAX_CONCURRENT_ACTIVITIES"),
+        source_attempts=tuning.source_attempts,
+        max_source_pages=tuning.max_source_pages,
+        source_retry_seconds=tuning.source_retry_seconds,
+        page_budget_seconds=tuning.page_budget_seconds,
+        page_concurrency=tuning.page_concurrency,
+        max_concurrent_activities=tuning.max_concurrent_activities,
     )
