@@ -12,7 +12,7 @@ import yaml
 
 from contactsync_api.egress_policy import EgressPolicy, parse_egress_policy
 from contactsync_api.manifest import ContactSync, ManifestError, parse_contact_sync
-from contactsync_cli.rendering import Egress, Only, render
+from contactsync_cli.render_options import Egress, Only
 from contactsync_operator.settings import OperatorSettings, TemporalConnection
 
 EXIT_INVALID = 2  # as contactsync_cli.main
@@ -157,5 +157,7 @@ def run(args: argparse.Namespace) -> int:
     egress = Egress(policies, labels)
     only = Only(args.only) if args.only else None
     source = "stdin" if args.file == STDIN else args.file
+    from contactsync_cli.rendering import render  # the planner and Temporal: only here
+
     sys.stdout.write(render(source, resources, settings, only, egress))
     return 0

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any
 
 import yaml
 
-from contactsync_api.egress_policy import EgressPolicy
 from contactsync_api.manifest import ContactSync
 from contactsync_cli import schedule_view
+from contactsync_cli.render_options import NAMESPACE_NAME_LABEL, Egress, Only
 from contactsync_operator import naming
 from contactsync_operator.planner import CreateSchedule, Plan
 from contactsync_operator.preview import ASSUMPTIONS, first_plan
@@ -26,25 +25,7 @@ from contactsync_operator.settings import OperatorSettings
 # A ContactSync's uid is given by the API server when it is created; objects need it in their
 # owner reference before then. Any non-empty value passes validation.
 PLACEHOLDER_UID = "00000000-0000-0000-0000-000000000000"
-NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace
 _COMMENT_WIDTH = 98
-
-
-class Only(StrEnum):
-    KUBERNETES = "kubernetes"
-    SCHEDULES = "schedules"
-
-
-@dataclass(frozen=True)
-class Egress:
-    """The ContactSyncEgressPolicies to plan with, and the labels of the namespaces beyond the
-    one Kubernetes sets itself. ``policies`` None: none observed, egress not narrowed."""
-
-    policies: tuple[EgressPolicy, ...] | None = None
-    namespace_labels: Mapping[str, str] | None = None
-
-    def labels_of(self, namespace: str) -> dict[str, str]:
-        return {**(self.namespace_labels or {}), NAMESPACE_NAME_LABEL: namespace}
 
 
 class _Dumper(yaml.SafeDumper):
