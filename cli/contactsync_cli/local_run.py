@@ -66,19 +66,19 @@ async def run_contact_sync(
     """Sync every region of ``resource`` once (then follow its schedules, with
     ``options.follow``) and return how each sync ended."""
     state = resource_state(options.state_root, resource.namespace, resource.name)
-    with _exclusive(state):
+    with exclusive_state(state):
         try:
             keyring = Keyring.from_directory(state.keys_dir)
         except KeyringError as exc:
             raise LocalRunError(f"{state.keys_dir}: {exc}", EXIT_INVALID) from None
-        async with _credentials(resource, options, state, report) as secrets_dir:
+        async with run_credentials(resource, options, state, report) as secrets_dir:
             return await _on_dev_server(
                 resource, options, state, keyring, secrets_dir, report, stop
             )
 
 
 @contextlib.contextmanager
-def _exclusive(state: ResourceState) -> Iterator[None]:
+def exclusive_state(state: ResourceState) -> Iterator[None]:
     """One run at a time on a ContactSync's state: two dev servers on one database, or two
     workers on one store, would each undo the other."""
     path = state.root / "lock"
@@ -95,7 +95,7 @@ def _exclusive(state: ResourceState) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def _credentials(
+async def run_credentials(
     resource: ContactSync, options: RunOptions, state: ResourceState, report: Report
 ) -> AsyncIterator[Path]:
     """The Secrets directory the workers read: the demo server's, or the given one."""
@@ -188,9 +188,25 @@ def _start_worker(
     address: str,
     stop: asyncio.Event,
 ) -> RegionWorker:
+    settings = region_settings(resource, region, state, secrets_dir, options, address)
+    worker = asyncio.create_task(worker_main.run(settings, stop, handle_signals=False))
+    sources = tuple(s.name for s in settings.config.sources)
+    return RegionWorker(region, settings.task_queue, worker, sources)
+
+
+def region_settings(
+    resource: ContactSync,
+    region: str,
+    state: ResourceState,
+    secrets_dir: Path,
+    options: RunOptions,
+    address: str,
+) -> WorkerSettings:
+    """What a region's worker runs with locally: the run's state and keys, the given
+    credentials, the tuning of the environment, probes and metrics on loopback."""
     config = region_config(resource, region)
     tuning = options.tuning
-    settings = WorkerSettings(
+    return WorkerSettings(
         region=region,
         task_queue=naming.task_queue(resource.namespace, resource.name, region),
         config=config,
@@ -208,9 +224,6 @@ def _start_worker(
         page_concurrency=tuning.page_concurrency,
         max_concurrent_activities=tuning.max_concurrent_activities,
     )
-    worker = asyncio.create_task(worker_main.run(settings, stop, handle_signals=False))
-    sources = tuple(s.name for s in config.sources)
-    return RegionWorker(region, settings.task_queue, worker, sources)
 
 
 async def _end_leftovers(
@@ -237,8 +250,6 @@ async def _end_leftovers(
 
 
 async def _sync_now(watch: Watch, resource: ContactSync, region: RegionWorker) -> RegionOutcome:
-    # The place for --dry-run (contactsync_cli.run.register): the sync it starts would be told
-    # to write nothing, and be watched the same way.
     request = RegionRunRequest(resource.namespace, resource.name, region.name)
     workflow_id = f"{region.task_queue}/run-{datetime.now(UTC):%Y%m%dT%H%M%S.%fZ}"
     watch.report(f"Syncing region {region.name} of {watch.contact_sync}")

@@ -29,6 +29,7 @@ from contactsync_cli.exit_codes import (
 )
 
 if TYPE_CHECKING:
+    from contactsync_cli.local_dry_run import DryRunOptions
     from contactsync_cli.local_run import RunOptions
 
 # A person at a terminal waits for a wrong host to fail: few attempts, a short pause (the
@@ -69,8 +70,22 @@ def register(commands: Any) -> None:
         action="store_true",
         help="after the first sync, keep syncing on the manifest's schedule until SIGINT/SIGTERM",
     )
-    # --dry-run: what a sync would do, written nowhere. Its engine side is not in this
-    # version; the option is added here, next to --follow, once it is.
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="report what each region's sync would create, update and delete in each "
+        "destination, and write nothing (no Temporal server, no destination contacted)",
+    )
+    run.add_argument(
+        "--show-changes",
+        action="store_true",
+        help="with --dry-run: list each change by contact id and field names, no values",
+    )
+    run.add_argument(
+        "--show-values",
+        action="store_true",
+        help="with --dry-run: list each change with its values (contact data on your screen)",
+    )
     run.add_argument(
         "--log-format",
         choices=run_logs.FORMATS,
@@ -118,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
                 **vars(args),
                 state_dir=Path(directory) / "state",
                 follow=False,
+                dry_run=False,
+                show_changes=False,
+                show_values=False,
                 log_format="json",
                 debug=False,
             )
@@ -136,6 +154,13 @@ def _run(args: argparse.Namespace) -> int:
     os.umask(0o077)
     resources = _resources(args.file)
     if resources is None:
+        return EXIT_INVALID
+    dry = args.dry_run
+    if (args.show_changes or args.show_values) and not dry:
+        _error("--show-changes and --show-values go with --dry-run")
+        return EXIT_INVALID
+    if dry and args.follow:
+        _error("--dry-run reports one sync; drop --follow")
         return EXIT_INVALID
     if args.demo is not None and args.secrets_dir is not None:
         _error("--demo provides the demo server's credentials; drop --secrets-dir")
@@ -159,6 +184,9 @@ def _run(args: argparse.Namespace) -> int:
 
     options = RunOptions(state_root, args.secrets_dir, args.demo, args.follow, tuning)
     try:
+        if dry:
+            shown = _dry_run_options(args)
+            return asyncio.run(_dry_run_all(resources, options, shown))
         return asyncio.run(_run_all(resources, options))
     except LocalModeError as exc:
         _error(str(exc))
@@ -213,6 +241,30 @@ async def _run_all(resources: list[ContactSync], options: RunOptions) -> int:
     if any(o.interrupted for o in outcomes) or (stop.is_set() and not options.follow):
         return EXIT_INTERRUPTED
     return EXIT_OK
+
+
+def _dry_run_options(args: argparse.Namespace) -> DryRunOptions:
+    from contactsync_cli.local_dry_run import DryRunOptions
+
+    return DryRunOptions(changes=args.show_changes, values=args.show_values)
+
+
+async def _dry_run_all(
+    resources: list[ContactSync], options: RunOptions, shown: DryRunOptions
+) -> int:
+    """Each ContactSync's dry run in turn; the exit code of the first that a run would end
+    with, else 0."""
+    from contactsync_cli.local_dry_run import dry_run_contact_sync
+    from contactsync_cli.local_run import LocalRunError
+
+    codes = []
+    try:
+        for resource in resources:
+            codes.append(await dry_run_contact_sync(resource, options, shown, _say, _error))
+    except LocalRunError as exc:
+        _error(str(exc))
+        return exc.exit_code
+    return next((code for code in codes if code != EXIT_OK), EXIT_OK)
 
 
 def _on_signals(stop: asyncio.Event) -> None:

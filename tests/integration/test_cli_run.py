@@ -462,3 +462,81 @@ def servers_on(database: str) -> list[str]:
         if database in command:
             found.append(entry.name)
     return found
+
+
+def state_files(setup: Setup) -> dict[str, bytes]:
+    """Every file of the run's state but the lock and the dev server's log, by path."""
+    return {
+        str(p.relative_to(setup.state)): p.read_bytes()
+        for p in sorted(setup.state.rglob("*"))
+        if p.is_file()
+        and p.name not in {"lock", "temporal.log"}
+        and not p.name.endswith(("-wal", "-shm"))
+    }
+
+
+def test_a_dry_run_reports_the_next_runs_changes_writes_nothing_and_shows_no_values(
+    setup: Setup,
+) -> None:
+    for uid, name in [("ada", "Ada"), ("alan", "Alan"), ("grace", "Grace"), ("hedy", "Hedy")]:
+        setup.put(uid, vcard(uid, f"{name} Example", f"{uid}@example.org", "directory"))
+    assert setup.run().returncode == EXIT_OK
+    setup.put("ada", vcard("ada", "Ada Lovelace", "ada@example.org", "directory"))
+    setup.delete("alan")
+    setup.put("grace", vcard("grace", "Grace Example", "grace@example.org", "directory=withdrawn"))
+    setup.put("lin", vcard("lin", "Lin Example", "lin@example.org", "directory"))
+    before = state_files(setup)
+
+    dry = setup.run("--dry-run")
+
+    assert dry.returncode == EXIT_OK, dry.stderr
+    assert (
+        "destination phonebook: would create 1, update 1, delete 2, unchanged 1 (of 4 held)"
+        in dry.stdout
+    )
+    assert "source team: read 3, skipped without consent 1" in dry.stdout
+    assert "example.org" not in dry.stdout + dry.stderr  # no values unless asked
+    assert "Lovelace" not in dry.stdout + dry.stderr
+    assert "Temporal dev server started" not in dry.stdout
+    assert setup.names() == {"Ada Example", "Alan Example", "Grace Example", "Hedy Example"}
+    assert state_files(setup) == before
+
+    shown = setup.run("--dry-run", "--show-values")
+    assert shown.returncode == EXIT_OK, shown.stderr
+    assert "Ada Lovelace" in shown.stdout
+
+    real = setup.run()
+
+    assert real.returncode == EXIT_OK, real.stderr
+    assert setup.names() == {"Ada Lovelace", "Hedy Example", "Lin Example"}
+    team, removals = row(real.stdout, "team"), row(real.stdout, "(removals)")
+    assert (team["created"], team["updated"]) == (1, 1)
+    assert team["deleted"] + removals["deleted"] == 2
+
+
+def test_a_dry_run_that_would_delete_too_much_exits_4_like_the_run(setup: Setup) -> None:
+    document = json.loads(setup.manifest.read_text())
+    document["spec"]["deletes"] = {"propagate": True, "maxDeletePercent": 20}
+    setup.manifest.write_text(json.dumps(document))
+    people = ["ada", "alan", "grace", "hedy", "katherine"]
+    for uid in people:
+        setup.put(uid, vcard(uid, f"{uid.title()} Example", f"{uid}@example.org", "directory"))
+    assert setup.run().returncode == EXIT_OK
+    for uid in people[1:]:
+        setup.delete(uid)
+
+    dry = setup.run("--dry-run")
+
+    assert dry.returncode == EXIT_MASS_DELETE_BLOCKED, dry.stderr
+    assert "mass-delete guard on phonebook: BLOCKS the sync" in dry.stdout
+    assert len(setup.names()) == 5
+
+
+def test_dry_run_options_that_make_no_sense_are_refused(setup: Setup) -> None:
+    for argv, words in [
+        (("--show-values",), "--show-changes and --show-values go with --dry-run"),
+        (("--dry-run", "--follow"), "--dry-run reports one sync; drop --follow"),
+    ]:
+        result = setup.run(*argv)
+        assert result.returncode == EXIT_INVALID
+        assert error_line(result) == f"contactsync run: {words}"
