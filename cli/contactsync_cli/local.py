@@ -221,5 +221,5 @@ async def _create_schedules(client: Client, resource: ContactSync, region: str) 
 
 
 def _kind(endpoint: object) -> str:
-    kinds = ("carddav", "ldap", "csv", "jsonl", "postgres")
+    kinds = ("carddav", "ldap", "csv", "jsonl", "vcf", "postgres")
     return next(k for k in kinds if getattr(endpoint, k, None) is not None)

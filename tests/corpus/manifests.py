@@ -103,7 +103,7 @@ INVALID: list[InvalidCase] = [
         Q,
         {"spec.sources[0].ldap": _LDAP},
         "spec.sources[0]",
-        ("exactly one of carddav, ldap, csv, jsonl",),
+        ("exactly one of carddav, ldap, csv, jsonl, vcf",),
     ),
     InvalidCase(
         "source-no-kind",
