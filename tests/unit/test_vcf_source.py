@@ -303,3 +303,21 @@ async def test_fetch_items_finds_cards_by_uid_and_derived_id(tmp_path: Path) -> 
     await vcf.aclose()
 
     assert names(found) == ["Ada", "Bob"]
+
+
+async def test_exports_concatenated_with_a_bom_each_are_read_whole(tmp_path: Path) -> None:
+    bom = "\ufeff"
+    path = tmp_path / "book.vcf"
+    path.write_bytes(
+        (
+            bom
+            + card("VERSION:3.0", "UID:u1", "FN:Ada")
+            + bom
+            + card("VERSION:2.1", "UID:u2", "FN:Bob")
+        ).encode()
+    )
+
+    contacts, quarantined = await contacts_and_quarantine(path, page_size=1)
+
+    assert not quarantined
+    assert names(contacts) == ["Ada", "Bob"]

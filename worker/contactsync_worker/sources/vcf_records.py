@@ -80,7 +80,10 @@ class VcfLayout:
                 elif stray is None:
                     stray = position
                 continue
-            mark = raw.rstrip().upper()  # a folded line starts with white space: no match
+            # A folded line starts with white space: no match. Files exported one by one and
+            # concatenated may carry a byte-order mark before each BEGIN.
+            line = raw.removeprefix(BOM)
+            mark = line.rstrip().upper()
             if mark == _BEGIN:
                 if stray is not None:
                     yield RawRecord(stray, RecordError("text outside BEGIN:VCARD and END:VCARD"))
@@ -90,7 +93,7 @@ class VcfLayout:
                         f"the card has no END:VCARD before the card on line {position.line} begins"
                     )
                     yield RawRecord(card.start, RecordError(reason))
-                card = _Card(position, bytearray(raw))
+                card = _Card(position, bytearray(line))
             elif card is not None:
                 if card.data is not None:
                     card.data += raw
