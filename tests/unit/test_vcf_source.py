@@ -321,3 +321,38 @@ async def test_exports_concatenated_with_a_bom_each_are_read_whole(tmp_path: Pat
 
     assert not quarantined
     assert names(contacts) == ["Ada", "Bob"]
+
+
+async def test_a_card_holding_an_agent_card_is_set_aside_whole(tmp_path: Path) -> None:
+    path = tmp_path / "book.vcf"
+    path.write_bytes(
+        (
+            card(
+                "VERSION:2.1",
+                "FN:Boss",
+                "AGENT:",
+                "BEGIN:VCARD",
+                "VERSION:2.1",
+                "FN:Assistant",
+                "TEL:+1 555 0199",
+                "END:VCARD",
+                "TEL:+1 555 0100",
+            )  # lines 1-11
+            + card(
+                "VERSION:2.1",
+                "FN:Other Boss",
+                "AGENT:BEGIN:VCARD",
+                "FN:Other Assistant",
+                "END:VCARD",
+            )  # lines 12-18
+            + card("VERSION:3.0", "UID:u1", "FN:After")
+        ).encode()
+    )
+
+    contacts, quarantined = await contacts_and_quarantine(path)
+
+    assert names(contacts) == ["After"]
+    assert [(q.item_id, q.reason) for q in quarantined] == [
+        ("line:1", "line 5: nested BEGIN inside a vCard"),
+        ("line:12", "line 18: content after END:VCARD"),
+    ]

@@ -16,6 +16,11 @@ What cannot be used becomes a record of its own, set aside under the line it sta
 - a card longer than ``MAX_RECORD_BYTES``; its lines are read past, not held;
 - text outside any card (blank lines apart), one record for each run of it.
 
+vCard 2.1's ``AGENT`` may hold a whole card (``AGENT:BEGIN:VCARD``, or ``AGENT:`` and a
+``BEGIN:VCARD`` line): its ``END:VCARD`` does not end the card that holds it, so the
+agent's phone is never taken for the holder's. The parser refuses such a card, which is
+then set aside whole.
+
 Item ids: the card's UID; without one, the hash of its first identity value (in
 ``spec.identity`` order, as the CSV source derives ids); without any, the hash of its
 canonical content (``Contact.content_hash``: the allowed fields' values, types and
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -46,6 +52,8 @@ CONTENT_ID_PREFIX = "card-sha256:"
 _BEGIN = b"BEGIN:VCARD"
 _END = b"END:VCARD"
 _SKIP_CHUNK = 64 * 1024
+# An AGENT property (2.1) whose value is a card: on its line, or (value empty) on the next.
+_AGENT = re.compile(rb"(?:[A-Z0-9-]+\.)?AGENT(?:;[^:]*)?:(BEGIN:VCARD)?")
 
 
 @dataclass
@@ -54,6 +62,14 @@ class _Card:
 
     start: Position
     data: bytearray | None
+    depth: int = 0  # cards of AGENT properties begun and not yet ended
+    agent_open: bool = False  # the last line was an AGENT property without a value
+
+    def add(self, line: bytes) -> None:
+        if self.data is not None:
+            self.data += line
+            if len(self.data) > MAX_RECORD_BYTES:
+                self.data = None  # too long to hold: read past the rest of it
 
 
 @dataclass(frozen=True)
@@ -84,7 +100,7 @@ class VcfLayout:
             # concatenated may carry a byte-order mark before each BEGIN.
             line = raw.removeprefix(BOM)
             mark = line.rstrip().upper()
-            if mark == _BEGIN:
+            if mark == _BEGIN and (card is None or not card.agent_open):
                 if stray is not None:
                     yield RawRecord(stray, RecordError("text outside BEGIN:VCARD and END:VCARD"))
                     stray = None
@@ -95,13 +111,17 @@ class VcfLayout:
                     yield RawRecord(card.start, RecordError(reason))
                 card = _Card(position, bytearray(line))
             elif card is not None:
-                if card.data is not None:
-                    card.data += raw
-                    if len(card.data) > MAX_RECORD_BYTES:
-                        card.data = None  # too long to hold: read past the rest of it
-                if mark == _END:
+                card.add(raw)
+                agent = _AGENT.fullmatch(mark)
+                if mark == _BEGIN or (agent is not None and agent.group(1)):
+                    card.depth += 1
+                elif mark == _END and card.depth:
+                    card.depth -= 1
+                elif mark == _END:
                     yield self._card_record(card)
                     card = None
+                    continue
+                card.agent_open = agent is not None and not agent.group(1)
             elif stray is None and raw.strip():
                 stray = position
         if card is not None:
