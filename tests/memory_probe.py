@@ -1,6 +1,6 @@
 """How much memory paging through a whole file source takes, measured in a fresh process.
 
-``python -m tests.memory_probe csv|jsonl PATH PAGE_SIZE [--traced]`` reads every page of
+``python -m tests.memory_probe csv|jsonl|vcf PATH PAGE_SIZE [--traced]`` reads every page of
 the file and prints JSON: the records read, the seconds it took and ``peak_rss_growth``,
 how far the peak resident set rose above what the process had reached before the first
 page (bytes); with ``--traced`` also ``traced_peak``, tracemalloc's peak (slow: ~5x).
@@ -23,7 +23,7 @@ from pathlib import Path
 from contactsync_api.endpoints.files import FileSourceSpec
 from contactsync_api.fields import ContactField as F
 from contactsync_worker.contacts.model import FieldPolicy
-from contactsync_worker.sources.files import CsvSource, JsonLinesSource
+from contactsync_worker.sources.files import CsvSource, JsonLinesSource, VcfSource
 
 POLICY = FieldPolicy(allowed=frozenset({F.FULL_NAME, F.EMAILS, F.PHONES, F.TITLE}))
 _NOTE = "n" * 80  # a column the policy drops, as real exports have them
@@ -49,6 +49,19 @@ def _record(kind: str, n: int) -> str:
     if kind == "csv":
         # A quoted cell with a line break: records are not lines.
         return f'p{n},"{name}",{";".join(emails)},{phone},Engineer,"{_NOTE}\nsecond line"\n'
+    if kind == "vcf":
+        lines = [
+            "BEGIN:VCARD",
+            "VERSION:3.0",
+            f"UID:p{n}",
+            f"FN:{name}",
+            *(f"EMAIL;TYPE=INTERNET:{email}" for email in emails),
+            f"TEL;TYPE=CELL:{phone}",
+            "TITLE:Engineer",
+            f"NOTE:{_NOTE}",
+            "END:VCARD",
+        ]
+        return "".join(f"{line}\r\n" for line in lines)
     record = {
         "id": f"p{n}",
         "fullName": name,
@@ -60,7 +73,7 @@ def _record(kind: str, n: int) -> str:
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 
-async def _read_all(source: CsvSource | JsonLinesSource) -> int:
+async def _read_all(source: CsvSource | JsonLinesSource | VcfSource) -> int:
     records = 0
     cursor = None
     try:
@@ -79,9 +92,10 @@ def _peak_rss() -> int:
 
 
 def main(kind: str, path: str, page_size: str, *flags: str) -> None:
-    kinds: dict[str, type[CsvSource | JsonLinesSource]] = {
+    kinds: dict[str, type[CsvSource | JsonLinesSource | VcfSource]] = {
         "csv": CsvSource,
         "jsonl": JsonLinesSource,
+        "vcf": VcfSource,
     }
     source = kinds[kind](
         "memory-probe", FileSourceSpec(path=path), POLICY, page_size=int(page_size)

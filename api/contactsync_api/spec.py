@@ -314,6 +314,14 @@ class SourceSpec(KindChoice):
         FileSourceSpec | None,
         Adapter(f"{_SOURCES}.files:JsonLinesSource.from_spec"),
     ] = Field(default=None, description="A JSON Lines file, one contact object per line.")
+    vcf: Annotated[
+        FileSourceSpec | None,
+        Adapter(f"{_SOURCES}.files:VcfSource.from_spec"),
+    ] = Field(
+        default=None,
+        description="A vCard file (.vcf) of many cards, vCard 2.1, 3.0 or 4.0, as address "
+        "books export them.",
+    )
 
 
 class DestinationSpec(KindChoice):

@@ -79,5 +79,5 @@ def describe_resource(resource: ContactSync, report: Report) -> None:
 
 
 def _kind(endpoint: object) -> str:
-    kinds = ("carddav", "ldap", "csv", "jsonl", "postgres")
+    kinds = ("carddav", "ldap", "csv", "jsonl", "vcf", "postgres")
     return next(k for k in kinds if getattr(endpoint, k, None) is not None)

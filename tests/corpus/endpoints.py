@@ -73,6 +73,17 @@ SAMPLES = [
         frozenset({"files-ca"}),
     ),
     EndpointSample(
+        Role.SOURCE,
+        "vcf",
+        {
+            "url": "https://files.example.com:8443/contacts.vcf",
+            "credentialsSecretRef": {"name": "files-token"},
+            "caBundleSecretRef": {"name": "files-ca", **CA},
+        },
+        frozenset({8443}),
+        frozenset({"files-token", "files-ca"}),
+    ),
+    EndpointSample(
         Role.DESTINATION,
         "carddav",
         {

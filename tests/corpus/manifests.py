@@ -61,6 +61,7 @@ class InvalidCase:
 
 
 Q, M, C = "quickstart", "multi-region", "consent-retention"
+V = "vcf-export"
 _LDAP = {"url": "ldaps://ldap.example.com", "baseDN": "dc=example,dc=com"}
 
 INVALID: list[InvalidCase] = [
@@ -103,7 +104,7 @@ INVALID: list[InvalidCase] = [
         Q,
         {"spec.sources[0].ldap": _LDAP},
         "spec.sources[0]",
-        ("exactly one of carddav, ldap, csv, jsonl",),
+        ("exactly one of carddav, ldap, csv, jsonl, vcf",),
     ),
     InvalidCase(
         "source-no-kind",
@@ -562,6 +563,13 @@ INVALID: list[InvalidCase] = [
         {"spec.sources[0].csv.url": "http://exports.example.fr/signups.csv"},
         "spec.sources[0].csv.url",
         ("allowInsecure",),
+    ),
+    InvalidCase(
+        "vcf-neither-path-nor-url",
+        V,
+        {"spec.sources[1].vcf.path": DELETE},
+        "spec.sources[1].vcf",
+        ("exactly one of path and url",),
     ),
     InvalidCase(
         "file-relative-path",

@@ -35,7 +35,7 @@ def peak_growth(kind: str, path: Path, page_size: int = 500) -> tuple[int, int]:
     return measured["records"], measured["peak_rss_growth"]
 
 
-@pytest.mark.parametrize(("kind", "small_mib"), [("jsonl", 12), ("csv", 6)])
+@pytest.mark.parametrize(("kind", "small_mib"), [("jsonl", 12), ("csv", 6), ("vcf", 3)])
 def test_paging_a_file_four_times_larger_takes_no_more_memory(
     tmp_path: Path, kind: str, small_mib: int
 ) -> None:

@@ -122,7 +122,7 @@ DIRECTORY = {"url": "directory://people.example.com:7389", "tokenSecretRef": {"n
 def test_a_kind_declared_by_its_field_alone_is_checked() -> None:
     [rule, *_] = SourceSpecWithDirectory.validation_rules()
     assert "has(self.directory)].filter(k, k).size() == 1" in rule.cel
-    assert rule.message.endswith("carddav, ldap, csv, jsonl, directory")
+    assert rule.message.endswith("carddav, ldap, csv, jsonl, vcf, directory")
     both = {"name": "staff", "region": "local", "directory": DIRECTORY, "csv": {"path": "/a"}}
     with pytest.raises(ValidationError, match="exactly one of"):
         SourceSpecWithDirectory.model_validate(both)

@@ -44,7 +44,7 @@ def crd_items(role: Role) -> dict[str, Any]:
 
 
 def test_the_kinds_are_the_fields_that_declare_an_adapter() -> None:
-    assert [k.key for k in SourceSpec.kinds()] == ["carddav", "ldap", "csv", "jsonl"]
+    assert [k.key for k in SourceSpec.kinds()] == ["carddav", "ldap", "csv", "jsonl", "vcf"]
     assert [k.key for k in DestinationSpec.kinds()] == ["carddav", "postgres"]
     assert {k.role for k in SourceSpec.kinds()} == {Role.SOURCE}
     assert SourceSpec.kinds()[0].spec is CardDavSpec
@@ -54,10 +54,10 @@ def test_the_kinds_are_the_fields_that_declare_an_adapter() -> None:
 def test_the_exactly_one_rule_is_written_from_the_kinds() -> None:
     rule = exactly_one_kind_rule(Role.SOURCE, SourceSpec.kinds())
     assert rule.cel == (
-        "[has(self.carddav), has(self.ldap), has(self.csv), has(self.jsonl)]"
+        "[has(self.carddav), has(self.ldap), has(self.csv), has(self.jsonl), has(self.vcf)]"
         ".filter(k, k).size() == 1"
     )
-    assert rule.message == "each source sets exactly one of carddav, ldap, csv, jsonl"
+    assert rule.message == "each source sets exactly one of carddav, ldap, csv, jsonl, vcf"
     assert SourceSpec.validation_rules()[0].to_crd() == rule.to_crd()
 
 

@@ -57,6 +57,11 @@ EXPECTED_OBJECTS = {
     "multi-region": worker_objects("global-phonebook", "eu-central-1", "362e6095")
     + worker_objects("global-phonebook", "us-east-1", "7ffaf515"),
     "consent-retention": worker_objects("newsletter-contacts", "eu-west-3", "fd296e62"),
+    # No PostgreSQL store: the one worker keeps its state on a volume.
+    "vcf-export": [
+        ("PersistentVolumeClaim", "exported-contacts-eu-central-1-9b5d2313-state"),
+        *worker_objects("exported-contacts", "eu-central-1", "9b5d2313"),
+    ],
 }
 EXPECTED_SCHEDULES = {
     "quickstart": [],
@@ -69,6 +74,10 @@ EXPECTED_SCHEDULES = {
     "consent-retention": [
         "contactsync/marketing/newsletter-contacts/eu-west-3/sync",
         "contactsync/marketing/newsletter-contacts/eu-west-3/retention",
+    ],
+    "vcf-export": [
+        "contactsync/contacts/exported-contacts/eu-central-1/sync",
+        "contactsync/contacts/exported-contacts/eu-central-1/retention",
     ],
 }
 

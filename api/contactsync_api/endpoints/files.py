@@ -1,4 +1,4 @@
-"""A file of contacts (CSV, JSON Lines), read whole from a path or an HTTPS URL."""
+"""A file of contacts (CSV, JSON Lines, vCard), read whole from a path or an HTTPS URL."""
 
 from __future__ import annotations
 

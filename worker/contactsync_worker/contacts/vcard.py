@@ -80,15 +80,18 @@ def _shown(name: str) -> str:
     return name if name in _READERS or name in {"BEGIN", "END", "VERSION", "UID"} else "a property"
 
 
-def content_lines(data: str | bytes) -> Iterator[ContentLine]:
-    """Unfold and tokenize every line; raise MalformedVCard on a line that is no property."""
+def content_lines(data: str | bytes, *, first_line: int = 1) -> Iterator[ContentLine]:
+    """Unfold and tokenize every line; raise MalformedVCard on a line that is no property.
+
+    Lines are numbered from ``first_line``: a card cut from a file of many is numbered as
+    the file's lines are, so an error names the line a person finds in the file."""
     eight_bit = isinstance(data, bytes)
     raw = data if isinstance(data, bytes) else data.encode("utf-8")
-    for number, line in _logical_lines(raw):
+    for number, line in _logical_lines(raw, first_line):
         yield _content_line(number, line, eight_bit)
 
 
-def _logical_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+def _logical_lines(data: bytes, first_line: int = 1) -> Iterator[tuple[int, bytes]]:
     # Unfolding on bytes, before decoding, so a fold inside a UTF-8 sequence still joins.
     # Linear in the card's size: whether a line is quoted-printable is decided once its
     # header (up to the first ':') is complete, not by searching the growing value at every
@@ -96,7 +99,7 @@ def _logical_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
     current: bytearray | None = None
     header_open = quoted_printable = False
     start = 0
-    for number, line in enumerate(_LINE_BREAK.split(data), start=1):
+    for number, line in enumerate(_LINE_BREAK.split(data), start=first_line):
         if current is not None and line[:1] in (b" ", b"\t"):
             current += line[1:]
             if header_open and b":" in line:  # a header folded before its ':'
@@ -386,11 +389,11 @@ _READERS: dict[str, tuple[frozenset[F], Callable[[_Fields, ContentLine], None]]]
 }
 
 
-def card_lines(data: str | bytes) -> list[ContentLine]:
+def card_lines(data: str | bytes, *, first_line: int = 1) -> list[ContentLine]:
     """The properties between BEGIN:VCARD and END:VCARD of a resource holding one card."""
     lines: list[ContentLine] = []
     state = "before"
-    for line in content_lines(data):
+    for line in content_lines(data, first_line=first_line):
         is_vcard = line.raw.strip().upper() == b"VCARD"
         if state == "before":
             if line.name != "BEGIN" or not is_vcard:
@@ -413,9 +416,13 @@ def card_lines(data: str | bytes) -> list[ContentLine]:
     return lines
 
 
-def parse_vcard(data: str | bytes, policy: FieldPolicy, *, source: str, item_id: str) -> Contact:
-    """One card as a minimized Contact: only ``policy.allowed`` fields, consent, UID."""
-    lines = card_lines(data)
+def parse_vcard(
+    data: str | bytes, policy: FieldPolicy, *, source: str, item_id: str, first_line: int = 1
+) -> Contact:
+    """One card as a minimized Contact: only ``policy.allowed`` fields, consent, UID.
+
+    ``first_line``: the number of the card's first line, where errors count lines from."""
+    lines = card_lines(data, first_line=first_line)
     labels: dict[str, ContentLine] = {}
     for line in lines:
         if line.name == LABEL_PROPERTY and line.group:

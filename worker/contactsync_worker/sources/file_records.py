@@ -60,7 +60,9 @@ class RawRecord:
     """One record as a format reader found it: typed fields apart, as Typed values."""
 
     position: Position
-    values: Mapping[str, Value] | RecordError
+    # A Contact: a format that reads its records into contacts itself (vCard, through the
+    # same parser as CardDAV cards) hands them over whole.
+    values: Mapping[str, Value] | RecordError | Contact
     typed: TypedValues = dataclasses.field(default_factory=dict)
 
 
@@ -110,6 +112,8 @@ class RecordMapper:
         """The record's contact, or its quarantine under ``line:<n>``."""
         if isinstance(record.values, RecordError):
             return self.quarantined(record, str(record.values))
+        if isinstance(record.values, Contact):
+            return record.values
         try:
             return self.contact(record.values, record.typed)
         except RecordError as exc:
@@ -145,12 +149,12 @@ class RecordMapper:
         return dataclasses.replace(contact, item_id=item_id)
 
     def _derived_id(self, contact: Contact) -> str:
-        identity = contact.identity(self._policy.identity)
-        if not identity:
+        item_id = identity_id(contact, self._policy)
+        if item_id is None:
             raise RecordError(
                 "no id: the record has no id or uid, and no identity value to derive one from"
             )
-        return "sha256:" + hashlib.sha256(identity[0].encode()).hexdigest()[:32]
+        return item_id
 
     def _consent(self, values: Mapping[str, Value]) -> tuple[str, ...] | None:
         prop = self._policy.consent_property
@@ -158,6 +162,15 @@ class RecordMapper:
         if raw is None:
             return None
         return raw if isinstance(raw, tuple) else (raw,)
+
+
+def identity_id(contact: Contact, policy: FieldPolicy) -> str | None:
+    """An item id from the contact's first identity value (in ``policy.identity`` order):
+    stable while that value is, whatever else the record holds. None: it has none."""
+    identity = contact.identity(policy.identity)
+    if not identity:
+        return None
+    return "sha256:" + hashlib.sha256(identity[0].encode()).hexdigest()[:32]
 
 
 def _single(value: Value | None, key: str) -> str | None:

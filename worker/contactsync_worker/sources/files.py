@@ -1,4 +1,5 @@
-"""CSV and JSON Lines sources: a file from a local path or an HTTPS URL, read as a snapshot.
+"""CSV, JSON Lines and vCard sources: a file from a local path or an HTTPS URL, read as a
+snapshot.
 
 Formats (UTF-8, a byte-order mark is ignored):
 
@@ -11,8 +12,12 @@ Formats (UTF-8, a byte-order mark is ignored):
 - **JSON Lines**: one object per line, keys are the canonical field names (exact case),
   values strings, or lists of strings for multi-valued fields; ``id`` (string or
   integer), else ``uid``, gives the item id. Blank lines are skipped.
-- In both, emails, phones, addresses and urls may carry types: a ``phones.cell`` column or
-  key, and in JSON Lines objects ``{"value", "types", "pref", "label"}`` (``typed_keys``).
+- **vCard**: one ``.vcf`` file of many cards (2.1, 3.0 or 4.0), as address books export
+  them; how cards are found, read and given ids is ``vcf_records``'s docstring. Of a UID
+  that several cards carry, the first card is synced and the others set aside.
+- In CSV and JSON Lines, emails, phones, addresses and urls may carry types: a
+  ``phones.cell`` column or key, and in JSON Lines objects
+  ``{"value", "types", "pref", "label"}`` (``typed_keys``).
 
 Without an id, the item id is a hash of the record's first identity value (in
 ``spec.identity`` order), so it stays stable when a second email is added, and names no
@@ -78,6 +83,8 @@ from contactsync_worker.sources.file_records import Layout, Position, RawRecord,
 from contactsync_worker.sources.first_seen import FirstSeen, IndexFull
 from contactsync_worker.sources.jsonl_records import read_start
 from contactsync_worker.sources.spool import Spool
+from contactsync_worker.sources.vcf_records import duplicate_reason
+from contactsync_worker.sources.vcf_records import read_start as read_first_card
 from contactsync_worker.transport import (
     BearerAuth,
     EgressRefused,
@@ -131,6 +138,7 @@ class _FileSource:
         self.name = name
         self._config = config
         self._mapper = RecordMapper(name, policy)
+        self._policy = policy
         self._secrets_dir = secrets_dir
         self._page_size = page_size
         self._timeout = timeout
@@ -146,7 +154,7 @@ class _FileSource:
 
     @classmethod
     def from_spec(cls, name: str, spec: FileSourceSpec, context: AdapterContext) -> Self:
-        """The source a region's configuration declares (the ``csv`` or ``jsonl`` kind)."""
+        """The source a region's configuration declares (a ``csv``, ``jsonl`` or ``vcf`` kind)."""
         return cls(
             name,
             spec,
@@ -190,6 +198,10 @@ class _FileSource:
         """How the version of the file ``stream`` holds from its start is laid out."""
         raise NotImplementedError
 
+    def _duplicate(self, item: Contact, first_line: int) -> str:
+        """Why a record whose id the record on ``first_line`` already has is set aside."""
+        return f"duplicate id: line {first_line} has the same id"
+
     # --- pages, in a worker thread ------------------------------------------------------
 
     def _page(self, snapshot: _Snapshot, offset: int) -> Page:
@@ -207,7 +219,7 @@ class _FileSource:
             if not isinstance(item, Contact):
                 page.quarantined.append(item)
             elif first.get(item.item_id, record.position) != record.position:
-                reason = f"duplicate id: line {first[item.item_id].line} has the same id"
+                reason = self._duplicate(item, first[item.item_id].line)
                 page.quarantined.append(self._mapper.quarantined(record, reason))
             else:
                 page.contacts.append(item)
@@ -403,3 +415,17 @@ class JsonLinesSource(_FileSource):
 
     def _layout(self, stream: io.BufferedReader) -> Layout:
         return read_start(stream, self._mapper.wanted())
+
+
+class VcfSource(_FileSource):
+    """Contacts from a vCard file of many cards; see ``vcf_records`` for the format."""
+
+    kind = "vCard"
+
+    def _layout(self, stream: io.BufferedReader) -> Layout:
+        return read_first_card(stream, self.name, self._policy)
+
+    def _duplicate(self, item: Contact, first_line: int) -> str:
+        # The first card keeps the UID: the same file always syncs the same card, as the
+        # CSV and JSON Lines sources keep an id's first record.
+        return duplicate_reason(item, first_line)
