@@ -17,6 +17,7 @@ from contactsync_api.consent import (
     ALWAYS_WITHDRAWN,
     DEFAULT_GRANTED,
     EXPIRY_KEY,
+    PROPERTY_PATTERN,
     WORD_PATTERN,
     ascii_lower,
     cel_list,
@@ -39,6 +40,7 @@ from contactsync_api.rules import (
     pattern_rule,
     rules_waived,
 )
+from contactsync_api.source_consent import SourceConsentSpec, source_consent_rules
 from contactsync_api.time_zones import time_zone_problem
 from contactsync_api.values import (
     TEMPORAL_NAMESPACE_PATTERN,
@@ -314,6 +316,14 @@ class SourceSpec(KindChoice):
         FileSourceSpec | None,
         Adapter(f"{_SOURCES}.files:JsonLinesSource.from_spec"),
     ] = Field(default=None, description="A JSON Lines file, one contact object per line.")
+    consent: SourceConsentSpec | None = Field(
+        default=None,
+        description=(
+            "Where and in which words this source records consent, field by field in place "
+            "of spec.consent; whether consent is required, and for which purposes, stays "
+            "spec.consent's."
+        ),
+    )
 
 
 class DestinationSpec(KindChoice):
@@ -428,9 +438,7 @@ class ConsentSpec(RuledModel, SpecModel):
             "lawful basis covers the processing; record it in your records of processing."
         ),
     )
-    property: Annotated[
-        str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]*$", max_length=64)
-    ] = Field(
+    property: Annotated[str, StringConstraints(pattern=PROPERTY_PATTERN, max_length=64)] = Field(
         default="X-CONSENT",
         description=(
             "vCard property, LDAP attribute, CSV column or JSON Lines key holding consent: "
@@ -620,7 +628,11 @@ class ContactSyncSpec(RuledModel, SpecModel):
 
     @classmethod
     def validation_rules(cls) -> tuple[Rule, ...]:
-        return (*cls.rules, *location_rules(SourceSpec.kinds(), DestinationSpec.kinds()))
+        return (
+            *cls.rules,
+            *location_rules(SourceSpec.kinds(), DestinationSpec.kinds()),
+            *source_consent_rules(),
+        )
 
     def check_invariants(self) -> None:
         """What the API server enforces through list types: names and set members unique."""

@@ -64,7 +64,8 @@ async def sync_page(
     events += screened.events
 
     at = at or datetime.now(UTC)
-    judged = [(c, judge(c.consent, region.config.consent, at)) for c in screened.kept]
+    consent = region.consent_of(source)
+    judged = [(c, judge(c.consent, consent, at)) for c in screened.kept]
     allowed = [c for c, verdict in judged if verdict.allows]
     refused = [(c, verdict) for c, verdict in judged if not verdict.allows]
     states = await store.get_items(scope, source, [c.item_id for c in page.contacts])
