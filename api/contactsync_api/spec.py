@@ -22,6 +22,7 @@ from contactsync_api.consent import (
     ascii_lower,
     cel_list,
 )
+from contactsync_api.contact_values import ValuesSpec
 from contactsync_api.cron import CRON_HELP, cron_rule
 from contactsync_api.durations import to_timedelta
 from contactsync_api.egress import RegionEgress
@@ -616,6 +617,10 @@ class ContactSyncSpec(RuledModel, SpecModel):
         default=ConsentSpec(),
         description="Consent required before a contact is written.",
     )
+    values: ValuesSpec = Field(
+        default=ValuesSpec(),
+        description="Emails and phones that are not what their field says: dropped or set aside.",
+    )
     deletes: DeletesSpec = Field(
         default=DeletesSpec(),
         description="Propagation of deletions and the mass-delete guard.",
@@ -677,6 +682,7 @@ class RegionConfig(SpecModel):
     fields: list[ContactField]
     identity: list[IdentityKey]
     consent: ConsentSpec
+    values: ValuesSpec = ValuesSpec()  # absent from configs an older operator wrote
     deletes: DeletesSpec
     retention: RetentionSpec
     deletion_policy: DeletionPolicy

@@ -587,6 +587,26 @@ INVALID: list[InvalidCase] = [
         ("spec.consent.purposes",),
     ),
     InvalidCase(
+        "values-invalid-unknown",
+        Q,
+        {"spec.values": {"invalid": "Keep"}},
+        "spec.values.invalid",
+        ("Unsupported value",),
+    ),
+    InvalidCase(
+        "values-e164-without-region",
+        Q,
+        {"spec.values": {"phones": {"normalize": "E164"}}},
+        "spec.values.phones.defaultRegion",
+        ("normalize E164 needs the region",),
+    ),
+    InvalidCase(
+        "values-region-lower-case",
+        Q,
+        {"spec.values": {"phones": {"normalize": "E164", "defaultRegion": "de"}}},
+        "spec.values.phones.defaultRegion",
+    ),
+    InvalidCase(
         "deletion-policy-unknown",
         C,
         {"spec.deletionPolicy": "Delete"},
@@ -640,6 +660,13 @@ INVALID: list[InvalidCase] = [
 # and cannot parse a nested LDAP filter): the model refuses each, in `contactsync check` and
 # in the operator, which reports the ContactSync Degraded with reason InvalidSpec.
 MODEL_ONLY: list[InvalidCase] = [
+    InvalidCase(
+        "values-region-without-numbering-plan",
+        Q,
+        {"spec.values": {"phones": {"defaultRegion": "XX"}}},
+        "spec.values.phones.defaultRegion",
+        ("no country code with a telephone numbering plan",),
+    ),
     InvalidCase(
         "time-zone-unknown",
         M,
