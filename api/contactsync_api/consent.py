@@ -27,6 +27,8 @@ ALWAYS_WITHDRAWN: tuple[str, ...] = (
 DEFAULT_GRANTED: tuple[str, ...] = ("granted", "yes", "true", "1", "opt-in", "optin", "opt_in")
 # `purpose=granted;until=2027-01-01`: the key that dates the grant before it.
 EXPIRY_KEY = "until"
+# A vCard property name, which also serves as an LDAP attribute, CSV column or JSON key.
+PROPERTY_PATTERN = r"^[A-Za-z][A-Za-z0-9-]*$"
 # A word of the vocabulary, or a purpose: separators and `=` would split it when read.
 WORD_PATTERN = r"^[^\s,;=]([^,;=]*[^\s,;=])?$"
 

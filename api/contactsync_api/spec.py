@@ -17,10 +17,12 @@ from contactsync_api.consent import (
     ALWAYS_WITHDRAWN,
     DEFAULT_GRANTED,
     EXPIRY_KEY,
+    PROPERTY_PATTERN,
     WORD_PATTERN,
     ascii_lower,
     cel_list,
 )
+from contactsync_api.contact_values import ValuesSpec
 from contactsync_api.cron import CRON_HELP, cron_rule
 from contactsync_api.durations import to_timedelta
 from contactsync_api.egress import RegionEgress
@@ -39,6 +41,7 @@ from contactsync_api.rules import (
     pattern_rule,
     rules_waived,
 )
+from contactsync_api.source_consent import SourceConsentSpec, source_consent_rules
 from contactsync_api.time_zones import time_zone_problem
 from contactsync_api.values import (
     TEMPORAL_NAMESPACE_PATTERN,
@@ -322,6 +325,14 @@ class SourceSpec(KindChoice):
         description="A vCard file (.vcf) of many cards, vCard 2.1, 3.0 or 4.0, as address "
         "books export them.",
     )
+    consent: SourceConsentSpec | None = Field(
+        default=None,
+        description=(
+            "Where and in which words this source records consent, field by field in place "
+            "of spec.consent; whether consent is required, and for which purposes, stays "
+            "spec.consent's."
+        ),
+    )
 
 
 class DestinationSpec(KindChoice):
@@ -436,9 +447,7 @@ class ConsentSpec(RuledModel, SpecModel):
             "lawful basis covers the processing; record it in your records of processing."
         ),
     )
-    property: Annotated[
-        str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]*$", max_length=64)
-    ] = Field(
+    property: Annotated[str, StringConstraints(pattern=PROPERTY_PATTERN, max_length=64)] = Field(
         default="X-CONSENT",
         description=(
             "vCard property, LDAP attribute, CSV column or JSON Lines key holding consent: "
@@ -616,6 +625,10 @@ class ContactSyncSpec(RuledModel, SpecModel):
         default=ConsentSpec(),
         description="Consent required before a contact is written.",
     )
+    values: ValuesSpec = Field(
+        default=ValuesSpec(),
+        description="Emails and phones that are not what their field says: dropped or set aside.",
+    )
     deletes: DeletesSpec = Field(
         default=DeletesSpec(),
         description="Propagation of deletions and the mass-delete guard.",
@@ -628,7 +641,11 @@ class ContactSyncSpec(RuledModel, SpecModel):
 
     @classmethod
     def validation_rules(cls) -> tuple[Rule, ...]:
-        return (*cls.rules, *location_rules(SourceSpec.kinds(), DestinationSpec.kinds()))
+        return (
+            *cls.rules,
+            *location_rules(SourceSpec.kinds(), DestinationSpec.kinds()),
+            *source_consent_rules(),
+        )
 
     def check_invariants(self) -> None:
         """What the API server enforces through list types: names and set members unique."""
@@ -673,6 +690,7 @@ class RegionConfig(SpecModel):
     fields: list[ContactField]
     identity: list[IdentityKey]
     consent: ConsentSpec
+    values: ValuesSpec = ValuesSpec()  # absent from configs an older operator wrote
     deletes: DeletesSpec
     retention: RetentionSpec
     deletion_policy: DeletionPolicy

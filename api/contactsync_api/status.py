@@ -88,6 +88,20 @@ class LastSync(SpecModel):
     quarantined: int = Field(
         default=0, description="Malformed records set aside, by source and id."
     )
+    dropped_emails: int = Field(
+        default=0, description="Emails dropped for not being email addresses (values.invalid)."
+    )
+    dropped_phones: int = Field(
+        default=0, description="Phones dropped for not being phone numbers (values.invalid)."
+    )
+    quarantined_invalid_values: int = Field(
+        default=0,
+        description="Of the quarantined: records set aside for an invalid email or phone.",
+    )
+    quarantined_no_identity: int = Field(
+        default=0,
+        description="Of the quarantined: records with no identity value and no name.",
+    )
     failure_type: OpenErrorType | None = Field(
         default=None,
         description=(

@@ -59,6 +59,13 @@ class SyncSummary:
     pages: int = 0
     # The signed audit checkpoint at the end of the run (contactsync_worker.checkpoints).
     audit_checkpoint: str = ""
+    # Values that were not what their field says, dropped (spec.values.invalid: Drop).
+    dropped_emails: int = 0
+    dropped_phones: int = 0
+    # Of the quarantined: records set aside for such values (invalid: Quarantine), and
+    # records with no identity value and no name.
+    quarantined_invalid_values: int = 0
+    quarantined_no_identity: int = 0
 
     def plus(self, other: SyncSummary) -> SyncSummary:
         counts = {

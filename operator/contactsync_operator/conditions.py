@@ -142,6 +142,10 @@ def _last_sync(run: ObservedRun | None) -> LastSync | None:
             "unchanged": summary.unchanged,
             "skipped_no_consent": summary.skipped_no_consent,
             "quarantined": summary.quarantined,
+            "dropped_emails": summary.dropped_emails,
+            "dropped_phones": summary.dropped_phones,
+            "quarantined_invalid_values": summary.quarantined_invalid_values,
+            "quarantined_no_identity": summary.quarantined_no_identity,
             "audit_checkpoint": summary.audit_checkpoint or None,
         }
     )

@@ -36,6 +36,7 @@ def region_config(
         fields=spec.fields,
         identity=spec.identity,
         consent=spec.consent,
+        values=spec.values,
         deletes=spec.deletes,
         retention=spec.retention,
         deletion_policy=spec.deletion_policy,

@@ -544,6 +544,70 @@ INVALID: list[InvalidCase] = [
         "spec.consent.grantedValues",
     ),
     InvalidCase(
+        "source-consent-granted-word-means-no",
+        Q,
+        {"spec.sources[0].consent": {"property": "description", "grantedValues": ["ja", "No"]}},
+        "spec.sources[0].consent.grantedValues",
+        ("cannot mean both yes and no",),
+    ),
+    InvalidCase(
+        "source-consent-granted-word-also-its-withdrawn",
+        Q,
+        {"spec.sources[0].consent": {"grantedValues": ["ja"], "withdrawnValues": ["JA"]}},
+        "spec.sources[0].consent.grantedValues",
+        ("cannot mean both yes and no",),
+    ),
+    InvalidCase(
+        "source-consent-property-with-a-space",
+        Q,
+        {"spec.sources[0].consent": {"property": "X CONSENT"}},
+        "spec.sources[0].consent.property",
+    ),
+    InvalidCase(
+        "source-consent-granted-word-inherited-as-withdrawn",
+        Q,
+        {
+            "spec.consent.withdrawnValues": ["nein"],
+            "spec.sources[0].consent": {"grantedValues": ["Nein"]},
+        },
+        "spec.sources",
+        ("sources[].consent.grantedValues", "spec.consent.withdrawnValues"),
+    ),
+    InvalidCase(
+        "source-consent-withdrawn-word-inherited-as-granted",
+        Q,
+        {"spec.sources[0].consent": {"withdrawnValues": ["Yes"]}},
+        "spec.sources",
+        ("sources[].consent.withdrawnValues", "spec.consent.grantedValues"),
+    ),
+    InvalidCase(
+        "source-consent-word-is-a-purpose",
+        C,
+        {"spec.sources[1].consent": {"property": "optIn", "grantedValues": ["Events"]}},
+        "spec.sources",
+        ("spec.consent.purposes",),
+    ),
+    InvalidCase(
+        "values-invalid-unknown",
+        Q,
+        {"spec.values": {"invalid": "Keep"}},
+        "spec.values.invalid",
+        ("Unsupported value",),
+    ),
+    InvalidCase(
+        "values-e164-without-region",
+        Q,
+        {"spec.values": {"phones": {"normalize": "E164"}}},
+        "spec.values.phones.defaultRegion",
+        ("normalize E164 needs the region",),
+    ),
+    InvalidCase(
+        "values-region-lower-case",
+        Q,
+        {"spec.values": {"phones": {"normalize": "E164", "defaultRegion": "de"}}},
+        "spec.values.phones.defaultRegion",
+    ),
+    InvalidCase(
         "deletion-policy-unknown",
         C,
         {"spec.deletionPolicy": "Delete"},
@@ -604,6 +668,13 @@ INVALID: list[InvalidCase] = [
 # and cannot parse a nested LDAP filter): the model refuses each, in `contactsync check` and
 # in the operator, which reports the ContactSync Degraded with reason InvalidSpec.
 MODEL_ONLY: list[InvalidCase] = [
+    InvalidCase(
+        "values-region-without-numbering-plan",
+        Q,
+        {"spec.values": {"phones": {"defaultRegion": "XX"}}},
+        "spec.values.phones.defaultRegion",
+        ("no country code with a telephone numbering plan",),
+    ),
     InvalidCase(
         "time-zone-unknown",
         M,

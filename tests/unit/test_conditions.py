@@ -194,6 +194,22 @@ def test_last_run_counts_and_a_blocked_run_are_reported() -> None:
     assert (last["result"], last["failureType"]) == ("Blocked", "MassDeleteBlocked")
 
 
+def test_values_dropped_and_records_quarantined_reach_the_status_as_counts() -> None:
+    summary = SyncSummary(
+        created=2,
+        quarantined=3,
+        dropped_emails=4,
+        dropped_phones=1,
+        quarantined_invalid_values=2,
+        quarantined_no_identity=1,
+    )
+    done = ObservedRun("wf-5", NOW, NOW, "COMPLETED", summary=summary)
+    last = status_of(running(resource(), last=done))["regions"][0]["lastSync"]
+    counts = ("quarantined", "droppedEmails", "droppedPhones", "quarantinedInvalidValues")
+    assert [last[c] for c in counts] == [3, 4, 1, 2]
+    assert last["quarantinedNoIdentity"] == 1
+
+
 def test_a_failed_run_shows_the_type_the_worker_gave_it() -> None:
     refused = ObservedRun(
         "wf-3",

@@ -266,6 +266,14 @@ def test_consent_not_required_is_stated_plainly_and_asked_of_the_dpo(
         assert "Consent is required" in text
 
 
+def test_a_source_that_records_consent_its_own_way_is_named_with_where_and_how() -> None:
+    own = {"property": "optIn", "grantedValues": ["ja"]}
+    record = Variation("own", "consent-retention", {"spec.sources[1].consent": own}).record()
+    [statement] = [s for s in record.purposes.statements if s.source == ["spec.sources[1].consent"]]
+    assert statement.text.startswith("Source events records consent in its own optIn")
+    assert "ja" in statement.text
+
+
 def test_purposes_listed_under_not_required_are_said_to_be_unchecked() -> None:
     record = CONSENT[1][1].record()
     assert any("not checked" in s.text for s in record.purposes.statements)

@@ -42,6 +42,7 @@ class AuditAction(StrEnum):
     SKIPPED_NO_CONSENT = "skipped_no_consent"
     SKIPPED_SUPPRESSED = "skipped_suppressed"  # a record of someone an erasure suppressed
     QUARANTINED = "quarantined"
+    VALUES_DROPPED = "values_dropped"  # detail: the item and how many of each field, no value
     ERASED = "erased"
     SUPPRESSED = "suppressed"  # identity pseudonyms put on the suppression list, by erasure
     SUPPRESSION_LIFTED = "suppression_lifted"  # by a signed lift request

@@ -12,6 +12,7 @@ from datetime import timedelta
 from contactsync_api.durations import to_timedelta
 from contactsync_api.fields import ContactField
 from contactsync_api.manifest import ContactSync
+from contactsync_api.source_consent import source_consent
 from contactsync_api.spec import ConsentMode, ContactSyncSpec, DestinationSpec, SourceSpec
 from contactsync_cli.processing_record import endpoints
 from contactsync_cli.processing_record.findings import findings
@@ -109,7 +110,11 @@ def _purposes(resource: ContactSync) -> Purposes:
             "The spec does not say; record it here.",
         ]
     else:
-        statements = [_consent_rule(resource), _consent_withdrawal()]
+        statements = [
+            _consent_rule(resource),
+            *_source_consent(resource),
+            _consent_withdrawal(),
+        ]
         questions = []
     return Purposes(
         description=_stated(resource, PURPOSE_ANNOTATION),
@@ -134,6 +139,26 @@ def _consent_rule(resource: ContactSync) -> Statement:
         text=f"Consent is required{note}: a contact is written only while {where} {asked}.",
         source=["spec.consent.mode", "spec.consent.property", "spec.consent.purposes"],
     )
+
+
+def _source_consent(resource: ContactSync) -> list[Statement]:
+    """A statement for each source that records consent in a place or words of its own."""
+    statements = []
+    for index, source in enumerate(resource.spec.sources):
+        if source.consent is None:
+            continue
+        own = source_consent(resource.spec.consent, source.consent)
+        statements.append(
+            Statement(
+                text=(
+                    f"Source {source.name} records consent in its own {own.property}, "
+                    f"granted by the words {listing(list(own.granted_values))}; the same "
+                    "purposes are asked of it."
+                ),
+                source=[f"spec.sources[{index}].consent"],
+            )
+        )
+    return statements
 
 
 def _consent_withdrawal() -> Statement:

@@ -11,10 +11,17 @@ import logging
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from contactsync_api.fields import ContactField
 from contactsync_api.workflows import SyncSummary
 from contactsync_worker.audit import AuditAction, AuditEvent
 from contactsync_worker.contacts.consent import judge
 from contactsync_worker.contacts.model import Contact, Quarantined
+from contactsync_worker.contacts.value_checks import (
+    INVALID_VALUES,
+    NO_IDENTITY,
+    CheckedPage,
+    check_page,
+)
 from contactsync_worker.engine import carried, removals, suppression, withdrawals
 from contactsync_worker.engine.contact_ids import new_contact_id
 from contactsync_worker.engine.region import RegionRuntime, SharedDeletions
@@ -59,15 +66,19 @@ async def sync_page(
     store, scope = region.store, region.scope
     checkpoint = await store.get_checkpoint(scope, source) if cursor is None else None
     page = await region.source(source).fetch(cursor, checkpoint)
-    events = _quarantined(source, page.quarantined)
-    screened = await suppression.screen(region, source, page.contacts)
+    # Every source's values are checked here, the same way, before anything is judged.
+    checked = check_page(page.contacts, region.config.values, region.policy.identity)
+    events = _quarantined(source, [*page.quarantined, *checked.quarantined])
+    events += _dropped(source, checked)
+    screened = await suppression.screen(region, source, checked.kept)
     events += screened.events
 
     at = at or datetime.now(UTC)
-    judged = [(c, judge(c.consent, region.config.consent, at)) for c in screened.kept]
+    consent = region.consent_of(source)
+    judged = [(c, judge(c.consent, consent, at)) for c in screened.kept]
     allowed = [c for c, verdict in judged if verdict.allows]
     refused = [(c, verdict) for c, verdict in judged if not verdict.allows]
-    states = await store.get_items(scope, source, [c.item_id for c in page.contacts])
+    states = await store.get_items(scope, source, [c.item_id for c in checked.kept])
     # Written before, and now carrying a suppressed value: it leaves like a removed record.
     suppressed = [c.item_id for c in screened.skipped if c.item_id in states]
     # Refused now but written before: out of every destination in this run, no grace.
@@ -103,8 +114,12 @@ async def sync_page(
         unchanged=summary.unchanged + len(unchanged),
         skipped_no_consent=len(refused),
         skipped_suppressed=len(screened.skipped),
-        quarantined=len(page.quarantined) + len(set_aside),
+        quarantined=len(page.quarantined) + len(checked.quarantined) + len(set_aside),
         pages=1,
+        dropped_emails=checked.dropped_in(ContactField.EMAILS),
+        dropped_phones=checked.dropped_in(ContactField.PHONES),
+        quarantined_invalid_values=checked.quarantined_for[INVALID_VALUES],
+        quarantined_no_identity=checked.quarantined_for[NO_IDENTITY],
     )
     return PageOutcome(
         summary, page.cursor, page.complete, page.snapshot, tuple(page.fanout), handed_back
@@ -130,6 +145,22 @@ def _quarantined(source: str, items: list[Quarantined]) -> list[AuditEvent]:
             AuditAction.QUARANTINED, source=source, detail={"item": q.item_id, "reason": q.reason}
         )
         for q in items
+    ]
+
+
+def _dropped(source: str, checked: CheckedPage) -> list[AuditEvent]:
+    """One audit event per record whose invalid values were dropped: how many of each
+    field, never the values."""
+    for item, counts in checked.dropped:
+        said = ", ".join(f"{n} of {name}" for name, n in counts.items())
+        log.info("dropped invalid values of item %s of source %s: %s", item, source, said)
+    return [
+        AuditEvent(
+            AuditAction.VALUES_DROPPED,
+            source=source,
+            detail={"item": item, **{str(name): n for name, n in counts.items()}},
+        )
+        for item, counts in checked.dropped
     ]
 
 

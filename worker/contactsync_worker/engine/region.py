@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from contactsync_api.errors import ConfigurationError
-from contactsync_api.spec import ConsentMode, DestinationSpec, RegionConfig, SourceSpec
+from contactsync_api.source_consent import source_consent
+from contactsync_api.spec import (
+    ConsentMode,
+    ConsentSpec,
+    DestinationSpec,
+    RegionConfig,
+    SourceSpec,
+)
 from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.adapters import (
     AdapterNotFound,
@@ -72,7 +79,19 @@ class RegionRuntime:
 
     @property
     def policy(self) -> FieldPolicy:
-        consent = self.config.consent
+        """What adapters may read, consent where ``spec.consent`` says it is recorded."""
+        return self._policy(self.config.consent)
+
+    def source_policy(self, name: str) -> FieldPolicy:
+        """What the source ``name`` may read, consent where that source records it."""
+        return self._policy(self.consent_of(name))
+
+    def consent_of(self, source: str) -> ConsentSpec:
+        """The consent policy the records of ``source`` are judged under: spec.consent, with
+        what the source sets of its own (``sources[].consent``) in its place."""
+        return source_consent(self.config.consent, self.source_spec(source).consent)
+
+    def _policy(self, consent: ConsentSpec) -> FieldPolicy:
         return FieldPolicy(
             allowed=frozenset(self.config.fields),
             consent_property=consent.property if consent.mode is ConsentMode.REQUIRED else None,
@@ -93,7 +112,8 @@ class RegionRuntime:
         if name not in self._sources:
             spec = self.source_spec(name)
             with _kind_unusable_as_configuration_error():
-                self._sources[name] = source_adapter(spec, self.adapter_context)
+                context = replace(self.adapter_context, policy=self.source_policy(name))
+                self._sources[name] = source_adapter(spec, context)
         return self._sources[name]
 
     def destination(self, name: str) -> DestinationAdapter:

@@ -21,9 +21,10 @@ Formats (UTF-8, a byte-order mark is ignored):
 
 Without an id, the item id is a hash of the record's first identity value (in
 ``spec.identity`` order), so it stays stable when a second email is added, and names no
-one. The consent column or key is ``spec.consent.property``, read as consent values are
-(``contacts.consent_values``): a JSON list holds several values, and JSON ``true``,
-``false``, ``1`` and ``0`` are read as those words.
+one. The consent column or key is the source's ``consent.property``, else
+``spec.consent.property``, read as consent values are (``contacts.consent_values``): a
+JSON list holds several values, and JSON ``true``, ``false``, ``1`` and ``0`` are read as
+those words.
 
 Minimization happens at the parser: only allowed fields (and id, uid, consent) are
 looked at; other columns are never read into a value, other JSON keys are dropped by
