@@ -5,7 +5,11 @@ allowed fields, the identity and consent need (``ldap_entries.requested_attribut
 the server never sends the rest. ``entryUUID`` is always asked for, which also keeps the
 list from being empty (an empty list would mean "all user attributes").
 
-Entries become contacts in :mod:`ldap_entries` (mapping, ids, quarantine).
+Entries become contacts in :mod:`ldap_entries` (mapping, ids, quarantine), by the spec's
+mapping (inetOrgPerson's attributes unless it says otherwise). A first page of entries none
+of which gives an allowed field is refused as SourceUnavailable naming the attributes they
+hold and those the mapping reads: a directory of another schema must not sync as empty
+contacts, nor delete the ones synced before.
 
 Paging cookies are bound to the connection that made them, so an adapter keeps its
 connection between pages of a run; a cursor the adapter did not issue (another worker,
@@ -56,6 +60,7 @@ from contactsync_api.errors import (
     SourceUnavailable,
     SourceUnreachable,
 )
+from contactsync_api.mappings import ldap_mapping
 from contactsync_worker import credentials
 from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
@@ -64,6 +69,7 @@ from contactsync_worker.sources.ldap_entries import (
     ENTRY_UUID,
     Attributes,
     EntryMapper,
+    fed_attributes,
     is_entry_uuid,
     requested_attributes,
 )
@@ -108,8 +114,10 @@ class LdapSource:
         egress: RegionEgress | None = None,
     ) -> None:
         self.name = name
-        self.attributes = requested_attributes(policy)
-        self._mapper = EntryMapper(name, policy)
+        mapping = ldap_mapping(config.mapping)
+        self.attributes = requested_attributes(policy, mapping)
+        self._fed = fed_attributes(policy, mapping)
+        self._mapper = EntryMapper(name, policy, mapping)
         self._config = config
         self._policy = policy
         self._secrets_dir = secrets_dir
@@ -168,6 +176,9 @@ class LdapSource:
                 page.contacts.append(record)
             else:
                 page.quarantined.append(record)
+        if cursor is None and entries and not any(self._feeds(a) for _, a in entries):
+            self._close()
+            raise self._unmapped(entries)
         if next_cookie:
             self._next_cursor = page.cursor = base64.urlsafe_b64encode(next_cookie).decode()
         else:
@@ -349,6 +360,23 @@ class LdapSource:
         # ldap3 messages carry socket and TLS reasons; it is never given the password text
         # in a message, and the password is cleared from the connection after the bind.
         return SourceUnavailable(f"LDAP source {self.name!r}: {what} ({type(exc).__name__}: {exc})")
+
+    def _feeds(self, attributes: Attributes) -> bool:
+        """Whether an entry holds an attribute the mapping reads into an allowed field."""
+        held = {name.split(";", 1)[0].lower() for name, values in attributes.items() if values}
+        return any(name.lower() in held for name in self._fed)
+
+    def _unmapped(self, entries: _Entries) -> SourceUnavailable:
+        """The first page's entries give no allowed field: the directory's schema is not
+        the mapping's. Names attributes, never a value or a DN."""
+        held = sorted({name.split(";", 1)[0] for _, a in entries for name in a}, key=str.lower)
+        return SourceUnavailable(
+            f"LDAP source {self.name!r}: none of the {len(entries)} entries of the first page "
+            f"has an attribute the mapping reads into an allowed field (spec.fields); they "
+            f"hold {', '.join(held) or 'no attribute asked for'}; the mapping reads "
+            f"{', '.join(self._fed) or 'nothing for the allowed fields'}; "
+            "set the source's mapping (a preset or entries) to the directory's attributes"
+        )
 
     def _under_base(self, dn: str) -> bool:
         """fetch_items must not read outside the configured base, whatever id it is given."""

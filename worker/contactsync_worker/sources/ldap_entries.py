@@ -44,35 +44,14 @@ import re
 from collections.abc import Mapping
 
 from contactsync_api.fields import ContactField, IdentityKey
+from contactsync_api.mapping_presets import INET_ORG_PERSON
+from contactsync_api.mapping_targets import MappedField, SourceMapping, Target
 from contactsync_worker.contacts.model import Contact, FieldPolicy, FieldValue, Quarantined
 from contactsync_worker.contacts.typed import TYPED_FIELDS, Typed, united_values
+from contactsync_worker.sources.mapped_values import mapped_values
 
 ENTRY_UUID = "entryUUID"
 UID = "uid"
-# Each attribute of a typed field, in the order its values are listed, and their types.
-TYPED_ATTRIBUTES: Mapping[ContactField, tuple[tuple[str, tuple[str, ...]], ...]] = {
-    ContactField.EMAILS: (("mail", ("work",)),),
-    ContactField.PHONES: (
-        ("telephoneNumber", ("voice", "work")),
-        ("mobile", ("cell",)),
-        ("homePhone", ("home", "voice")),
-        ("facsimileTelephoneNumber", ("fax", "work")),
-        ("pager", ("pager",)),
-    ),
-    ContactField.ADDRESSES: (("postalAddress", ("work",)), ("homePostalAddress", ("home",))),
-    ContactField.URLS: (("labeledURI", ()),),
-}
-FIELD_ATTRIBUTES: Mapping[ContactField, tuple[str, ...]] = {
-    ContactField.FULL_NAME: ("displayName", "cn"),
-    ContactField.GIVEN_NAME: ("givenName",),
-    ContactField.FAMILY_NAME: ("sn",),
-    ContactField.ORGANIZATION: ("o",),
-    ContactField.DEPARTMENT: ("ou",),
-    ContactField.TITLE: ("title",),
-    ContactField.NOTE: ("description",),
-    ContactField.PHOTO: ("jpegPhoto",),
-    **{f: tuple(name for name, _ in pairs) for f, pairs in TYPED_ATTRIBUTES.items()},
-}
 _FIRST_VALUE = {
     ContactField.GIVEN_NAME,
     ContactField.FAMILY_NAME,
@@ -90,15 +69,41 @@ class Unmappable(ValueError):
     """An entry cannot become a Contact; the message names attributes, never values."""
 
 
-def requested_attributes(policy: FieldPolicy) -> list[str]:
+def requested_attributes(
+    policy: FieldPolicy, mapping: SourceMapping = INET_ORG_PERSON
+) -> list[str]:
     """The attributes a search asks for under ``policy``: nothing a field does not need."""
     # uid whatever spec.identity says: an erasure by uid must find the person.
     wanted = {ENTRY_UUID, UID}
-    for field in policy.allowed:
-        wanted.update(FIELD_ATTRIBUTES.get(field, ()))
+    for target in field_targets(policy, mapping):
+        wanted.add(target.name)
+        wanted.update(target.type_from)
     if policy.consent_property:
         wanted.add(policy.consent_property)
-    return sorted(wanted, key=str.lower)
+    return sorted(dict.fromkeys(wanted), key=str.lower)
+
+
+def field_targets(policy: FieldPolicy, mapping: SourceMapping) -> tuple[Target, ...]:
+    """The mapping's targets read under ``policy``: those of allowed fields, the name parts
+    a missing full name is made of, and uid."""
+    wanted = set(policy.allowed)
+    if ContactField.FULL_NAME in wanted:
+        wanted |= {ContactField.GIVEN_NAME, ContactField.ADDITIONAL_NAMES}
+        wanted.add(ContactField.FAMILY_NAME)
+    return tuple(
+        t for t in mapping.targets if t.field is MappedField.UID or t.field.contact_field in wanted
+    )
+
+
+def fed_attributes(policy: FieldPolicy, mapping: SourceMapping) -> list[str]:
+    """The attributes the mapping reads into allowed fields, for messages."""
+    names = (
+        t.name
+        for t in field_targets(policy, mapping)
+        if t.field.contact_field is not None
+        and (t.field.contact_field in policy.allowed or ContactField.FULL_NAME in policy.allowed)
+    )
+    return list(dict.fromkeys(names))
 
 
 def is_entry_uuid(text: str) -> bool:
@@ -108,9 +113,13 @@ def is_entry_uuid(text: str) -> bool:
 class EntryMapper:
     """Raw attributes of one entry of source ``source`` → a Contact under ``policy``."""
 
-    def __init__(self, source: str, policy: FieldPolicy) -> None:
+    def __init__(
+        self, source: str, policy: FieldPolicy, mapping: SourceMapping = INET_ORG_PERSON
+    ) -> None:
         self.source = source
         self._policy = policy
+        self._targets = field_targets(policy, mapping)
+        self._uid_names = tuple(t.name for t in self._targets if t.field is MappedField.UID)
 
     def record(self, dn: str, raw: Attributes) -> Contact | Quarantined:
         """The entry's contact, or its quarantine under a name that names no one."""
@@ -119,7 +128,9 @@ class EntryMapper:
         item_id = uuid or dn
         try:
             fields = self._fields(attributes)
-            uid = _first(_texts(attributes, UID))
+            uid = next(
+                (u for n in (*self._uid_names, UID) if (u := _first(_texts(attributes, n)))), None
+            )
             consent = self._consent(attributes)
         except Unmappable as exc:
             pseudonym = uuid or "dn-sha256:" + hashlib.sha256(dn.lower().encode()).hexdigest()[:16]
@@ -132,13 +143,27 @@ class EntryMapper:
     def _fields(self, attributes: Attributes) -> dict[ContactField, FieldValue]:
         fields: dict[ContactField, FieldValue] = {}
         for field in sorted(self._policy.allowed):
-            names = FIELD_ATTRIBUTES.get(field)
-            if names is None:
-                continue  # no inetOrgPerson attribute holds it (nickname, birthday, ...)
-            value = _field_value(field, names, attributes)
+            targets = [t for t in self._targets if t.field.contact_field is field]
+            if not targets and field is not ContactField.FULL_NAME:
+                continue  # no attribute of the mapping holds it (nickname, birthday, ...)
+            value = _field_value(field, targets, attributes)
+            if field is ContactField.FULL_NAME and not value:
+                value = self._composed_name(attributes)
+                if not value:
+                    names = " or ".join(t.name for t in targets) or "attribute"
+                    raise Unmappable(f"no {names} to take the full name from")
             if value:
                 fields[field] = value
         return fields
+
+    def _composed_name(self, attributes: Attributes) -> str | None:
+        """The given, additional and family names, when no attribute holds the full name."""
+        found = mapped_values(
+            (t for t in self._targets if t.field is not MappedField.FULL_NAME),
+            lambda name: _texts(attributes, name),
+            frozenset({ContactField.FULL_NAME}),
+        )
+        return found.first(MappedField.FULL_NAME)
 
     def _consent(self, attributes: Attributes) -> tuple[str, ...] | None:
         prop = self._policy.consent_property
@@ -148,22 +173,22 @@ class EntryMapper:
 
 
 def _field_value(
-    field: ContactField, names: tuple[str, ...], attributes: Attributes
+    field: ContactField, targets: list[Target], attributes: Attributes
 ) -> FieldValue | None:
+    names = [t.name for t in targets]
     if field is ContactField.FULL_NAME:
-        name = _first(_texts(attributes, "displayName")) or _first(_texts(attributes, "cn"))
-        if not name:
-            raise Unmappable("no displayName or cn to take the full name from")
-        return name
+        return next((n for name in names if (n := _first(_texts(attributes, name)))), None)
     if field is ContactField.PHOTO:
-        photos = attributes.get("jpegphoto", [])
+        name, photos = next(
+            ((n, v) for n in names if (v := attributes.get(n.lower()))), ("", list[bytes]())
+        )
         if not photos:
             return None
         if not photos[0].startswith(b"\xff\xd8\xff"):
-            raise Unmappable("jpegPhoto is not a JPEG image")
+            raise Unmappable(f"{name} is not a JPEG image")
         return "data:image/jpeg;base64," + base64.b64encode(photos[0]).decode()
     if field in TYPED_FIELDS:
-        return _typed_values(field, attributes)
+        return _typed_values(field, targets, attributes)
     texts = [t for name in names for t in _texts(attributes, name)]
     if field in _FIRST_VALUE:
         return _first(texts)
@@ -172,19 +197,28 @@ def _field_value(
     return tuple(dict.fromkeys(t for t in texts if t)) or None
 
 
-def _typed_values(field: ContactField, attributes: Attributes) -> tuple[Typed, ...] | None:
+def _typed_values(
+    field: ContactField, targets: list[Target], attributes: Attributes
+) -> tuple[Typed, ...] | None:
     values: list[Typed] = []
-    for name, types in TYPED_ATTRIBUTES[field]:
+    whole = [t for t in targets if t.component is None]
+    for target in whole:
+        name, types = target.name, target.types
         for text in _texts(attributes, name):
             label = None
             if field is ContactField.ADDRESSES:
                 text = _adr_from_postal(text)
             elif field is ContactField.URLS:
                 text, _, label = text.partition(" ")  # RFC 2079: "URI label"
-            elif name == "facsimileTelephoneNumber":
-                text = text.partition("$")[0].strip()  # RFC 4517: "number $ fax-parameter"
+            elif field is ContactField.PHONES:
+                # RFC 4517's facsimileTelephoneNumber: "number $ fax-parameter".
+                text = text.partition("$")[0].strip()
             if text:
                 values.append(Typed(text, types, label=label))
+    parts = [t for t in targets if t.component is not None]
+    if parts:
+        found = mapped_values(parts, lambda name: _texts(attributes, name), frozenset({field}))
+        values.extend(found.typed.get(field, ()))
     return united_values(values) or None
 
 
