@@ -133,14 +133,12 @@ def _json_record(position: Position, raw: bytes, wanted: Keys) -> RawRecord:
 
 
 def _mapped_texts(obj: dict[str, object], name: str) -> list[str]:
-    """A key a mapping names: a string, a number (an id), or a list of strings."""
+    """A key a mapping names: a string or a list of strings."""
     value = obj.get(name)
     if value is None:
         return []
     if isinstance(value, str):
         return [value]
-    if isinstance(value, int) and not isinstance(value, bool):
-        return [str(value)]
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return list(value)
     raise RecordError(f"{name} must be a string or a list of strings")

@@ -1,8 +1,7 @@
 """A record's values through a source's mapping (pure): what each target reads, as fields.
 
 A reader gives ``read(name)``: the texts a column, key or attribute holds in one record
-(a CSV cell split by the mapping's separator, a JSON string or list, an LDAP attribute's
-values); ``[]`` when it is absent or empty. :func:`mapped_values` applies the targets:
+(a CSV cell, a JSON string or list of strings, an LDAP attribute's values); ``[]`` when it is absent or empty. :func:`mapped_values` applies the targets:
 
 - a single-valued field takes the first text of the first target that has one;
 - a multi-valued field takes every text of every target, in order;
@@ -106,9 +105,10 @@ def mapped_values(
     for target in targets:
         contact_field = target.field.contact_field
         if contact_field is not None and contact_field not in allowed:
-            part = _first_text(read(target.name))
-            if target.field in _NAME_PARTS and ContactField.FULL_NAME in allowed and part:
-                parts.setdefault(target.field, part)
+            if target.field in _NAME_PARTS and ContactField.FULL_NAME in allowed:
+                part = _first_text(read(target.name))
+                if part:
+                    parts.setdefault(target.field, part)
             continue
         texts = _texts(read(target.name), target, separator)
         if target.field in _NAME_PARTS and texts:
