@@ -7,7 +7,12 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 
-GOOGLE_CLASSIC_HEADER = (
+
+def _columns(text: str) -> list[str]:
+    return text.split(",")
+
+
+GOOGLE_CLASSIC_HEADER = _columns(
     "Name,Given Name,Additional Name,Family Name,Yomi Name,Given Name Yomi,"
     "Additional Name Yomi,Family Name Yomi,Name Prefix,Name Suffix,Initials,Nickname,"
     "Short Name,Maiden Name,Birthday,Gender,Location,Billing Information,Directory Server,"
@@ -20,9 +25,9 @@ GOOGLE_CLASSIC_HEADER = (
     "Organization 1 - Yomi Name,Organization 1 - Title,Organization 1 - Department,"
     "Organization 1 - Symbol,Organization 1 - Location,Organization 1 - Job Description,"
     "Website 1 - Type,Website 1 - Value"
-).split(",")
+)
 
-GOOGLE_CURRENT_HEADER = (
+GOOGLE_CURRENT_HEADER = _columns(
     "First Name,Middle Name,Last Name,Phonetic First Name,Phonetic Middle Name,"
     "Phonetic Last Name,Name Prefix,Name Suffix,Nickname,File As,Organization Name,"
     "Organization Title,Organization Department,Birthday,Notes,Photo,Labels,"
@@ -31,7 +36,7 @@ GOOGLE_CURRENT_HEADER = (
     "Address 1 - Street,Address 1 - City,Address 1 - PO Box,Address 1 - Region,"
     "Address 1 - Postal Code,Address 1 - Country,Address 1 - Extended Address,"
     "Website 1 - Label,Website 1 - Value"
-).split(",")
+)
 
 OUTLOOK_HEADER = [
     *("Title", "First Name", "Middle Name", "Last Name", "Suffix", "Company", "Department"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +192,8 @@ def test_an_entry_replaces_the_presets_entries_of_its_name() -> None:
 
 
 def test_without_a_mapping_files_read_canonical_names_and_ldap_inet_org_person() -> None:
-    assert file_mapping(None).canonical and not file_mapping(None).targets
+    assert file_mapping(None).canonical
+    assert not file_mapping(None).targets
     assert ldap_mapping(None) == INET_ORG_PERSON
     ad = LdapSourceSpec.model_validate(
         {"url": "ldaps://dc", "baseDN": "dc=x", "mapping": {"preset": "active-directory"}}
@@ -222,14 +224,17 @@ def test_a_bad_mapping_is_refused_naming_what_is_wrong(
 # --- files through a mapping -----------------------------------------------------------------
 
 
-def csv_source(path: Path, mapping: dict[str, object] | None, allowed: frozenset[F]) -> CsvSource:
+def csv_source(
+    path: Path, mapping: Mapping[str, object] | None, allowed: frozenset[F]
+) -> CsvSource:
     spec = FileSourceSpec.model_validate({"path": str(path), "mapping": mapping})
     return CsvSource("export", spec, FieldPolicy(allowed, consent_property="consent"))
 
 
 async def contacts_of(source: CsvSource | JsonLinesSource) -> dict[str, Contact]:
     page: Page = await source.fetch(None, None)
-    assert page.complete and not page.quarantined, page.quarantined
+    assert page.complete
+    assert not page.quarantined, page.quarantined
     return {str(c.fields[F.FULL_NAME]): c for c in page.contacts}
 
 
@@ -301,7 +306,8 @@ async def test_a_spreadsheet_header_reads_through_explicit_entries(tmp_path: Pat
         F.ORGANIZATION: "NASA",
         F.NOTE: "orbital mechanics; trajectories",
     }
-    assert katherine.item_id == "u-1" and katherine.consent == ("yes",)
+    assert katherine.item_id == "u-1"
+    assert katherine.consent == ("yes",)
 
 
 @pytest.mark.parametrize(
@@ -322,7 +328,8 @@ async def test_a_header_that_feeds_no_allowed_field_fails_naming_columns_not_val
     message = str(failure.value)
     assert "the header has ['uid', 'full_name', 'email', 'phone', 'organization'" in message
     assert re.search(expected, message), message
-    assert "katherine" not in message.lower() and "NASA" not in message
+    assert "katherine" not in message.lower()
+    assert "NASA" not in message
 
 
 async def test_a_mapped_cell_that_is_not_utf8_quarantines_its_row_by_line(tmp_path: Path) -> None:
@@ -413,7 +420,8 @@ def test_an_active_directory_user_maps_its_own_attributes() -> None:
     }
     asked = requested_attributes(policy, ACTIVE_DIRECTORY)
     assert {"company", "otherMobile", "streetAddress", "co", "wWWHomePage"} <= set(asked)
-    assert "thumbnailPhoto" not in asked and "jpegPhoto" not in asked
+    assert "thumbnailPhoto" not in asked
+    assert "jpegPhoto" not in asked
 
 
 def test_an_ldap_entry_without_the_full_name_attributes_is_quarantined_naming_them() -> None:

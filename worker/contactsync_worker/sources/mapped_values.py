@@ -1,7 +1,8 @@
 """A record's values through a source's mapping (pure): what each target reads, as fields.
 
 A reader gives ``read(name)``: the texts a column, key or attribute holds in one record
-(a CSV cell, a JSON string or list of strings, an LDAP attribute's values); ``[]`` when it is absent or empty. :func:`mapped_values` applies the targets:
+(a CSV cell, a JSON string or list of strings, an LDAP attribute's values); ``[]`` when
+it is absent or empty. :func:`mapped_values` applies the targets:
 
 - a single-valued field takes the first text of the first target that has one;
 - a multi-valued field takes every text of every target, in order;
