@@ -155,7 +155,8 @@ def test_targets_map_a_record(
     targets: list[Target], cells: dict[str, str | list[str]], expected: dict[Any, Any]
 ) -> None:
     found = mapped_values(targets, read_from(cells), EVERYTHING, separator=";")
-    assert {**found.texts, **found.typed} == expected
+    given: dict[object, object] = {**found.texts, **found.typed}
+    assert given == expected
 
 
 def test_fields_not_allowed_are_not_given_and_their_columns_not_read() -> None:
