@@ -155,7 +155,8 @@ def test_targets_map_a_record(
     targets: list[Target], cells: dict[str, str | list[str]], expected: dict[Any, Any]
 ) -> None:
     found = mapped_values(targets, read_from(cells), EVERYTHING, separator=";")
-    given: dict[object, object] = {**found.texts, **found.typed}
+    given: dict[object, object] = {k: v for k, v in found.texts.items()}
+    given.update(found.typed.items())
     assert given == expected
 
 
