@@ -69,6 +69,7 @@ from contactsync_worker.sources.ldap_entries import (
     ENTRY_UUID,
     Attributes,
     EntryMapper,
+    attribute_key,
     fed_attributes,
     is_entry_uuid,
     requested_attributes,
@@ -363,13 +364,16 @@ class LdapSource:
 
     def _feeds(self, attributes: Attributes) -> bool:
         """Whether an entry holds an attribute the mapping reads into an allowed field."""
-        held = {name.split(";", 1)[0].lower() for name, values in attributes.items() if values}
-        return any(name.lower() in held for name in self._fed)
+        held = {attribute_key(name) for name, values in attributes.items() if values}
+        return any(attribute_key(name) in held for name in self._fed)
 
     def _unmapped(self, entries: _Entries) -> SourceUnavailable:
         """The first page's entries give no allowed field: the directory's schema is not
         the mapping's. Names attributes, never a value or a DN."""
-        held = sorted({name.split(";", 1)[0] for _, a in entries for name in a}, key=str.lower)
+        held = sorted(
+            {name.split(";", 1)[0] for _, a in entries for name, values in a.items() if values},
+            key=str.lower,
+        )
         return SourceUnavailable(
             f"LDAP source {self.name!r}: none of the {len(entries)} entries of the first page "
             f"has an attribute the mapping reads into an allowed field (spec.fields); they "

@@ -1,29 +1,25 @@
 """LDAP entries as contacts: which attributes a search asks for and how they map.
 
-Mapping (inetOrgPerson, RFC 2798; first value where the field holds one):
+Which attribute feeds which field is the source's mapping (``contactsync_api.mappings``):
+inetOrgPerson's attributes (RFC 2798; the ``inetorgperson`` preset) unless the spec picks
+``active-directory`` or names attributes itself. A single-valued field takes the first
+value of the first attribute that has one (fullName: displayName, the name meant for
+display, before cn); ``note`` joins every value by newlines. Values are read as an
+attribute's syntax has them:
 
-    fullName      displayName, else cn   (displayName is the name meant for display)
-    givenName     givenName
-    familyName    sn
-    emails        mail                   (types: work)
-    phones        telephoneNumber        (types: voice, work)
-                  mobile                 (cell)
-                  homePhone              (home, voice)
-                  facsimileTelephoneNumber  (fax, work; the number without its $-parameters)
-                  pager                  (pager)
-    organization  o
-    department    ou
-    title         title
-    addresses     postalAddress          (work; its $-separated lines become the ADR street)
-                  homePostalAddress      (home; likewise)
-    urls          labeledURI             (the URI; the text after it becomes the value's label)
-    note          description            (several values joined by newlines)
-    photo         jpegPhoto              (data:image/jpeg;base64,...)
+    phones      the number without RFC 4517 fax parameters ("number $ fax-parameter")
+    addresses   a PostalAddress ("line $ line") becomes the ADR street; address parts
+                (AD's streetAddress, l, st, postalCode, co) with equal types form one ADR
+    urls        labeledURI's "URI label": the URI, with the text after it as the label
+    photo       a JPEG (jpegPhoto, AD's thumbnailPhoto), as data:image/jpeg;base64,...
 
-inetOrgPerson describes people of an organization, so its plain attributes are their work
-ones. The same value under two attributes is one value with both attributes' types.
+The same value under two attributes is one value with both attributes' types. An
+attribute is matched under any of its names (a server answers a search for
+streetAddress with street). When fullName is allowed and no attribute holds it, the
+given, additional and family names make it.
 
-uid (identity key ``uid``) is the ``uid`` attribute, the login other systems share;
+uid (identity key ``uid``) is the ``uid`` attribute, the login other systems share (an
+attribute the mapping maps to uid comes first);
 it is read only when ``uid`` is an identity key.
 
 item_id is the entry's ``entryUUID`` (RFC 4530): a rename or a move to another OU
@@ -31,8 +27,8 @@ changes the DN but not the UUID, so it stays one contact instead of a delete plu
 create, and a UUID names no one. Servers without entryUUID (Active Directory) fall
 back to the DN.
 
-An entry that cannot be mapped (an attribute not UTF-8, a jpegPhoto that is no JPEG,
-no displayName or cn while fullName is allowed) is quarantined under its entryUUID,
+An entry that cannot be mapped (an attribute not UTF-8, a photo that is no JPEG, no
+full name while fullName is allowed) is quarantined under its entryUUID,
 or under ``dn-sha256:<16 hex>`` when it has none: a DN usually holds a name.
 """
 
@@ -63,6 +59,25 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _POSTAL_ESCAPE = re.compile(r"\\(24|5c)", re.IGNORECASE)
 
 Attributes = Mapping[str, list[bytes]]
+# Second names of attributes a mapping may read (RFC 4519, RFC 4524, RFC 2798): a server
+# names an attribute in its answer by whichever name its schema lists first.
+_ALIASES = {
+    "streetaddress": "street",
+    "localityname": "l",
+    "stateorprovincename": "st",
+    "surname": "sn",
+    "commonname": "cn",
+    "organizationname": "o",
+    "organizationalunitname": "ou",
+    "countryname": "c",
+    "rfc822mailbox": "mail",
+    "userid": "uid",
+    "friendlycountryname": "co",
+    "mobiletelephonenumber": "mobile",
+    "pagertelephonenumber": "pager",
+    "hometelephonenumber": "homephone",
+    "fax": "facsimiletelephonenumber",
+}
 
 
 class Unmappable(ValueError):
@@ -167,7 +182,7 @@ class EntryMapper:
 
     def _consent(self, attributes: Attributes) -> tuple[str, ...] | None:
         prop = self._policy.consent_property
-        if not prop or prop.lower() not in attributes:
+        if not prop or attribute_key(prop) not in attributes:
             return None
         return tuple(_texts(attributes, prop)) or None
 
@@ -180,7 +195,7 @@ def _field_value(
         return next((n for name in names if (n := _first(_texts(attributes, name)))), None)
     if field is ContactField.PHOTO:
         name, photos = next(
-            ((n, v) for n in names if (v := attributes.get(n.lower()))), ("", list[bytes]())
+            ((n, v) for n in names if (v := attributes.get(attribute_key(n)))), ("", list[bytes]())
         )
         if not photos:
             return None
@@ -238,17 +253,25 @@ def _adr_from_postal(value: str) -> str:
     return f";;{escaped};;;;"
 
 
+def attribute_key(name: str) -> str:
+    """How an attribute is known whatever name a server or a mapping gives it: without
+    its options (cn;lang-de), in lower case, by its first name (a server answers a search
+    for streetAddress with street)."""
+    base = name.split(";", 1)[0].lower()
+    return _ALIASES.get(base, base)
+
+
 def _by_type(raw: Attributes) -> dict[str, list[bytes]]:
     """Lower-cased attribute type → values; tagged subtypes (cn;lang-de) after the plain one."""
     grouped: dict[str, list[bytes]] = {}
     for name in sorted(raw, key=lambda n: ";" in n):
-        grouped.setdefault(name.split(";", 1)[0].lower(), []).extend(raw[name])
+        grouped.setdefault(attribute_key(name), []).extend(raw[name])
     return grouped
 
 
 def _texts(attributes: Attributes, name: str) -> list[str]:
     texts: list[str] = []
-    for value in attributes.get(name.lower(), []):
+    for value in attributes.get(attribute_key(name), []):
         try:
             text = value.decode("utf-8").strip()
         except UnicodeDecodeError:
@@ -263,7 +286,7 @@ def _first(values: list[str]) -> str | None:
 
 
 def _entry_uuid(attributes: Attributes) -> str | None:
-    values = attributes.get(ENTRY_UUID.lower(), [])
+    values = attributes.get(attribute_key(ENTRY_UUID), [])
     try:
         text = values[0].decode("ascii").lower() if values else ""
     except UnicodeDecodeError:
