@@ -57,6 +57,7 @@ EXPECTED_OBJECTS = {
     "multi-region": worker_objects("global-phonebook", "eu-central-1", "362e6095")
     + worker_objects("global-phonebook", "us-east-1", "7ffaf515"),
     "consent-retention": worker_objects("newsletter-contacts", "eu-west-3", "fd296e62"),
+    "mapped-exports": worker_objects("mapped-exports", "eu-west-1", "fc66f9e1"),
 }
 EXPECTED_SCHEDULES = {
     "quickstart": [],
@@ -69,6 +70,10 @@ EXPECTED_SCHEDULES = {
     "consent-retention": [
         "contactsync/marketing/newsletter-contacts/eu-west-3/sync",
         "contactsync/marketing/newsletter-contacts/eu-west-3/retention",
+    ],
+    "mapped-exports": [
+        "contactsync/phonebook/mapped-exports/eu-west-1/sync",
+        "contactsync/phonebook/mapped-exports/eu-west-1/retention",
     ],
 }
 
