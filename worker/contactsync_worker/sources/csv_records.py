@@ -86,6 +86,7 @@ class MappedColumns:
 
     targets: tuple[Target, ...]
     index: Mapping[str, int]  # lower-cased column name → its index, for the targets' columns
+    shown: Mapping[int, str]  # index → the column's name as the header spells it
     allowed: frozenset[ContactField]
     separator: str
 
@@ -182,7 +183,13 @@ def read_header(stream: io.BufferedReader, source: str, wanted: Keys) -> CsvLayo
     if not fed and not any(wanted.feeds(t) for t in targets):
         raise unmapped_header(source, header, wanted)
     mapped = (
-        MappedColumns(targets, mapped_index, wanted.allowed, wanted.mapping.separator)
+        MappedColumns(
+            targets,
+            mapped_index,
+            {i: header[i].strip() for i in mapped_index.values()},
+            wanted.allowed,
+            wanted.mapping.separator,
+        )
         if targets
         else None
     )
@@ -236,9 +243,10 @@ def _row_record(
         else:
             values[key] = cell
     if mapped is not None:
-        for name, index in mapped.index.items():
+        for index in mapped.index.values():
             if _has_invalid_utf8(row[index]):
-                return RawRecord(position, RecordError(f"{name} is not valid UTF-8"))
+                shown = mapped.shown[index]
+                return RawRecord(position, RecordError(f"{shown} is not valid UTF-8"))
 
         def read(name: str) -> list[str]:
             index = mapped.index.get(name.strip().lower())

@@ -103,15 +103,7 @@ class Keys:
     def targets(self) -> tuple[Target, ...]:
         """The targets worth reading: of allowed fields, id, uid, and the name parts a
         full name is made of."""
-        wanted = set(self.allowed)
-        if ContactField.FULL_NAME in self.allowed:
-            wanted |= {ContactField.GIVEN_NAME, ContactField.ADDITIONAL_NAMES}
-            wanted.add(ContactField.FAMILY_NAME)
-        return tuple(
-            t
-            for t in self.mapping.targets
-            if t.field.contact_field is None or t.field.contact_field in wanted
-        )
+        return _read_targets(self.mapping, self.allowed)
 
     def feeds(self, target: Target) -> bool:
         """Whether ``target`` gives an allowed field (a full name from its parts included)."""
@@ -133,6 +125,19 @@ def _folded(name: str, ignore_case: bool) -> str:
 @functools.cache
 def _mapped_names(mapping: SourceMapping, ignore_case: bool) -> frozenset[str]:
     return frozenset(_folded(n, ignore_case) for n in mapping.names())
+
+
+@functools.cache
+def _read_targets(mapping: SourceMapping, allowed: frozenset[ContactField]) -> tuple[Target, ...]:
+    wanted = set(allowed)
+    if ContactField.FULL_NAME in allowed:
+        wanted |= {ContactField.GIVEN_NAME, ContactField.ADDITIONAL_NAMES}
+        wanted.add(ContactField.FAMILY_NAME)
+    return tuple(
+        t
+        for t in mapping.targets
+        if t.field.contact_field is None or t.field.contact_field in wanted
+    )
 
 
 def add_mapped(
