@@ -16,6 +16,7 @@ from contactsync_api.endpoints.files import FileSourceSpec
 from contactsync_api.endpoints.ldap import LdapSourceSpec
 from contactsync_api.errors import SourceUnavailable
 from contactsync_api.fields import ContactField as F
+from contactsync_api.fields import IdentityKey
 from contactsync_api.mapping_presets import ACTIVE_DIRECTORY, GOOGLE_CSV, INET_ORG_PERSON
 from contactsync_api.mapping_targets import AddressComponent as A
 from contactsync_api.mapping_targets import MappedField as M
@@ -432,3 +433,23 @@ def test_an_ldap_entry_without_the_full_name_attributes_is_quarantined_naming_th
     record = EntryMapper("ad", policy, ACTIVE_DIRECTORY).record("cn=x,dc=x", entry)
     assert not isinstance(record, Contact)
     assert record.reason == "no displayName or cn to take the full name from"
+
+
+def test_an_ldap_entry_may_map_an_attribute_to_uid() -> None:
+    spec = LdapSourceSpec.model_validate(
+        {
+            "url": "ldaps://dc",
+            "baseDN": "dc=x",
+            "mapping": {
+                "preset": "active-directory",
+                "entries": [{"name": "sAMAccountName", "field": "uid"}],
+            },
+        }
+    )
+    mapping = ldap_mapping(spec.mapping)
+    policy = FieldPolicy(frozenset({F.FULL_NAME}), identity=(IdentityKey.UID,))
+    entry = {"entryUUID": [UUID.encode()], "cn": [b"Ada"], "sAMAccountName": [b"alovelace"]}
+    contact = EntryMapper("ad", policy, mapping).record("cn=Ada,dc=x", entry)
+    assert isinstance(contact, Contact)
+    assert (contact.uid, contact.carried_uid) == ("alovelace", "alovelace")
+    assert "sAMAccountName" in requested_attributes(policy, mapping)
