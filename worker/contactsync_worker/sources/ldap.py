@@ -69,10 +69,10 @@ from contactsync_worker.sources.ldap_entries import (
     ENTRY_UUID,
     Attributes,
     EntryMapper,
-    attribute_key,
     fed_attributes,
     is_entry_uuid,
     requested_attributes,
+    unmapped_page,
 )
 from contactsync_worker.transport import check_egress_now, ldap_port, ldap_tls
 
@@ -177,9 +177,10 @@ class LdapSource:
                 page.contacts.append(record)
             else:
                 page.quarantined.append(record)
-        if cursor is None and entries and not any(self._feeds(a) for _, a in entries):
+        unmapped = unmapped_page(entries, self._fed) if cursor is None else None
+        if unmapped:
             self._close()
-            raise self._unmapped(entries)
+            raise SourceUnavailable(f"LDAP source {self.name!r}: {unmapped}")
         if next_cookie:
             self._next_cursor = page.cursor = base64.urlsafe_b64encode(next_cookie).decode()
         else:
@@ -361,26 +362,6 @@ class LdapSource:
         # ldap3 messages carry socket and TLS reasons; it is never given the password text
         # in a message, and the password is cleared from the connection after the bind.
         return SourceUnavailable(f"LDAP source {self.name!r}: {what} ({type(exc).__name__}: {exc})")
-
-    def _feeds(self, attributes: Attributes) -> bool:
-        """Whether an entry holds an attribute the mapping reads into an allowed field."""
-        held = {attribute_key(name) for name, values in attributes.items() if values}
-        return any(attribute_key(name) in held for name in self._fed)
-
-    def _unmapped(self, entries: _Entries) -> SourceUnavailable:
-        """The first page's entries give no allowed field: the directory's schema is not
-        the mapping's. Names attributes, never a value or a DN."""
-        held = sorted(
-            {name.split(";", 1)[0] for _, a in entries for name, values in a.items() if values},
-            key=str.lower,
-        )
-        return SourceUnavailable(
-            f"LDAP source {self.name!r}: none of the {len(entries)} entries of the first page "
-            f"has an attribute the mapping reads into an allowed field (spec.fields); they "
-            f"hold {', '.join(held) or 'no attribute asked for'}; the mapping reads "
-            f"{', '.join(self._fed) or 'nothing for the allowed fields'}; "
-            "set the source's mapping (a preset or entries) to the directory's attributes"
-        )
 
     def _under_base(self, dn: str) -> bool:
         """fetch_items must not read outside the configured base, whatever id it is given."""

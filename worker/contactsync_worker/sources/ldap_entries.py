@@ -37,7 +37,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from contactsync_api.fields import ContactField, IdentityKey
 from contactsync_api.mapping_presets import INET_ORG_PERSON
@@ -119,6 +119,23 @@ def fed_attributes(policy: FieldPolicy, mapping: SourceMapping) -> list[str]:
         and (t.field.contact_field in policy.allowed or ContactField.FULL_NAME in policy.allowed)
     )
     return list(dict.fromkeys(names))
+
+
+def unmapped_page(entries: Sequence[tuple[str, Attributes]], fed: Sequence[str]) -> str | None:
+    """Why a first page's entries cannot be this mapping's: none holds an attribute it reads
+    into an allowed field (``fed``), so the directory's schema is another. None: some does.
+    Names attributes, never a value or a DN."""
+    keys = {attribute_key(name) for name in fed}
+    held = {name.split(";", 1)[0] for _, a in entries for name, values in a.items() if values}
+    if not entries or keys & {attribute_key(name) for name in held}:
+        return None
+    return (
+        f"none of the {len(entries)} entries of the first page has an attribute the mapping "
+        f"reads into an allowed field (spec.fields); they hold "
+        f"{', '.join(sorted(held, key=str.lower)) or 'no attribute asked for'}; the mapping "
+        f"reads {', '.join(fed) or 'nothing for the allowed fields'}; set the source's "
+        "mapping (a preset or entries) to the directory's attributes"
+    )
 
 
 def is_entry_uuid(text: str) -> bool:
