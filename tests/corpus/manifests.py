@@ -661,6 +661,53 @@ INVALID: list[InvalidCase] = [
         "spec.regions[0].zone",
         ("unknown field",),
     ),
+    InvalidCase(
+        "mapping-unknown-field",
+        C,
+        {"spec.sources[0].csv.mapping": {"entries": [{"name": "full_name", "field": "fulName"}]}},
+        "spec.sources[0].csv.mapping.entries[0].field",
+        ("fulName", "fullName"),
+    ),
+    InvalidCase(
+        "mapping-types-on-untyped-field",
+        C,
+        {
+            "spec.sources[0].csv.mapping": {
+                "entries": [{"name": "n", "field": "note", "types": ["work"]}]
+            }
+        },
+        "spec.sources[0].csv.mapping.entries[0].types",
+        ("typed fields only",),
+    ),
+    InvalidCase(
+        "mapping-type-not-a-word",
+        C,
+        {
+            "spec.sources[0].csv.mapping": {
+                "entries": [{"name": "e", "field": "emails", "types": ["Work!"]}]
+            }
+        },
+        "spec.sources[0].csv.mapping.entries[0].types[0]",
+        ("Work!",),
+    ),
+    InvalidCase(
+        "mapping-component-not-of-addresses",
+        C,
+        {
+            "spec.sources[0].csv.mapping": {
+                "entries": [{"name": "e", "field": "emails", "component": "street"}]
+            }
+        },
+        "spec.sources[0].csv.mapping.entries[0].component",
+        ("addresses only",),
+    ),
+    InvalidCase(
+        "mapping-preset-of-another-kind",
+        C,
+        {"spec.sources[0].csv.mapping": {"preset": "inetorgperson"}},
+        "spec.sources[0].csv.mapping.preset",
+        ("google-csv", "outlook-csv"),
+    ),
 ]
 
 
@@ -709,5 +756,16 @@ MODEL_ONLY: list[InvalidCase] = [
         {"spec.sources[0].ldap.filter": "(cn=Erika\\zz)"},
         "spec.sources[0].ldap.filter",
         ("two hex digits",),
+    ),
+    InvalidCase(
+        "mapping-names-a-column-twice",
+        C,
+        {
+            "spec.sources[0].csv.mapping": {
+                "entries": [{"name": "Notes", "field": "note"}, {"name": "notes", "field": "title"}]
+            }
+        },
+        "spec.sources[0].csv.mapping.entries",
+        ("twice",),
     ),
 ]

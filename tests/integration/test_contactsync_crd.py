@@ -151,6 +151,10 @@ def test_source_region_cannot_change(kube_api: k8s.ApiClient, namespace: str) ->
         ("contactsync.spec.regions.encryption", "Payload encryption keys"),
         ("contactsync.spec.retention", "auditLog"),
         ("contactsync.spec.retention.removedContacts", "Grace period"),
+        ("contactsync.spec.sources.csv.mapping", "canonical"),
+        ("contactsync.spec.sources.csv.mapping.preset", "outlook-csv"),
+        ("contactsync.spec.sources.ldap.mapping", "homePostalAddress"),
+        ("contactsync.spec.sources.jsonl.mapping.entries.typeFrom", "preferred"),
     ],
 )
 def test_kubectl_explain_teaches_the_field(

@@ -18,6 +18,8 @@ BIND_DN = f"cn=admin,{BASE_DN}"
 PASSWORD = "slapd-test-password"
 
 _SCHEMAS = ("core", "cosine", "nis", "inetorgperson")
+# Entries shaped like Active Directory users (auxiliary class contactSyncTestADUser).
+AD_USER_SCHEMA = Path(__file__).with_name("ad_user.schema")
 
 # slapd.conf is deprecated in favour of cn=config, but slapd 2.5 still reads it and it
 # keeps the whole server on one page; nothing here needs online reconfiguration.
@@ -130,7 +132,10 @@ def running_slapd(
     config = workdir / "slapd.conf"
     config.write_text(
         _CONFIG.format(
-            includes="\n".join(f"include /etc/ldap/schema/{name}.schema" for name in _SCHEMAS),
+            includes="\n".join(
+                [f"include /etc/ldap/schema/{name}.schema" for name in _SCHEMAS]
+                + [f"include {AD_USER_SCHEMA}"]
+            ),
             workdir=workdir,
             base_dn=BASE_DN,
             bind_dn=BIND_DN,

@@ -532,7 +532,8 @@ async def test_a_csv_record_too_long_to_hold_makes_the_file_unavailable(
     cell = '"' + "\n".join(["y" * 1000] * lines) + '"'
     header = ",".join(f"c{n}" for n in range(cells))
     path = tmp_path / "people.csv"
-    path.write_text(f"id,{header}\np1,{','.join([cell] * cells)}\np2{',' * cells}\n")
+    rows = f"p1,A,{','.join([cell] * cells)}\np2,B{',' * cells}\n"
+    path.write_text(f"id,fullName,{header}\n{rows}")
 
     with pytest.raises(SourceUnavailable, match=r"record on line 2 is longer than \d+ bytes"):
         await csv_source(path).fetch(None, None)

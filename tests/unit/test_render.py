@@ -62,6 +62,7 @@ EXPECTED_OBJECTS = {
         ("PersistentVolumeClaim", "exported-contacts-eu-central-1-9b5d2313-state"),
         *worker_objects("exported-contacts", "eu-central-1", "9b5d2313"),
     ],
+    "mapped-exports": worker_objects("mapped-exports", "eu-west-1", "fc66f9e1"),
 }
 EXPECTED_SCHEDULES = {
     "quickstart": [],
@@ -78,6 +79,10 @@ EXPECTED_SCHEDULES = {
     "vcf-export": [
         "contactsync/contacts/exported-contacts/eu-central-1/sync",
         "contactsync/contacts/exported-contacts/eu-central-1/retention",
+    ],
+    "mapped-exports": [
+        "contactsync/phonebook/mapped-exports/eu-west-1/sync",
+        "contactsync/phonebook/mapped-exports/eu-west-1/retention",
     ],
 }
 

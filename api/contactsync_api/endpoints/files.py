@@ -8,6 +8,7 @@ from pydantic import Field, StringConstraints
 
 from contactsync_api import runtime
 from contactsync_api.endpoints import EndpointSpec, no_user_info_rule, present, url_port
+from contactsync_api.mappings import FileMapping
 from contactsync_api.rules import Rule, RuledModel, exactly_one, pattern_rule
 from contactsync_api.values import SecretKeyRef, SecretRef, Url
 
@@ -71,6 +72,19 @@ class FileSourceSpec(RuledModel, EndpointSpec):
             "The largest file accepted, in bytes (default 64 MiB); a larger one fails its "
             "step and deletes nothing. The worker's /tmp is sized by it: about six times "
             "this per file source, for two versions of the file's copy and id index."
+        ),
+    )
+
+    mapping: FileMapping | None = Field(
+        default=None,
+        description=(
+            "Which columns (CSV) or keys (JSON Lines) feed which fields: a preset "
+            "(google-csv, outlook-csv), entries, or a preset with entries replacing its own. "
+            "Unset: columns and keys named by the canonical field names (fullName, givenName, "
+            "familyName, emails, phones, organization, ...; matched ignoring case in a CSV "
+            "header), a typed field also as <field>.<type> (phones.cell, emails.work.pref), "
+            "id, uid, and spec.consent.property. A CSV header none of whose columns the "
+            "mapping reads into an allowed field fails the source, naming its columns."
         ),
     )
 

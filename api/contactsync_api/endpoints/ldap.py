@@ -14,6 +14,7 @@ from contactsync_api.endpoints import (
     url_port,
 )
 from contactsync_api.ldap_filter import filter_problem
+from contactsync_api.mappings import LdapMapping
 from contactsync_api.rules import Rule, RuledModel, rules_waived
 from contactsync_api.values import SecretKeyRef, SecretRef, Url
 
@@ -72,6 +73,19 @@ class LdapSourceSpec(RuledModel, EndpointSpec):
     )
     allow_insecure: bool = Field(
         default=False, description="Allow ldap:// without StartTLS. For development only."
+    )
+
+    mapping: LdapMapping | None = Field(
+        default=None,
+        description=(
+            "Which attributes feed which fields: a preset (inetorgperson, active-directory), "
+            "entries, or a preset with entries replacing its own. Unset: inetorgperson "
+            "(displayName else cn: fullName; givenName; sn: familyName; mail: emails, work; "
+            "telephoneNumber: phones, voice work; mobile: cell; homePhone: home voice; "
+            "facsimileTelephoneNumber: fax work; pager; o: organization; ou: department; "
+            "title; postalAddress: addresses, work; homePostalAddress: home; labeledURI: urls; "
+            "description: note; jpegPhoto: photo). Entries without a preset add to it."
+        ),
     )
 
     @field_validator("filter")

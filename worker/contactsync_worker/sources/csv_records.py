@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from contactsync_api.errors import SourceUnavailable
 from contactsync_api.fields import ContactField
+from contactsync_api.mapping_targets import Target
 from contactsync_worker.contacts.typed import Typed
 from contactsync_worker.sources.file_records import (
     MAX_RECORD_BYTES,
@@ -25,10 +26,13 @@ from contactsync_worker.sources.file_records import (
     RawRecord,
     RecordError,
     Value,
+    add_mapped,
 )
+from contactsync_worker.sources.mapped_values import mapped_values
 from contactsync_worker.sources.typed_keys import TypedKey
 
 BOM = b"\xef\xbb\xbf"
+FIELD_NAMES = frozenset(str(f) for f in ContactField)
 # csv's own cap (128 Ki characters a cell, process-wide) stops a cell midway, and its
 # reader then takes the rest of the cell for rows. Our cap on a whole record stops the
 # read before csv sees a line too many, so csv's may not be lower.
@@ -77,6 +81,17 @@ class _Lines:
 
 
 @dataclass(frozen=True)
+class MappedColumns:
+    """The mapping's targets a header has columns for, and where those columns are."""
+
+    targets: tuple[Target, ...]
+    index: Mapping[str, int]  # lower-cased column name → its index, for the targets' columns
+    shown: Mapping[int, str]  # index → the column's name as the header spells it
+    allowed: frozenset[ContactField]
+    separator: str
+
+
+@dataclass(frozen=True)
 class CsvLayout:
     """One CSV file's header: its width, which columns are read, where the rows start."""
 
@@ -84,6 +99,7 @@ class CsvLayout:
     width: int
     columns: Mapping[int, str | TypedKey]  # column index → canonical key, wanted columns only
     start: Position
+    mapped: MappedColumns | None = None
 
     def records(self, stream: io.BufferedReader, at: Position) -> Iterator[RawRecord]:
         lines = _Lines(stream, at)
@@ -114,7 +130,7 @@ class CsvLayout:
                 error = RecordError(f"the row has {len(row)} cells; the header has {self.width}")
                 yield RawRecord(position, error)
                 continue
-            yield _row_record(position, row, self.columns)
+            yield _row_record(position, row, self.columns, self.mapped)
 
     def _too_long(self, position: Position) -> SourceUnavailable:
         return SourceUnavailable(
@@ -126,7 +142,9 @@ class CsvLayout:
 def read_header(stream: io.BufferedReader, source: str, wanted: Keys) -> CsvLayout:
     """The layout of the CSV file ``stream`` holds from its start.
 
-    Columns ``wanted`` does not match (ignoring case) are never read.
+    Columns ``wanted`` does not match (ignoring case) are never read; neither are those
+    of targets of fields not allowed. A header of which no column feeds an allowed field
+    is refused (:func:`unmapped_header`).
     """
     offset = len(BOM) if stream.read(len(BOM)) == BOM else 0
     stream.seek(offset)
@@ -144,6 +162,13 @@ def read_header(stream: io.BufferedReader, source: str, wanted: Keys) -> CsvLayo
     if not any(name.strip() for name in header):
         raise no_header
     columns: dict[int, str | TypedKey] = {}
+    mapped_names = wanted.mapped_names(ignore_case=True)
+    mapped_index: dict[str, int] = {}
+    for index, name in enumerate(header):
+        folded = name.strip().lower()
+        if folded in mapped_names and folded not in mapped_index:
+            mapped_index[folded] = index
+    targets = tuple(t for t in wanted.targets() if t.name.strip().lower() in mapped_index)
     for index, name in enumerate(header):
         key = wanted.match(name, ignore_case=True)
         if key is None:
@@ -154,11 +179,53 @@ def read_header(stream: io.BufferedReader, source: str, wanted: Keys) -> CsvLayo
                 f"CSV source {source!r}: the header names column {shown!r} twice"
             )
         columns[index] = key
-    return CsvLayout(source, len(header), columns, lines.position)
+    fed = [k for k in columns.values() if isinstance(k, TypedKey) or k in FIELD_NAMES]
+    if not fed and not any(wanted.feeds(t) for t in targets):
+        raise unmapped_header(source, header, wanted)
+    mapped = (
+        MappedColumns(
+            targets,
+            mapped_index,
+            {i: header[i].strip() for i in mapped_index.values()},
+            wanted.allowed,
+            wanted.mapping.separator,
+        )
+        if targets
+        else None
+    )
+    return CsvLayout(source, len(header), columns, lines.position, mapped)
+
+
+def unmapped_header(source: str, header: list[str], wanted: Keys) -> SourceUnavailable:
+    """A header none of whose columns feeds an allowed field: reading on would sync
+    records without a field. The message names columns, never a cell."""
+    mapping = wanted.mapping
+    if mapping.canonical:
+        expected = sorted({*(t.name for t in wanted.mapping.targets if wanted.feeds(t))})
+        expected += sorted(k for k in wanted.plain if k in FIELD_NAMES)
+        expected += [f"{f}[.<type>]" for f in sorted(wanted.typed)]
+        how = "the canonical field names"
+    else:
+        expected = list(dict.fromkeys(t.name for t in mapping.targets if wanted.feeds(t)))
+        how = f"the {mapping.preset} mapping" if mapping.preset else "the mapping"
+    return SourceUnavailable(
+        f"CSV source {source!r}: no column of the header feeds an allowed field "
+        f"(spec.fields); the header has {_listed(header)}; {how} reads {_listed(expected)}; "
+        "set the source's mapping to name the columns"
+    )
+
+
+def _listed(names: list[str], most: int = 30) -> str:
+    shown = ", ".join(repr(n.strip()[:64]) for n in names[:most])
+    rest = len(names) - most
+    return f"[{shown}{f', and {rest} more' if rest > 0 else ''}]" if names else "nothing"
 
 
 def _row_record(
-    position: Position, row: list[str], columns: Mapping[int, str | TypedKey]
+    position: Position,
+    row: list[str],
+    columns: Mapping[int, str | TypedKey],
+    mapped: MappedColumns | None = None,
 ) -> RawRecord:
     values: dict[str, Value] = {}
     typed: dict[ContactField, list[Typed]] = {}
@@ -175,6 +242,18 @@ def _row_record(
             values[key] = tuple(cell.split(";"))
         else:
             values[key] = cell
+    if mapped is not None:
+        for index in mapped.index.values():
+            if _has_invalid_utf8(row[index]):
+                shown = mapped.shown[index]
+                return RawRecord(position, RecordError(f"{shown} is not valid UTF-8"))
+
+        def read(name: str) -> list[str]:
+            index = mapped.index.get(name.strip().lower())
+            return [] if index is None else [row[index]]
+
+        found = mapped_values(mapped.targets, read, mapped.allowed, mapped.separator)
+        add_mapped(values, typed, found)
     return RawRecord(position, values, {f: tuple(v) for f, v in typed.items()})
 
 

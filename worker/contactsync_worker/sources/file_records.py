@@ -11,6 +11,7 @@ give the same contact or the same reason.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import re
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from contactsync_api.fields import ContactField, IdentityKey
+from contactsync_api.mapping_presets import FILE_DEFAULT
+from contactsync_api.mapping_targets import MappedField, SourceMapping, Target
 from contactsync_worker.contacts.model import (
     MULTI_VALUED,
     Contact,
@@ -28,6 +31,7 @@ from contactsync_worker.contacts.model import (
 )
 from contactsync_worker.contacts.photo import InvalidPhoto, parse_data_uri
 from contactsync_worker.contacts.typed import TYPED_FIELDS, Typed, united_values
+from contactsync_worker.sources.mapped_values import MappedRecord
 from contactsync_worker.sources.typed_keys import TypedKey, parse_typed_key
 
 # A record (a JSON line, a CSV row with its quoted line breaks) longer than this is not
@@ -69,18 +73,88 @@ class RawRecord:
 @dataclass(frozen=True)
 class Keys:
     """The keys of a record the policy lets us read: plain ones (non-typed fields, id, uid,
-    consent) by name, and every key of the allowed typed fields (``typed_keys``)."""
+    consent) by name, and every key of the allowed typed fields (``typed_keys``); and the
+    source's mapping, whose targets name other keys (``mapped_values``)."""
 
     plain: frozenset[str]
     typed: frozenset[ContactField]
+    mapping: SourceMapping = FILE_DEFAULT
+    allowed: frozenset[ContactField] = frozenset()
 
     def match(self, name: str, *, ignore_case: bool) -> str | TypedKey | None:
-        """The canonical plain key or the typed key ``name`` spells; None: not to be read."""
+        """The canonical plain key or the typed key ``name`` spells; None: not to be read.
+        Without canonical names (a preset), only id, uid and the consent key are."""
+        if self.mapped(name, ignore_case=ignore_case):
+            return None  # the mapping says what it feeds
+        plain_keys = self.plain if self.mapping.canonical else self.plain - FIELD_KEYS
         if ignore_case:
-            plain = next((k for k in self.plain if k.lower() == name.strip().lower()), None)
+            plain = next((k for k in plain_keys if k.lower() == name.strip().lower()), None)
         else:
-            plain = name if name in self.plain else None
-        return plain or parse_typed_key(name, self.typed, ignore_case=ignore_case)
+            plain = name if name in plain_keys else None
+        if plain or not self.mapping.canonical:
+            return plain
+        return parse_typed_key(name, self.typed, ignore_case=ignore_case)
+
+    def mapped(self, name: str, *, ignore_case: bool) -> bool:
+        """Whether a target of the mapping reads ``name`` (or reads types from it)."""
+        return _folded(name, ignore_case) in self.mapped_names(ignore_case)
+
+    def mapped_names(self, ignore_case: bool) -> frozenset[str]:
+        return _mapped_names(self.mapping, ignore_case)
+
+    def targets(self) -> tuple[Target, ...]:
+        """The targets worth reading: of allowed fields, id, uid, and the name parts a
+        full name is made of."""
+        return _read_targets(self.mapping, self.allowed)
+
+    def feeds(self, target: Target) -> bool:
+        """Whether ``target`` gives an allowed field (a full name from its parts included)."""
+        field = target.field.contact_field
+        return (field is not None and field in self.allowed) or (
+            ContactField.FULL_NAME in self.allowed
+            and target.field
+            in (MappedField.GIVEN_NAME, MappedField.ADDITIONAL_NAMES, MappedField.FAMILY_NAME)
+        )
+
+
+FIELD_KEYS = MULTI_KEYS | SINGLE_KEYS
+
+
+def _folded(name: str, ignore_case: bool) -> str:
+    return name.strip().lower() if ignore_case else name
+
+
+@functools.cache
+def _mapped_names(mapping: SourceMapping, ignore_case: bool) -> frozenset[str]:
+    return frozenset(_folded(n, ignore_case) for n in mapping.names())
+
+
+@functools.cache
+def _read_targets(mapping: SourceMapping, allowed: frozenset[ContactField]) -> tuple[Target, ...]:
+    wanted = set(allowed)
+    if ContactField.FULL_NAME in allowed:
+        wanted |= {ContactField.GIVEN_NAME, ContactField.ADDITIONAL_NAMES}
+        wanted.add(ContactField.FAMILY_NAME)
+    return tuple(
+        t
+        for t in mapping.targets
+        if t.field.contact_field is None or t.field.contact_field in wanted
+    )
+
+
+def add_mapped(
+    values: dict[str, Value], typed: dict[ContactField, list[Typed]], record: MappedRecord
+) -> None:
+    """Add what a mapping read to a record's values; a key read by name as well keeps
+    the mapping's value."""
+    for name, texts in record.texts.items():
+        field = name.contact_field
+        if field is not None and field in MULTI_VALUED:
+            values[str(name)] = tuple(texts)
+        elif texts:
+            values[str(name)] = texts[0]
+    for field, items in record.typed.items():
+        typed.setdefault(field, []).extend(items)
 
 
 class Layout(Protocol):
@@ -97,16 +171,20 @@ class Layout(Protocol):
 class RecordMapper:
     """Values of the keys the policy lets us read → a Contact of source ``source``."""
 
-    def __init__(self, source: str, policy: FieldPolicy) -> None:
+    def __init__(
+        self, source: str, policy: FieldPolicy, mapping: SourceMapping = FILE_DEFAULT
+    ) -> None:
         self.source = source
         self._policy = policy
+        self._mapping = mapping
 
     def wanted(self) -> Keys:
-        """Every key the policy lets us read."""
+        """Every key the policy lets us read, and the mapping that names more."""
         keys = [str(f) for f in self._policy.allowed if f not in TYPED_FIELDS] + list(ID_KEYS)
         if self._policy.consent_property:
             keys.append(self._policy.consent_property)
-        return Keys(frozenset(keys), self._policy.allowed & TYPED_FIELDS)
+        allowed = frozenset(self._policy.allowed)
+        return Keys(frozenset(keys), allowed & TYPED_FIELDS, self._mapping, allowed)
 
     def mapped(self, record: RawRecord) -> Contact | Quarantined:
         """The record's contact, or its quarantine under ``line:<n>``."""

@@ -18,6 +18,12 @@ Formats (UTF-8, a byte-order mark is ignored):
 - In CSV and JSON Lines, emails, phones, addresses and urls may carry types: a
   ``phones.cell`` column or key, and in JSON Lines objects
   ``{"value", "types", "pref", "label"}`` (``typed_keys``).
+- That is the default mapping of CSV and JSON Lines. The spec's ``mapping`` names other
+  columns and keys, or picks a preset (a Google or Outlook export;
+  ``contactsync_api.mapping_presets``), and ``mapped_values`` reads them. A CSV header of
+  which no column feeds an allowed field makes the file unavailable, naming its columns and
+  the ones the mapping reads: an export in an unexpected shape must not sync as empty
+  contacts.
 
 Without an id, the item id is a hash of the record's first identity value (in
 ``spec.identity`` order), so it stays stable when a second email is added, and names no
@@ -76,6 +82,7 @@ from contactsync_api import runtime
 from contactsync_api.egress import RegionEgress
 from contactsync_api.endpoints.files import FileSourceSpec
 from contactsync_api.errors import SOURCE_ERRORS, CursorExpired, SourceNotFound, SourceUnavailable
+from contactsync_api.mappings import file_mapping
 from contactsync_worker import credentials, endpoint_failures
 from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
@@ -138,7 +145,7 @@ class _FileSource:
             raise ValueError("page_size must be at least 1")
         self.name = name
         self._config = config
-        self._mapper = RecordMapper(name, policy)
+        self._mapper = RecordMapper(name, policy, file_mapping(config.mapping))
         self._policy = policy
         self._secrets_dir = secrets_dir
         self._page_size = page_size

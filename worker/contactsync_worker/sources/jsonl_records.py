@@ -24,7 +24,9 @@ from contactsync_worker.sources.file_records import (
     RawRecord,
     RecordError,
     Value,
+    add_mapped,
 )
+from contactsync_worker.sources.mapped_values import mapped_values
 from contactsync_worker.sources.typed_keys import OBJECT_KEYS, TypedKey, typed_from_json
 
 BOM = b"\xef\xbb\xbf"
@@ -81,7 +83,8 @@ def _decoder(wanted: Keys) -> json.JSONDecoder:
         # level _json_record reads only the wanted ones.
         kept: dict[str, object] = {}
         for key, value in pairs:
-            if key in OBJECT_KEYS or wanted.match(key, ignore_case=False) is not None:
+            keep = key in OBJECT_KEYS or wanted.mapped(key, ignore_case=False)
+            if keep or wanted.match(key, ignore_case=False) is not None:
                 if key in kept:
                     raise RecordError(f"the key {key!r} appears twice")
                 kept[key] = value
@@ -122,7 +125,23 @@ def _json_record(position: Position, raw: bytes, wanted: Keys) -> RawRecord:
                 raise RecordError(str(exc)) from None
         else:
             values[key] = _json_value(key, value)
+    targets = wanted.targets()
+    if targets:
+        found = mapped_values(targets, lambda name: _mapped_texts(obj, name), wanted.allowed)
+        add_mapped(values, typed, found)
     return RawRecord(position, values, {f: tuple(v) for f, v in typed.items()})
+
+
+def _mapped_texts(obj: dict[str, object], name: str) -> list[str]:
+    """A key a mapping names: a string or a list of strings."""
+    value = obj.get(name)
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise RecordError(f"{name} must be a string or a list of strings")
 
 
 def _json_value(key: str, value: object) -> Value:

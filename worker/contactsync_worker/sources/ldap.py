@@ -5,7 +5,11 @@ allowed fields, the identity and consent need (``ldap_entries.requested_attribut
 the server never sends the rest. ``entryUUID`` is always asked for, which also keeps the
 list from being empty (an empty list would mean "all user attributes").
 
-Entries become contacts in :mod:`ldap_entries` (mapping, ids, quarantine).
+Entries become contacts in :mod:`ldap_entries` (mapping, ids, quarantine), by the spec's
+mapping (inetOrgPerson's attributes unless it says otherwise). A first page of entries none
+of which gives an allowed field is refused as SourceUnavailable naming the attributes they
+hold and those the mapping reads: a directory of another schema must not sync as empty
+contacts, nor delete the ones synced before.
 
 Paging cookies are bound to the connection that made them, so an adapter keeps its
 connection between pages of a run; a cursor the adapter did not issue (another worker,
@@ -56,6 +60,7 @@ from contactsync_api.errors import (
     SourceUnavailable,
     SourceUnreachable,
 )
+from contactsync_api.mappings import ldap_mapping
 from contactsync_worker import credentials
 from contactsync_worker.adapter_context import AdapterContext
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
@@ -64,8 +69,10 @@ from contactsync_worker.sources.ldap_entries import (
     ENTRY_UUID,
     Attributes,
     EntryMapper,
+    fed_attributes,
     is_entry_uuid,
     requested_attributes,
+    unmapped_page,
 )
 from contactsync_worker.transport import check_egress_now, ldap_port, ldap_tls
 
@@ -108,8 +115,10 @@ class LdapSource:
         egress: RegionEgress | None = None,
     ) -> None:
         self.name = name
-        self.attributes = requested_attributes(policy)
-        self._mapper = EntryMapper(name, policy)
+        mapping = ldap_mapping(config.mapping)
+        self.attributes = requested_attributes(policy, mapping)
+        self._fed = fed_attributes(policy, mapping)
+        self._mapper = EntryMapper(name, policy, mapping)
         self._config = config
         self._policy = policy
         self._secrets_dir = secrets_dir
@@ -168,6 +177,10 @@ class LdapSource:
                 page.contacts.append(record)
             else:
                 page.quarantined.append(record)
+        unmapped = unmapped_page(entries, self._fed) if cursor is None else None
+        if unmapped:
+            self._close()
+            raise SourceUnavailable(f"LDAP source {self.name!r}: {unmapped}")
         if next_cookie:
             self._next_cursor = page.cursor = base64.urlsafe_b64encode(next_cookie).decode()
         else:
