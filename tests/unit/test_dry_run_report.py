@@ -46,6 +46,13 @@ def test_a_source_not_read_whole_is_said_to_remove_nothing() -> None:
     assert any("not read whole" in line for line in lines)
 
 
+def test_a_delta_source_is_said_to_name_its_removals_not_to_be_read_short() -> None:
+    lines = describe(report(sources=(SourceReading("book", 3, delta=True),)))
+    line = next(line for line in lines if line.startswith("source book:"))
+    assert line.endswith("(its changes since the last sync; it names what it removed)")
+    assert "not read whole" not in line
+
+
 def test_the_guard_says_whether_it_blocks_and_at_what_share() -> None:
     blocked = report(
         guard=(

@@ -53,6 +53,9 @@ class SourceReading:
     skipped_suppressed: int = 0
     quarantined: int = 0
     whole: bool = False
+    # A delta listing (a CardDAV sync token): the changes since the last sync, whose
+    # removals the source names itself; "whole" does not apply.
+    delta: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,7 @@ def describe(report: DryRunReport) -> list[str]:
         lines.append(
             f"source {source.name}: read {source.read}, skipped without consent "
             f"{source.skipped_no_consent}, skipped as erased {source.skipped_suppressed}, "
-            f"quarantined {source.quarantined}"
-            + ("" if source.whole else " (not read whole: nothing it lacks is found removed)")
+            f"quarantined {source.quarantined}" + _coverage(source)
         )
     for plan in report.destinations:
         lines.append(
@@ -134,3 +136,9 @@ def _change(change: ContactChange) -> str:
     if change.values is not None:
         text += " " + ", ".join(f"{k}={v!r}" for k, v in change.values.items())
     return text
+
+
+def _coverage(source: SourceReading) -> str:
+    if source.delta:
+        return " (its changes since the last sync; it names what it removed)"
+    return "" if source.whole else " (not read whole: nothing it lacks is found removed)"

@@ -117,11 +117,12 @@ async def _sync(settings: WorkerSettings, region: DryRunRegion, rekeyed: bool) -
     whole: list[str] = []
     for source in region.source_order:
         try:
-            summary, read_whole = await _read_source(settings, region, run, source, totals, at)
+            summary, snapshot = await _read_source(settings, region, run, source, totals, at)
         except _Stopped as stopped:
-            summary, read_whole, message = stopped.done, False, str(stopped.refusal)
+            summary, snapshot, message = stopped.done, False, str(stopped.refusal)
+        read_whole = snapshot and summary.quarantined == 0 and not message
         totals = totals.plus(summary)
-        readings.append(_reading(region, source, summary, read_whole))
+        readings.append(_reading(region, source, summary, read_whole, delta=not snapshot))
         if message:
             break
         if read_whole:
@@ -155,7 +156,8 @@ async def _read_source(
     at: datetime,
 ) -> tuple[SyncSummary, bool]:
     """Every page of ``source``, as the workflow reads it: what they did, and whether the
-    source was read whole (a snapshot, complete, with nothing set aside)."""
+    source listed everything it holds (a snapshot) rather than its changes since the last
+    sync."""
     done = SyncSummary()
     restarts = 0
     while True:
@@ -193,10 +195,12 @@ async def _read_source(
                 f"source {source} is not done after {result.summary.pages} pages; a sync "
                 "fails its step (raise CONTACTSYNC_MAX_SOURCE_PAGES if the source is that large)"
             )
-        return done, result.snapshot and done.quarantined == 0
+        return done, result.snapshot
 
 
-def _reading(region: DryRunRegion, source: str, summary: SyncSummary, whole: bool) -> SourceReading:
+def _reading(
+    region: DryRunRegion, source: str, summary: SyncSummary, whole: bool, *, delta: bool
+) -> SourceReading:
     return SourceReading(
         source,
         read=region.tally.source(source).read,
@@ -204,6 +208,7 @@ def _reading(region: DryRunRegion, source: str, summary: SyncSummary, whole: boo
         skipped_suppressed=summary.skipped_suppressed,
         quarantined=summary.quarantined,
         whole=whole,
+        delta=delta,
     )
 
 
