@@ -67,6 +67,11 @@ class SyncSummary:
     quarantined_invalid_values: int = 0
     quarantined_no_identity: int = 0
 
+    @property
+    def dropped_values(self) -> int:
+        """Emails and phones dropped as not what their field says."""
+        return self.dropped_emails + self.dropped_phones
+
     def plus(self, other: SyncSummary) -> SyncSummary:
         counts = {
             f.name: getattr(self, f.name) + getattr(other, f.name)

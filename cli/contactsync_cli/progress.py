@@ -170,6 +170,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("no consent", "skipped_no_consent"),
     ("erased", "skipped_suppressed"),
     ("quarantined", "quarantined"),
+    ("dropped values", "dropped_values"),
     ("held", "held"),
 )
 

@@ -83,3 +83,13 @@ def test_changes_are_listed_by_id_and_field_names_and_values_only_when_carried()
     assert "  update c-1: fullName fullName='Ada'" in describe(report(destinations=(plan,)))
     quiet = DestinationPlan("phonebook", held=1, unchanged=1)
     assert "  no contact would change" in describe(report(destinations=(quiet,), detail=True))
+
+
+def test_values_not_what_their_field_says_are_counted_only_when_there_are_any() -> None:
+    assert not any("values not what" in line for line in describe(report()))
+    summary = SyncSummary(dropped_emails=2, dropped_phones=1, quarantined_no_identity=1)
+    lines = describe(report(summary=summary))
+    assert lines[-1] == (
+        "values not what their field says: emails dropped 2, phones dropped 1; records set "
+        "aside for such values 0, for having no identity and no name 1"
+    )

@@ -79,7 +79,7 @@ def test_an_unexpected_error_shows_its_class_only() -> None:
 def test_the_summary_table_has_a_row_per_source_the_removals_and_the_total() -> None:
     progress = RunProgress()
     progress.add("hr", SyncSummary(created=3, pages=1))
-    progress.add("hr", SyncSummary(updated=2, skipped_no_consent=1, pages=1))
+    progress.add("hr", SyncSummary(updated=2, skipped_no_consent=1, dropped_phones=2, pages=1))
     progress.removals = SyncSummary(deleted=4, held=1)
     lines = summary_table(progress, ["hr", "crm"])
     assert lines[0].split() == [
@@ -92,10 +92,12 @@ def test_the_summary_table_has_a_row_per_source_the_removals_and_the_total() -> 
         "consent",
         "erased",
         "quarantined",
+        "dropped",
+        "values",
         "held",
     ]
     rows = {line.split()[0]: [int(v) for v in line.split()[1:]] for line in lines[1:]}
-    assert rows["hr"] == [2, 3, 2, 0, 0, 1, 0, 0, 0]
-    assert rows["crm"] == [0] * 9
-    assert rows["(removals)"] == [0, 0, 0, 4, 0, 0, 0, 0, 1]
-    assert rows["total"] == [2, 3, 2, 4, 0, 1, 0, 0, 1]
+    assert rows["hr"] == [2, 3, 2, 0, 0, 1, 0, 0, 2, 0]
+    assert rows["crm"] == [0] * 10
+    assert rows["(removals)"] == [0, 0, 0, 4, 0, 0, 0, 0, 0, 1]
+    assert rows["total"] == [2, 3, 2, 4, 0, 1, 0, 0, 2, 1]

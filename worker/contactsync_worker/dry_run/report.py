@@ -126,6 +126,17 @@ def describe(report: DryRunReport) -> list[str]:
         f"{summary.deleted}, unchanged {summary.unchanged}, held for the grace period "
         f"{summary.held}, pages {summary.pages}"
     )
+    if (
+        summary.dropped_values
+        or summary.quarantined_invalid_values
+        or (summary.quarantined_no_identity)
+    ):
+        lines.append(
+            f"values not what their field says: emails dropped {summary.dropped_emails}, "
+            f"phones dropped {summary.dropped_phones}; records set aside for such values "
+            f"{summary.quarantined_invalid_values}, for having no identity and no name "
+            f"{summary.quarantined_no_identity}"
+        )
     return lines
 
 
