@@ -18,12 +18,12 @@ from contactsync_api.errors import SourceUnavailable
 from contactsync_api.fields import ContactField as F
 from contactsync_api.fields import IdentityKey
 from contactsync_api.mapping_presets import ACTIVE_DIRECTORY, GOOGLE_CSV, INET_ORG_PERSON
+from contactsync_api.mapping_targets import TYPED_FIELD_NAMES, Target
 from contactsync_api.mapping_targets import AddressComponent as A
 from contactsync_api.mapping_targets import MappedField as M
-from contactsync_api.mapping_targets import Target
 from contactsync_api.mappings import file_mapping, ldap_mapping
 from contactsync_worker.contacts.model import Contact, FieldPolicy, Page
-from contactsync_worker.contacts.typed import Typed
+from contactsync_worker.contacts.typed import TYPED_FIELDS, Typed
 from contactsync_worker.sources.files import CsvSource, JsonLinesSource
 from contactsync_worker.sources.ldap_entries import EntryMapper, requested_attributes
 from contactsync_worker.sources.mapped_values import TypeText, mapped_values, types_from_text
@@ -453,3 +453,10 @@ def test_an_ldap_entry_may_map_an_attribute_to_uid() -> None:
     assert isinstance(contact, Contact)
     assert (contact.uid, contact.carried_uid) == ("alovelace", "alovelace")
     assert "sAMAccountName" in requested_attributes(policy, mapping)
+
+
+def test_what_a_mapping_may_feed_is_every_contact_field_and_the_ids() -> None:
+    """MappedField spells ContactField's members again (an enum cannot extend another, and
+    the CRD's schema wants one enum): a field added to the model must be mappable too."""
+    assert {str(f) for f in M} == {str(f) for f in F} | {"id", "uid"}
+    assert set(TYPED_FIELD_NAMES) == {str(f) for f in TYPED_FIELDS}
