@@ -303,7 +303,9 @@ def test_a_missing_secret_key_names_the_file_to_write(setup: Setup) -> None:
     )
 
 
-def test_a_run_that_would_delete_too_much_exits_4_and_deletes_nothing(setup: Setup) -> None:
+def four_of_five_deleted_after_a_run(setup: Setup) -> None:
+    """Five people synced under a guard of 20%, then four of them deleted at the source:
+    the next run would delete 80% of the destination."""
     document = json.loads(setup.manifest.read_text())
     document["spec"]["deletes"] = {"propagate": True, "maxDeletePercent": 20}
     setup.manifest.write_text(json.dumps(document))
@@ -313,6 +315,10 @@ def test_a_run_that_would_delete_too_much_exits_4_and_deletes_nothing(setup: Set
     assert setup.run().returncode == EXIT_OK
     for uid in people[1:]:
         setup.delete(uid)
+
+
+def test_a_run_that_would_delete_too_much_exits_4_and_deletes_nothing(setup: Setup) -> None:
+    four_of_five_deleted_after_a_run(setup)
 
     result = setup.run()
 
@@ -515,15 +521,7 @@ def test_a_dry_run_reports_the_next_runs_changes_writes_nothing_and_shows_no_val
 
 
 def test_a_dry_run_that_would_delete_too_much_exits_4_like_the_run(setup: Setup) -> None:
-    document = json.loads(setup.manifest.read_text())
-    document["spec"]["deletes"] = {"propagate": True, "maxDeletePercent": 20}
-    setup.manifest.write_text(json.dumps(document))
-    people = ["ada", "alan", "grace", "hedy", "katherine"]
-    for uid in people:
-        setup.put(uid, vcard(uid, f"{uid.title()} Example", f"{uid}@example.org", "directory"))
-    assert setup.run().returncode == EXIT_OK
-    for uid in people[1:]:
-        setup.delete(uid)
+    four_of_five_deleted_after_a_run(setup)
 
     dry = setup.run("--dry-run")
 

@@ -120,7 +120,7 @@ async def _sync(settings: WorkerSettings, region: DryRunRegion, rekeyed: bool) -
             summary, snapshot = await _read_source(settings, region, run, source, totals, at)
         except _Stopped as stopped:
             summary, snapshot, message = stopped.done, False, str(stopped.refusal)
-        read_whole = snapshot and summary.quarantined == 0 and not message
+        read_whole = snapshot and summary.quarantined == 0
         totals = totals.plus(summary)
         readings.append(_reading(region, source, summary, read_whole, delta=not snapshot))
         if message:
